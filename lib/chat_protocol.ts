@@ -1,0 +1,236 @@
+/**
+ * The chat protocol, pure: parse an input line into a command, sanitise
+ * text, check nicks and room names, and format every outbound line.
+ *
+ * Every line the server sends is one of three kinds, told apart by its
+ * first characters:
+ *
+ * - `* ` a server notice (joins, leaves, nick changes, replies to `/who`…);
+ * - `! ` an error, sent only to the client it concerns;
+ * - anything else is what a person wrote: `<alice> hello` (room message),
+ *   `<alice> *waves*` (`/me waves`), `[alice -> you] psst` (`/msg`).
+ *
+ * A person's words always follow a `<nick>` or `[nick -> you]` prefix that
+ * the server writes, so no client can forge a notice or another's message.
+ *
+ * @module
+ */
+
+import { MAX_NICK_LENGTH, MAX_ROOM_LENGTH } from "./constants.ts";
+
+/** A parsed input line. */
+export type ChatCommand =
+  | { kind: "say"; text: string }
+  | { kind: "me"; text: string }
+  | { kind: "msg"; nick: string; text: string }
+  | { kind: "nick"; nick: string }
+  | { kind: "join"; room: string }
+  | { kind: "who" }
+  | { kind: "rooms" }
+  | { kind: "help" }
+  | { kind: "quit"; reason: string }
+  | { kind: "usage"; usage: string }
+  | { kind: "unknown"; name: string };
+
+/** Usage line of each command that takes arguments. */
+export const USAGE = {
+  nick: "/nick NAME",
+  join: "/join ROOM",
+  msg: "/msg NICK text",
+  me: "/me action",
+} as const;
+
+/** Lines `/help` answers with (each is sent as a notice). */
+export const HELP_LINES: readonly string[] = [
+  "commands:",
+  "  /nick NAME       change your nick (letters, digits, _ - . ; up to 24)",
+  "  /who             list the members of your room",
+  "  /rooms           list rooms and their member counts",
+  "  /join ROOM       move to ROOM (created if new)",
+  "  /msg NICK text   private message to NICK",
+  "  /me action       tell your room what you are doing",
+  "  /quit [reason]   leave",
+  "  /help            this list",
+  "  //text           send a line that starts with /",
+  "other lines go to everyone in your room",
+];
+
+/**
+ * Parses one sanitised input line.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { parseCommand } from "./chat_protocol.ts";
+ *
+ * deepEqual(parseCommand("hi all"), { kind: "say", text: "hi all" });
+ * deepEqual(parseCommand("//etc"), { kind: "say", text: "/etc" });
+ * deepEqual(parseCommand("/msg bob hi"), { kind: "msg", nick: "bob", text: "hi" });
+ * ```
+ */
+export function parseCommand(line: string): ChatCommand {
+  if (!line.startsWith("/")) return { kind: "say", text: line };
+  if (line.startsWith("//")) return { kind: "say", text: line.slice(1) };
+  const space = line.search(/[ \t]/);
+  const name = (space === -1 ? line.slice(1) : line.slice(1, space))
+    .toLowerCase();
+  const rest = space === -1 ? "" : line.slice(space + 1).trim();
+  switch (name) {
+    case "nick":
+    case "join": {
+      const [arg, extra] = splitFirstWord(rest);
+      if (arg === "" || extra !== "") return { kind: "usage", usage: USAGE[name] };
+      return name === "nick" ? { kind: "nick", nick: arg } : { kind: "join", room: arg };
+    }
+    case "msg": {
+      const [nick, text] = splitFirstWord(rest);
+      if (nick === "" || text === "") return { kind: "usage", usage: USAGE.msg };
+      return { kind: "msg", nick, text };
+    }
+    case "me":
+      if (rest === "") return { kind: "usage", usage: USAGE.me };
+      return { kind: "me", text: rest };
+    case "who":
+    case "rooms":
+    case "help":
+      return { kind: name };
+    case "quit":
+      return { kind: "quit", reason: rest };
+    default:
+      return { kind: "unknown", name };
+  }
+}
+
+function splitFirstWord(text: string): [string, string] {
+  const match = /^(\S*)\s*(.*)$/s.exec(text)!;
+  return [match[1], match[2].trim()];
+}
+
+// ESC sequences: CSI (ESC [ … final), OSC (ESC ] … BEL or ST), DCS/SOS/PM/APC
+// (ESC P|X|^|_ … ST), and two- or three-byte escapes (ESC [intermediates] final).
+// An unterminated string sequence is removed up to the end of the line.
+const ESCAPE_SEQUENCE =
+  /\x1b(?:\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[\x20-\x2f]*[\x30-\x7e]?)/g;
+// C0 controls except TAB, DEL, C1 controls, and the bidirectional overrides
+// and isolates that can make text display in another order than it was sent.
+const UNSAFE_CHARACTER = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+const HAS_UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * Removes everything that could act on a terminal instead of being shown:
+ * ESC sequences whole (colours, cursor moves, title changes, clear screen),
+ * every other C0 control but TAB, DEL, C1 controls, and Unicode bidi
+ * overrides and isolates. Text without any of these is returned as is.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { sanitizeText } from "./chat_protocol.ts";
+ *
+ * deepEqual(sanitizeText("\x1b[2J\x1b[31mred\x1b[0m\x07!"), "red!");
+ * ```
+ */
+export function sanitizeText(text: string): string {
+  if (!HAS_UNSAFE.test(text)) return text;
+  return text.replace(ESCAPE_SEQUENCE, "").replace(UNSAFE_CHARACTER, "");
+}
+
+const NAME_CHARACTERS = /^[\p{L}\p{N}_][\p{L}\p{N}\p{M}_.-]*$/u;
+
+// Letters from these scripts that look like Latin ones; folded to Latin for
+// the uniqueness key, so "аlice" (Cyrillic а) cannot pass for "alice".
+const CONFUSABLES: Record<string, string> = {
+  "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h",
+  "о": "o", "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i",
+  "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ɡ": "g", "ο": "o", "α": "a",
+  "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ι": "i", "κ": "k",
+  "ε": "e", "η": "n",
+};
+const CONFUSABLE_PATTERN = new RegExp(`[${Object.keys(CONFUSABLES).join("")}]`, "gu");
+
+/**
+ * The key two nicks (or room names) collide on: NFC, lower case, and
+ * Cyrillic/Greek look-alikes folded to Latin.
+ */
+export function nameKey(name: string): string {
+  return name.normalize("NFKC").toLowerCase().replace(
+    CONFUSABLE_PATTERN,
+    (letter) => CONFUSABLES[letter],
+  );
+}
+
+function checkName(
+  what: string,
+  name: string,
+  maxLength: number,
+): string | undefined {
+  const length = [...name].length;
+  if (length === 0) return `${what} is empty`;
+  if (length > maxLength) return `${what} is longer than ${maxLength} characters`;
+  if (!NAME_CHARACTERS.test(name)) {
+    return `${what} may use only letters, digits, _ - . and must start with a letter, digit or _`;
+  }
+  return undefined;
+}
+
+/**
+ * Checks a requested nick: 1 to 24 characters; letters and digits of any
+ * script, `_`, `-`, `.`; starting with a letter, digit or `_`. Returns the
+ * reason it is refused, or `undefined` when it is acceptable.
+ */
+export function checkNick(nick: string): string | undefined {
+  return checkName("nick", nick, MAX_NICK_LENGTH);
+}
+
+/**
+ * Checks a room name (a leading `#` is allowed and dropped by
+ * {@linkcode normalizeRoom}); the same characters as a nick, up to 32.
+ */
+export function checkRoom(room: string): string | undefined {
+  return checkName("room name", normalizeRoom(room), MAX_ROOM_LENGTH);
+}
+
+/** A room name as shown: NFC, without a leading `#`. */
+export function normalizeRoom(room: string): string {
+  return (room.startsWith("#") ? room.slice(1) : room).normalize("NFC");
+}
+
+/** `<alice> hello`: a message to the room. */
+export function formatMessage(nick: string, text: string): string {
+  return `<${nick}> ${text}`;
+}
+
+/** `<alice> *waves*`: an action (`/me waves`). */
+export function formatAction(nick: string, text: string): string {
+  return `<${nick}> *${text}*`;
+}
+
+/** `[alice -> you] psst`: a private message, as its recipient sees it. */
+export function formatPrivate(from: string, text: string): string {
+  return `[${from} -> you] ${text}`;
+}
+
+/** `* text`: a server notice. */
+export function formatNotice(text: string): string {
+  return `* ${text}`;
+}
+
+/** `! text`: an error for one client. */
+export function formatError(text: string): string {
+  return `! ${text}`;
+}
+
+/** `* history: <alice> hi`: a past room message replayed on join. */
+export function formatHistory(line: string): string {
+  return `* history: ${line}`;
+}
+
+/** The three kinds of line a client receives. */
+export type LineKind = "notice" | "error" | "message";
+
+/** Tells which kind a received line is (see the module documentation). */
+export function lineKind(line: string): LineKind {
+  if (line.startsWith("* ")) return "notice";
+  if (line.startsWith("! ")) return "error";
+  return "message";
+}

@@ -1,0 +1,126 @@
+/**
+ * Flag parsing shared by the entry files: number and choice validators, and
+ * {@linkcode parseArgs}, which turns a bad flag into a one-line error plus
+ * the usage line and exit code 2 (no stack trace).
+ *
+ * @module
+ */
+
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { VERSION } from "./constants.ts";
+
+/** Exit code for a bad flag or value. */
+export const EXIT_USAGE = 2;
+
+/** The outcome of parsing: run with options, or exit with a code. */
+export type ParseOutcome<T> = { ok: true; options: T } | { ok: false; exitCode: number };
+
+/**
+ * A commander value parser for a number in `[min, max]`; `integer` refuses
+ * fractions. Errors read "must be an integer from 1 to 65535".
+ */
+export function numberIn(
+  min: number,
+  max: number,
+  integer = true,
+): (value: string) => number {
+  return (value: string) => {
+    const number = Number(value);
+    if (
+      value.trim() === "" || !Number.isFinite(number) ||
+      (integer && !Number.isInteger(number)) || number < min || number > max
+    ) {
+      throw new InvalidArgumentError(
+        `must be ${integer ? "an integer" : "a number"} from ${min} to ${max}`,
+      );
+    }
+    return number;
+  };
+}
+
+/** A commander value parser accepting only the listed words. */
+export function oneOf<T extends string>(...choices: T[]): (value: string) => T {
+  return (value: string) => {
+    if (!(choices as string[]).includes(value)) {
+      throw new InvalidArgumentError(`must be one of: ${choices.join(", ")}`);
+    }
+    return value as T;
+  };
+}
+
+/**
+ * Splits `HOST:PORT`, `[v6]:PORT`, `HOST` or `:PORT`. Missing parts come
+ * back undefined; a bad port throws `InvalidArgumentError`.
+ */
+export function parseHostPort(text: string): { hostname?: string; port?: number } {
+  let host = text;
+  let port: string | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
+  if (bracketed) {
+    host = bracketed[1];
+    port = bracketed[2];
+  } else if ((text.match(/:/g) ?? []).length === 1) {
+    [host, port] = text.split(":");
+  }
+  return {
+    hostname: host === "" ? undefined : host,
+    port: port === undefined ? undefined : numberIn(0, 65535)(port),
+  };
+}
+
+/** Makes a commander program with Parley's name, version and help style. */
+export function newProgram(name: string, description: string): Command {
+  return new Command(name)
+    .description(description)
+    .version(VERSION, "-V, --version", "print the version and exit")
+    .helpOption("-h, --help", "print this help and exit")
+    .allowExcessArguments(false);
+}
+
+/** Where {@linkcode parseArgs} writes. */
+export interface CliOutput {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const consoleOutput: CliOutput = {
+  out: (text) => Deno.stdout.writeSync(new TextEncoder().encode(text)),
+  err: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
+};
+
+/**
+ * Parses `args` with `program`. `--help` and `--version` print and end with
+ * exit code 0; a bad flag prints `name: error: …` and the usage line to
+ * stderr and ends with {@linkcode EXIT_USAGE}.
+ */
+export function parseArgs<T>(
+  program: Command,
+  args: readonly string[],
+  build: (options: Record<string, unknown>, operands: string[]) => T,
+  output: CliOutput = consoleOutput,
+): ParseOutcome<T> {
+  const usage = () =>
+    `Usage: ${program.name()} ${program.usage()}\nRun '${program.name()} --help' for every option.\n`;
+  program.exitOverride();
+  program.configureOutput({
+    writeOut: output.out,
+    writeErr: output.err,
+    outputError: () => {}, // written below, with the usage
+  });
+  try {
+    program.parse([...args], { from: "user" });
+    return { ok: true, options: build(program.opts(), program.args) };
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return { ok: false, exitCode: 0 };
+      const message = error.message.replace(/^error: /, "");
+      output.err(`${program.name()}: error: ${message}\n${usage()}`);
+      return { ok: false, exitCode: EXIT_USAGE };
+    }
+    if (error instanceof InvalidArgumentError || error instanceof RangeError) {
+      output.err(`${program.name()}: error: ${error.message}\n${usage()}`);
+      return { ok: false, exitCode: EXIT_USAGE };
+    }
+    throw error;
+  }
+}

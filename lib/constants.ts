@@ -1,0 +1,83 @@
+/**
+ * Every default and hard limit of Parley in one place.
+ *
+ * `DEFAULT_*` values are what a flag takes when it is not given; `MAX_*`
+ * values are hard caps that no flag can exceed.
+ *
+ * @module
+ */
+
+/** Version printed by `--version`; kept equal to `deno.json` by a test. */
+export const VERSION = "0.1.0";
+
+/** Name the chat server gives itself in the welcome line. */
+export const DEFAULT_SERVER_NAME = "parley";
+
+/** Interface the servers bind when `--host` is not given. */
+export const DEFAULT_HOST = "0.0.0.0";
+
+/** TCP port of the chat server (and echo mode) when `--port` is not given. */
+export const DEFAULT_CHAT_PORT = 7878;
+
+/** UDP port of `udp_echo.ts serve` when `--port` is not given. */
+export const DEFAULT_UDP_PORT = 7879;
+
+/** Clients served at once before new ones are refused (`--max-clients`). */
+export const DEFAULT_MAX_CLIENTS = 1000;
+
+/** Connections from one IP address before new ones are refused (`--max-per-ip`, 0 = off). */
+export const DEFAULT_MAX_PER_IP = 20;
+
+/** Longest input line in bytes, line ending excluded (`--max-line-bytes`). */
+export const DEFAULT_MAX_LINE_BYTES = 4096;
+
+/** Smallest accepted `--max-line-bytes`. */
+export const MIN_MAX_LINE_BYTES = 64;
+
+/** Largest accepted `--max-line-bytes` (1 MiB). */
+export const MAX_MAX_LINE_BYTES = 1024 * 1024;
+
+/** Bytes that may wait in one client's outbound queue (`--max-queue-bytes`, 1 MiB). */
+export const DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024;
+
+/** Lines per second one client may send, sustained (`--rate`). */
+export const DEFAULT_RATE = 10;
+
+/** Lines one client may send in a burst above the rate (`--burst`). */
+export const DEFAULT_BURST = 20;
+
+/** Messages kept per room and replayed on join (`--history`, 0 = off). */
+export const DEFAULT_HISTORY = 20;
+
+/** Largest accepted `--history`. */
+export const MAX_HISTORY = 1000;
+
+/** Seconds without input before a client is closed (`--idle-timeout`, 0 = off). */
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 0;
+
+/** Milliseconds shutdown waits for outbound queues to drain (`--shutdown-timeout`). */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
+
+/** Room every client starts in. */
+export const DEFAULT_ROOM = "lobby";
+
+/** Longest nick, in characters. */
+export const MAX_NICK_LENGTH = 24;
+
+/** Longest room name, in characters. */
+export const MAX_ROOM_LENGTH = 32;
+
+/** Size of the buffer each chat connection reads into (reused for every read). */
+export const CHAT_READ_BUFFER_BYTES = 4096;
+
+/** Size of the buffer each echo connection reads into (reused for every read). */
+export const ECHO_READ_BUFFER_BYTES = 64 * 1024;
+
+/** Largest single write the outbound writer assembles from queued lines. */
+export const MAX_COALESCED_WRITE_BYTES = 256 * 1024;
+
+/** Milliseconds a dropped (too slow) client gets to take its final notice. */
+export const SLOW_CLIENT_GRACE_MS = 250;
+
+/** Largest UDP payload over IPv4: 65,535 − 8 (UDP header) − 20 (IP header). */
+export const MAX_UDP_PAYLOAD = 65_507;

@@ -1,0 +1,158 @@
+/**
+ * The flags of `server.ts`, turned into the options of `serveChat()` or
+ * `serveEcho()`.
+ *
+ * @module
+ */
+
+import type { Command } from "commander";
+import { type CliOutput, newProgram, numberIn, oneOf, parseArgs, type ParseOutcome } from "./cli.ts";
+import {
+  DEFAULT_BURST,
+  DEFAULT_CHAT_PORT,
+  DEFAULT_HISTORY,
+  DEFAULT_HOST,
+  DEFAULT_IDLE_TIMEOUT_SECONDS,
+  DEFAULT_MAX_CLIENTS,
+  DEFAULT_MAX_LINE_BYTES,
+  DEFAULT_MAX_PER_IP,
+  DEFAULT_MAX_QUEUE_BYTES,
+  DEFAULT_RATE,
+  DEFAULT_SERVER_NAME,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  MAX_HISTORY,
+  MAX_MAX_LINE_BYTES,
+  MIN_MAX_LINE_BYTES,
+} from "./constants.ts";
+import type { ServeChatOptions } from "./chat_server.ts";
+import type { LogFormat } from "./logger.ts";
+import type { EchoTransform, ServeEchoOptions } from "./echo_server.ts";
+
+/** What `server.ts` was asked to run. */
+export type ServerConfig =
+  & { logFormat: LogFormat; quiet: boolean }
+  & (
+    | { mode: "chat"; options: ServeChatOptions }
+    | { mode: "echo"; options: ServeEchoOptions }
+  );
+
+/** The `server.ts` program: every flag with its default. */
+export function serverProgram(): Command {
+  return newProgram(
+    "server",
+    "Parley: a multi-user TCP chat server (plain lines; nc and telnet work), or an RFC 862 TCP echo server.",
+  )
+    .option("--mode <mode>", "chat, or echo (RFC 862)", oneOf("chat", "echo"), "chat")
+    .option("--host <host>", "interface to listen on", DEFAULT_HOST)
+    .option("--port <port>", "TCP port (0 = any free port)", numberIn(0, 65535), DEFAULT_CHAT_PORT)
+    .option("--name <name>", "server name in the welcome line", DEFAULT_SERVER_NAME)
+    .option(
+      "--max-clients <n>",
+      "clients served at once; more are refused",
+      numberIn(1, 1_000_000),
+      DEFAULT_MAX_CLIENTS,
+    )
+    .option(
+      "--max-per-ip <n>",
+      "clients from one IP address (0 = no limit)",
+      numberIn(0, 1_000_000),
+      DEFAULT_MAX_PER_IP,
+    )
+    .option(
+      "--max-line-bytes <n>",
+      "longest input line; longer ones are refused and skipped",
+      numberIn(MIN_MAX_LINE_BYTES, MAX_MAX_LINE_BYTES),
+      DEFAULT_MAX_LINE_BYTES,
+    )
+    .option(
+      "--max-queue-bytes <n>",
+      "outbound bytes queued for one client before it is dropped as too slow",
+      numberIn(4096, 1024 ** 3),
+      DEFAULT_MAX_QUEUE_BYTES,
+    )
+    .option(
+      "--rate <n>",
+      "lines per second one client may send (0 = no limit)",
+      numberIn(0, 1_000_000, false),
+      DEFAULT_RATE,
+    )
+    .option("--burst <n>", "lines one client may send at once", numberIn(1, 1_000_000), DEFAULT_BURST)
+    .option(
+      "--history <n>",
+      "messages per room replayed on join (0 = off)",
+      numberIn(0, MAX_HISTORY),
+      DEFAULT_HISTORY,
+    )
+    .option(
+      "--idle-timeout <seconds>",
+      "close clients idle this long (0 = never)",
+      numberIn(0, 31_536_000, false),
+      DEFAULT_IDLE_TIMEOUT_SECONDS,
+    )
+    .option(
+      "--shutdown-timeout <ms>",
+      "on SIGINT/SIGTERM, how long clients get to take their last bytes",
+      numberIn(0, 600_000),
+      DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    )
+    .option(
+      "--transform <name>",
+      "echo mode: none, or upper (text returned upper-cased)",
+      oneOf("none", "upper"),
+      "none",
+    )
+    .option("--log-format <format>", "text or json", oneOf("text", "json"), "text")
+    .option("-q, --quiet", "no logging", false);
+}
+
+/**
+ * Parses the arguments of `server.ts`.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert/strict";
+ * import { parseServerArgs } from "./server_cli.ts";
+ *
+ * const outcome = parseServerArgs(["--port", "0", "--rate", "50"]);
+ * ok(outcome.ok && outcome.options.mode === "chat");
+ * ```
+ */
+export function parseServerArgs(
+  args: readonly string[],
+  output?: CliOutput,
+): ParseOutcome<ServerConfig> {
+  return parseArgs(serverProgram(), args, (flags) => {
+    const common = {
+      hostname: flags.host as string,
+      port: flags.port as number,
+      maxClients: flags.maxClients as number,
+      maxPerIp: flags.maxPerIp as number,
+      idleTimeout: flags.idleTimeout as number,
+      shutdownTimeout: flags.shutdownTimeout as number,
+    };
+    const logging = { logFormat: flags.logFormat as LogFormat, quiet: flags.quiet as boolean };
+    if (flags.mode === "echo") {
+      return {
+        ...logging,
+        mode: "echo",
+        options: { ...common, transform: flags.transform as EchoTransform },
+      };
+    }
+    if (flags.transform !== "none") {
+      throw new RangeError("--transform applies only to --mode echo");
+    }
+    return {
+      ...logging,
+      mode: "chat",
+      options: {
+        ...common,
+        name: flags.name as string,
+        maxLineBytes: flags.maxLineBytes as number,
+        maxQueueBytes: flags.maxQueueBytes as number,
+        rate: flags.rate as number,
+        burst: flags.burst as number,
+        history: flags.history as number,
+      },
+    };
+  }, output);
+}

@@ -1,0 +1,116 @@
+import { deepEqual, equal } from "node:assert/strict";
+import {
+  checkNick,
+  checkRoom,
+  formatAction,
+  lineKind,
+  nameKey,
+  parseCommand,
+  sanitizeText,
+} from "../lib/chat_protocol.ts";
+
+Deno.test({
+  name: "parseCommand() reads every command and its arguments",
+  permissions: "none",
+  fn() {
+    deepEqual(parseCommand("hello /there"), { kind: "say", text: "hello /there" });
+    deepEqual(parseCommand("//etc/passwd"), { kind: "say", text: "/etc/passwd" });
+    deepEqual(parseCommand("/nick alice"), { kind: "nick", nick: "alice" });
+    deepEqual(parseCommand("/NICK  alice "), { kind: "nick", nick: "alice" });
+    deepEqual(parseCommand("/join #dev"), { kind: "join", room: "#dev" });
+    deepEqual(parseCommand("/msg bob  hi  there"), { kind: "msg", nick: "bob", text: "hi  there" });
+    deepEqual(parseCommand("/me waves"), { kind: "me", text: "waves" });
+    deepEqual(parseCommand("/who"), { kind: "who" });
+    deepEqual(parseCommand("/rooms"), { kind: "rooms" });
+    deepEqual(parseCommand("/help"), { kind: "help" });
+    deepEqual(parseCommand("/quit"), { kind: "quit", reason: "" });
+    deepEqual(parseCommand("/quit gone fishing"), { kind: "quit", reason: "gone fishing" });
+    deepEqual(parseCommand("/frobnicate x"), { kind: "unknown", name: "frobnicate" });
+  },
+});
+
+Deno.test({
+  name: "parseCommand() answers a missing or extra argument with the usage",
+  permissions: "none",
+  fn() {
+    deepEqual(parseCommand("/nick"), { kind: "usage", usage: "/nick NAME" });
+    deepEqual(parseCommand("/nick two words"), { kind: "usage", usage: "/nick NAME" });
+    deepEqual(parseCommand("/join"), { kind: "usage", usage: "/join ROOM" });
+    deepEqual(parseCommand("/msg bob"), { kind: "usage", usage: "/msg NICK text" });
+    deepEqual(parseCommand("/me"), { kind: "usage", usage: "/me action" });
+  },
+});
+
+Deno.test({
+  name: "sanitizeText() removes ESC sequences, C0/C1 controls and bidi overrides but keeps TAB",
+  permissions: "none",
+  fn() {
+    deepEqual(sanitizeText("plain text, ünïcödé 你好 😀"), "plain text, ünïcödé 你好 😀");
+    deepEqual(sanitizeText("\x1b[2J\x1b[H\x1b[31;1mred\x1b[0m"), "red");
+    deepEqual(sanitizeText("a\x1b]0;pwned title\x07b"), "ab"); // OSC, BEL-terminated
+    deepEqual(sanitizeText("a\x1b]8;;http://x\x1b\\link"), "alink"); // OSC, ST-terminated
+    deepEqual(sanitizeText("a\x1bPdcs stuff\x1b\\b"), "ab"); // DCS
+    deepEqual(sanitizeText("a\x1bcb\x1b(Bc"), "abc"); // RIS, charset
+    deepEqual(sanitizeText("tab\there"), "tab\there");
+    deepEqual(sanitizeText("bell\x07 bs\x08 nul\x00 del\x7f"), "bell bs nul del");
+    deepEqual(sanitizeText("c1\u0085\u009b31m"), "c131m"); // C1 NEL and CSI removed
+    deepEqual(sanitizeText("x\u202eevil\u202cy\u2066z"), "xevilyz");
+    deepEqual(sanitizeText("dangling \x1b[31"), "dangling ");
+  },
+});
+
+Deno.test({
+  name: "sanitizeText() gives the same result whatever precedes the control",
+  permissions: "none",
+  fn() {
+    for (const control of ["\x00", "\x1b", "\x0b", "\x0c", "\x7f", "\x9f"]) {
+      equal(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/.test(sanitizeText(`x${control}y`)), false);
+    }
+  },
+});
+
+Deno.test({
+  name: "checkNick() enforces the character set and the length",
+  permissions: "none",
+  fn() {
+    for (const good of ["alice", "Bob_2", "x", "_under", "a.b-c", "Алиса", "小明", "a".repeat(24)]) {
+      deepEqual(checkNick(good), undefined, good);
+    }
+    for (const bad of ["", "a b", "-dash", ".dot", "<x>", "a\x1b", "a".repeat(25), "semi;colon", "ab>"]) {
+      equal(typeof checkNick(bad), "string", JSON.stringify(bad));
+    }
+  },
+});
+
+Deno.test({
+  name: "nameKey() folds case and look-alike letters, so nicks cannot impersonate",
+  permissions: "none",
+  fn() {
+    deepEqual(nameKey("Alice"), nameKey("alice"));
+    deepEqual(nameKey("\u0430lice"), nameKey("alice")); // Cyrillic а
+    deepEqual(nameKey("ＡＬＩＣＥ"), nameKey("alice")); // full-width
+    equal(nameKey("alice") === nameKey("alicf"), false);
+  },
+});
+
+Deno.test({
+  name: "checkRoom() accepts a leading # and the nick character set",
+  permissions: "none",
+  fn() {
+    deepEqual(checkRoom("#dev"), undefined);
+    deepEqual(checkRoom("dev"), undefined);
+    equal(typeof checkRoom("#"), "string");
+    equal(typeof checkRoom("two words"), "string");
+  },
+});
+
+Deno.test({
+  name: "lineKind() tells notices, errors and messages apart; actions cannot pose as notices",
+  permissions: "none",
+  fn() {
+    deepEqual(lineKind("* alice joined lobby"), "notice");
+    deepEqual(lineKind("! no such nick: bob"), "error");
+    deepEqual(lineKind("<alice> * fake notice"), "message");
+    deepEqual(lineKind(formatAction("alice", "left (quit)")), "message");
+  },
+});

@@ -1,0 +1,178 @@
+/**
+ * Test helpers: a line-oriented TCP client that waits on events under a
+ * timeout (never sleeps), and small utilities.
+ *
+ * @module
+ */
+
+import { LineDecoder } from "../lib/line_codec.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Default time a test waits for one expected event. */
+export const WAIT_MS = 10_000;
+
+/** Rejects with a clear message if `promise` does not settle in `ms`. */
+export async function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A TCP client that reads lines in the background and hands them out in order. */
+export class LineClient implements AsyncDisposable {
+  readonly conn: Deno.TcpConn;
+  /** The nick the server assigned (set by `connectChat`). */
+  nick = "";
+  readonly #lines: string[] = [];
+  #waiter: (() => void) | null = null;
+  #ended = false;
+  #endReason = "";
+  readonly reading: Promise<void>;
+
+  constructor(conn: Deno.TcpConn, readBufferBytes = 16 * 1024) {
+    this.conn = conn;
+    this.reading = this.#readLoop(readBufferBytes);
+  }
+
+  /** Connects to `addr` (hostname and port of a running server). */
+  static async connect(addr: Deno.NetAddr): Promise<LineClient> {
+    const conn = await Deno.connect({ hostname: addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname, port: addr.port });
+    conn.setNoDelay(true);
+    return new LineClient(conn);
+  }
+
+  async #readLoop(size: number): Promise<void> {
+    const buffer = new Uint8Array(size);
+    const lines = new LineDecoder({ maxLineBytes: 1024 * 1024 });
+    const sink = {
+      line: (bytes: Uint8Array) => this.#lines.push(decoder.decode(bytes)),
+      overlong: () => this.#lines.push("<overlong>"),
+    };
+    try {
+      while (true) {
+        const n = await this.conn.read(buffer);
+        if (n === null) break;
+        lines.push(buffer.subarray(0, n), sink);
+        this.#wake();
+      }
+      lines.end(sink);
+      this.#endReason = "closed by peer";
+    } catch (error) {
+      this.#endReason = `read failed: ${error instanceof Error ? error.name : error}`;
+    }
+    this.#ended = true;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.();
+  }
+
+  /** Lines received and not yet taken. */
+  get buffered(): number {
+    return this.#lines.length;
+  }
+
+  /** True once the connection has been closed by the peer or has failed. */
+  get ended(): boolean {
+    return this.#ended && this.#lines.length === 0;
+  }
+
+  /** Sends `text` plus LF. */
+  async send(text: string): Promise<void> {
+    await this.write(encoder.encode(text + "\n"));
+  }
+
+  /** Sends raw bytes. */
+  async write(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
+  }
+
+  /** The next line; rejects on timeout or when the connection ends first. */
+  async nextLine(ms = WAIT_MS): Promise<string> {
+    const deadline = performance.now() + ms;
+    while (this.#lines.length === 0) {
+      if (this.#ended) throw new Error(`connection ended (${this.#endReason}) while waiting for a line`);
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for a line`);
+      await within(new Promise<void>((resolve) => (this.#waiter = resolve)), "a line", left)
+        .catch((error) => {
+          this.#waiter = null;
+          throw error;
+        });
+    }
+    return this.#lines.shift()!;
+  }
+
+  /** Skips lines until one matches `pattern`; returns it. */
+  async nextMatching(pattern: RegExp, ms = WAIT_MS): Promise<string> {
+    const deadline = performance.now() + ms;
+    while (true) {
+      const line = await this.nextLine(Math.max(1, deadline - performance.now()));
+      if (pattern.test(line)) return line;
+    }
+  }
+
+  /** Waits for the server to close the connection; returns the lines left unread. */
+  async untilClosed(ms = WAIT_MS): Promise<string[]> {
+    await within(this.reading, "the connection to close", ms);
+    return this.#lines.splice(0);
+  }
+
+  /** Closes the connection (if still open) and waits for the reader to stop. */
+  async close(): Promise<void> {
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+    await this.reading;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * Connects to a chat server and reads its two welcome lines; `nick` is then
+ * the assigned nick.
+ */
+export async function connectChat(addr: Deno.NetAddr): Promise<LineClient> {
+  const client = await LineClient.connect(addr);
+  const welcome = await client.nextMatching(/^\* welcome to /);
+  client.nick = /, (\S+)$/.exec(welcome)![1];
+  await client.nextMatching(/^\* \d+ online; /);
+  return client;
+}
+
+/**
+ * Sends `/who` and returns the reply; anything received before it is
+ * returned too, so a test can prove nothing else arrived.
+ */
+export async function syncWho(client: LineClient): Promise<{ who: string; before: string[] }> {
+  await client.send("/who");
+  const before: string[] = [];
+  while (true) {
+    const line = await client.nextLine();
+    if (/^\* \d+ in \S+: /.test(line)) return { who: line, before };
+    before.push(line);
+  }
+}
+
+/** Bytes of a UTF-8 string. */
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** The chat server options every in-process test starts from. */
+export const LOOPBACK = { hostname: "127.0.0.1", port: 0 } as const;

@@ -1,0 +1,36 @@
+import { deepEqual, throws } from "node:assert/strict";
+import { TokenBucket } from "../lib/token_bucket.ts";
+
+function takes(bucket: TokenBucket, now: number, count: number): number {
+  let taken = 0;
+  for (let i = 0; i < count; i++) if (bucket.take(now)) taken++;
+  return taken;
+}
+
+Deno.test({
+  name: "TokenBucket allows the burst at once, then the rate",
+  permissions: "none",
+  fn() {
+    const bucket = new TokenBucket(10, 5, 0);
+    deepEqual(takes(bucket, 0, 100), 5);
+    deepEqual(takes(bucket, 500, 100), 5); // 0.5 s at 10/s
+    deepEqual(takes(bucket, 10_000, 100), 5); // refills only up to the burst
+  },
+});
+
+Deno.test({
+  name: "TokenBucket with rate 0 never refuses",
+  permissions: "none",
+  fn() {
+    deepEqual(takes(new TokenBucket(0, 1, 0), 0, 1000), 1000);
+  },
+});
+
+Deno.test({
+  name: "TokenBucket refuses a negative rate or an empty burst",
+  permissions: "none",
+  fn() {
+    throws(() => new TokenBucket(-1, 5, 0), RangeError);
+    throws(() => new TokenBucket(1, 0, 0), RangeError);
+  },
+});
