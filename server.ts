@@ -18,9 +18,13 @@ async function main(): Promise<number> {
   const logger = quiet ? silentLogger : createLogger({ format: logFormat });
   let server;
   try {
-    server = mode === "echo" ? serveEcho({ ...options, logger }) : serveChat({ ...options, logger });
+    server = mode === "echo"
+      ? serveEcho({ ...options, logger })
+      : serveChat({ ...options, logger });
   } catch (error) {
-    console.error(`server: cannot listen on ${options.hostname}:${options.port}: ${errorText(error)}`);
+    console.error(
+      `server: cannot listen on ${options.hostname}:${options.port}: ${errorText(error)}`,
+    );
     return 1;
   }
   console.log(`parley ${mode} server listening on ${formatAddr(server.addr)}`);

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-control-regex -- matching control characters is the point here
 /**
  * The chat protocol, pure: parse an input line into a command, sanitise
  * text, check nicks and room names, and format every outbound line.
@@ -140,11 +141,36 @@ const NAME_CHARACTERS = /^[\p{L}\p{N}_][\p{L}\p{N}\p{M}_.-]*$/u;
 // Letters from these scripts that look like Latin ones; folded to Latin for
 // the uniqueness key, so "аlice" (Cyrillic а) cannot pass for "alice".
 const CONFUSABLES: Record<string, string> = {
-  "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h",
-  "о": "o", "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i",
-  "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ɡ": "g", "ο": "o", "α": "a",
-  "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ι": "i", "κ": "k",
-  "ε": "e", "η": "n",
+  "а": "a",
+  "в": "b",
+  "е": "e",
+  "ё": "e",
+  "к": "k",
+  "м": "m",
+  "н": "h",
+  "о": "o",
+  "р": "p",
+  "с": "c",
+  "т": "t",
+  "у": "y",
+  "х": "x",
+  "і": "i",
+  "ї": "i",
+  "ј": "j",
+  "ѕ": "s",
+  "ԁ": "d",
+  "ɡ": "g",
+  "ο": "o",
+  "α": "a",
+  "ν": "v",
+  "ρ": "p",
+  "τ": "t",
+  "υ": "u",
+  "χ": "x",
+  "ι": "i",
+  "κ": "k",
+  "ε": "e",
+  "η": "n",
 };
 const CONFUSABLE_PATTERN = new RegExp(`[${Object.keys(CONFUSABLES).join("")}]`, "gu");
 

@@ -61,7 +61,9 @@ class EchoCore implements TcpHandler<EchoClient> {
       while (true) {
         const n = await conn.read(buffer);
         if (n === null) {
-          if (upper !== null && !client.stopping) await writeAll(conn, upper(new Uint8Array(), true));
+          if (upper !== null && !client.stopping) {
+            await writeAll(conn, upper(new Uint8Array(), true));
+          }
           break;
         }
         if (client.stopping) continue; // our side is shut; wait for theirs

@@ -6,7 +6,14 @@
  */
 
 import type { Command } from "commander";
-import { type CliOutput, newProgram, numberIn, oneOf, parseArgs, type ParseOutcome } from "./cli.ts";
+import {
+  type CliOutput,
+  newProgram,
+  numberIn,
+  oneOf,
+  parseArgs,
+  type ParseOutcome,
+} from "./cli.ts";
 import {
   DEFAULT_BURST,
   DEFAULT_CHAT_PORT,
@@ -76,7 +83,12 @@ export function serverProgram(): Command {
       numberIn(0, 1_000_000, false),
       DEFAULT_RATE,
     )
-    .option("--burst <n>", "lines one client may send at once", numberIn(1, 1_000_000), DEFAULT_BURST)
+    .option(
+      "--burst <n>",
+      "lines one client may send at once",
+      numberIn(1, 1_000_000),
+      DEFAULT_BURST,
+    )
     .option(
       "--history <n>",
       "messages per room replayed on join (0 = off)",

@@ -274,7 +274,9 @@ export async function lingeringClose(
     await conn.closeWrite();
     const scratch = new Uint8Array(1024);
     while ((await conn.read(scratch)) !== null) { /* discard */ }
-  } catch { /* reset or closed by the timer: either way, done */ } finally {
+  } catch {
+    /* reset or closed by the timer: either way, done */
+  } finally {
     clearTimeout(timer);
     closeQuietly(conn);
   }

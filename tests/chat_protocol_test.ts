@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-control-regex -- the tests look for control characters
 import { deepEqual, equal } from "node:assert/strict";
 import {
   checkNick,
@@ -73,10 +74,14 @@ Deno.test({
   name: "checkNick() enforces the character set and the length",
   permissions: "none",
   fn() {
-    for (const good of ["alice", "Bob_2", "x", "_under", "a.b-c", "Алиса", "小明", "a".repeat(24)]) {
+    for (
+      const good of ["alice", "Bob_2", "x", "_under", "a.b-c", "Алиса", "小明", "a".repeat(24)]
+    ) {
       deepEqual(checkNick(good), undefined, good);
     }
-    for (const bad of ["", "a b", "-dash", ".dot", "<x>", "a\x1b", "a".repeat(25), "semi;colon", "ab>"]) {
+    for (
+      const bad of ["", "a b", "-dash", ".dot", "<x>", "a\x1b", "a".repeat(25), "semi;colon", "ab>"]
+    ) {
       equal(typeof checkNick(bad), "string", JSON.stringify(bad));
     }
   },

@@ -44,7 +44,10 @@ export class LineClient implements AsyncDisposable {
 
   /** Connects to `addr` (hostname and port of a running server). */
   static async connect(addr: Deno.NetAddr): Promise<LineClient> {
-    const conn = await Deno.connect({ hostname: addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname, port: addr.port });
+    const conn = await Deno.connect({
+      hostname: addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname,
+      port: addr.port,
+    });
     conn.setNoDelay(true);
     return new LineClient(conn);
   }
@@ -65,6 +68,7 @@ export class LineClient implements AsyncDisposable {
       }
       lines.end(sink);
       this.#endReason = "closed by peer";
+      this.conn.close(); // as nc and telnet do when the server closes
     } catch (error) {
       this.#endReason = `read failed: ${error instanceof Error ? error.name : error}`;
     }
@@ -103,7 +107,9 @@ export class LineClient implements AsyncDisposable {
   async nextLine(ms = WAIT_MS): Promise<string> {
     const deadline = performance.now() + ms;
     while (this.#lines.length === 0) {
-      if (this.#ended) throw new Error(`connection ended (${this.#endReason}) while waiting for a line`);
+      if (this.#ended) {
+        throw new Error(`connection ended (${this.#endReason}) while waiting for a line`);
+      }
       const left = deadline - performance.now();
       if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for a line`);
       await within(new Promise<void>((resolve) => (this.#waiter = resolve)), "a line", left)
@@ -153,6 +159,25 @@ export async function connectChat(addr: Deno.NetAddr): Promise<LineClient> {
   client.nick = /, (\S+)$/.exec(welcome)![1];
   await client.nextMatching(/^\* \d+ online; /);
   return client;
+}
+
+/**
+ * Connects `count` chat clients and consumes the join notices each saw, so
+ * every client starts with nothing unread.
+ */
+export async function connectMany(
+  addr: Deno.NetAddr,
+  count: number,
+): Promise<{ clients: LineClient[] } & AsyncDisposable> {
+  const clients: LineClient[] = [];
+  for (let i = 0; i < count; i++) clients.push(await connectChat(addr));
+  for (const client of clients) await syncWho(client);
+  return {
+    clients,
+    [Symbol.asyncDispose]: async () => {
+      await Promise.all(clients.map((client) => client.close()));
+    },
+  };
 }
 
 /**

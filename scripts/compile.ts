@@ -1,0 +1,70 @@
+/**
+ * `deno task compile`: builds each Parley program into one executable in
+ * `dist/` with the permissions it needs baked in.
+ *
+ * `deno compile` needs Deno's compile runtime (`denort`). It downloads it
+ * unless `DENORT_BIN` names a local copy; set that where the internet is out
+ * of reach. Run with program names to build only those.
+ *
+ * @module
+ */
+
+/** Each program and the permissions baked into its binary. */
+export const PROGRAMS: Record<string, { entry: string; permissions: string[] }> = {
+  "parley-server": { entry: "server.ts", permissions: ["--allow-net", "--allow-env=NO_COLOR"] },
+};
+
+/** Where the compile runtime can come from, or why it cannot. */
+export async function compileRuntime(): Promise<{ available: boolean; reason: string }> {
+  const denort = Deno.env.get("DENORT_BIN");
+  if (denort) {
+    try {
+      await Deno.stat(denort);
+      return { available: true, reason: `DENORT_BIN=${denort}` };
+    } catch {
+      return { available: false, reason: `DENORT_BIN=${denort} does not exist` };
+    }
+  }
+  if (Deno.env.get("PARLEY_COMPILE") === "1") {
+    return { available: true, reason: "PARLEY_COMPILE=1 (runtime downloaded by deno compile)" };
+  }
+  return {
+    available: false,
+    reason:
+      "no Deno compile runtime: set DENORT_BIN to a denort binary, or PARLEY_COMPILE=1 where it can be downloaded",
+  };
+}
+
+async function main(names: string[]): Promise<number> {
+  const root = new URL("../", import.meta.url).pathname;
+  const selected = names.length > 0 ? names : Object.keys(PROGRAMS);
+  for (const name of selected) {
+    const program = PROGRAMS[name];
+    if (program === undefined) {
+      console.error(`compile: unknown program ${name}; known: ${Object.keys(PROGRAMS).join(", ")}`);
+      return 2;
+    }
+    const output = `${root}dist/${name}`;
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "compile",
+        "--quiet",
+        ...program.permissions,
+        "--output",
+        output,
+        `${root}${program.entry}`,
+      ],
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    if (code !== 0) {
+      const { reason } = await compileRuntime();
+      console.error(`compile: deno compile failed for ${name} (${reason})`);
+      return 1;
+    }
+    console.log(`compile: ${output}`);
+  }
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

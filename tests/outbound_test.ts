@@ -1,0 +1,130 @@
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { Outbound } from "../lib/outbound.ts";
+
+/** A writer whose writes complete only when the test says so. */
+class HeldWriter {
+  readonly writes: string[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  #release: (() => void)[] = [];
+  partial = Infinity;
+
+  write(bytes: Uint8Array): Promise<number> {
+    const n = Math.min(bytes.length, this.partial);
+    this.writes.push(new TextDecoder().decode(bytes.subarray(0, n)));
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    return new Promise((resolve) =>
+      this.#release.push(() => {
+        this.inFlight--;
+        resolve(n);
+      })
+    );
+  }
+
+  /** Completes every write in flight; resolves after the writer reacts. */
+  async release(): Promise<void> {
+    const pending = this.#release.splice(0);
+    for (const done of pending) done();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+Deno.test({
+  name: "Outbound coalesces lines queued in one tick into one write",
+  permissions: "none",
+  async fn() {
+    const writer = new HeldWriter();
+    const outbound = new Outbound(writer, { maxQueueBytes: 1024 });
+    for (const line of ["a\n", "b\n", "c\n"]) ok(outbound.enqueue(bytes(line)));
+    await writer.release(); // let the microtask start the write
+    deepEqual(writer.writes, ["a\nb\nc\n"]);
+    await writer.release();
+    await outbound.drained();
+    equal(outbound.queuedBytes, 0);
+  },
+});
+
+Deno.test({
+  name: "Outbound keeps one write in flight and batches what arrives meanwhile",
+  permissions: "none",
+  async fn() {
+    const writer = new HeldWriter();
+    const outbound = new Outbound(writer, { maxQueueBytes: 1024 });
+    outbound.enqueue(bytes("1\n"));
+    await writer.release();
+    for (const line of ["2\n", "3\n", "4\n"]) outbound.enqueue(bytes(line));
+    equal(writer.inFlight, 1);
+    await writer.release();
+    await writer.release();
+    deepEqual(writer.writes, ["1\n", "2\n3\n4\n"]);
+    equal(writer.maxInFlight, 1);
+  },
+});
+
+Deno.test({
+  name: "Outbound refuses bytes past maxQueueBytes, counting the write in flight",
+  permissions: "none",
+  async fn() {
+    const writer = new HeldWriter();
+    const outbound = new Outbound(writer, { maxQueueBytes: 10 });
+    ok(outbound.enqueue(bytes("12345")));
+    await writer.release(); // "12345" now in flight, not completed
+    ok(outbound.enqueue(bytes("6789")));
+    equal(outbound.enqueue(bytes("ab")), false); // 5 + 4 + 2 > 10
+    equal(outbound.queuedBytes, 9);
+    ok(outbound.enqueue(bytes("a"))); // exactly 10
+    await writer.release();
+    await writer.release();
+    await outbound.drained();
+    deepEqual(writer.writes, ["12345", "6789a"]);
+  },
+});
+
+Deno.test({
+  name: "Outbound finishes partial writes in order",
+  permissions: "none",
+  async fn() {
+    const writer = new HeldWriter();
+    writer.partial = 3;
+    const outbound = new Outbound(writer, { maxQueueBytes: 100 });
+    outbound.enqueue(bytes("abcdefgh"));
+    for (let i = 0; i < 4; i++) await writer.release();
+    deepEqual(writer.writes, ["abc", "def", "gh"]);
+  },
+});
+
+Deno.test({
+  name: "Outbound reports a failed write once and refuses everything after",
+  permissions: "none",
+  async fn() {
+    const errors: unknown[] = [];
+    const outbound = new Outbound({ write: () => Promise.reject(new Error("reset")) }, {
+      onError: (error) => errors.push(error),
+    });
+    outbound.enqueue(bytes("x"));
+    await outbound.drained();
+    equal(errors.length, 1);
+    equal(outbound.failed, true);
+    equal(outbound.enqueue(bytes("y")), false);
+    equal(outbound.queuedBytes, 0);
+  },
+});
+
+Deno.test({
+  name: "Outbound.replaceQueued() drops what is not in flight and queues the last word",
+  permissions: "none",
+  async fn() {
+    const writer = new HeldWriter();
+    const outbound = new Outbound(writer, { maxQueueBytes: 100 });
+    outbound.enqueue(bytes("first\n"));
+    await writer.release();
+    outbound.enqueue(bytes("second\n"));
+    outbound.replaceQueued(bytes("bye\n"));
+    await writer.release();
+    await writer.release();
+    deepEqual(writer.writes, ["first\n", "bye\n"]);
+  },
+});

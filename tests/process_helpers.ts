@@ -1,0 +1,90 @@
+/**
+ * Helpers for end-to-end tests that run Parley's programs as subprocesses.
+ *
+ * @module
+ */
+
+import { within } from "./helpers.ts";
+
+/** Absolute path of a file in the repository root. */
+export function rootPath(name: string): string {
+  return new URL(`../${name}`, import.meta.url).pathname;
+}
+
+/** Runs a TypeScript entry file of the repository with `deno run`. */
+export function denoRun(
+  entry: string,
+  args: string[],
+  options: { stdin?: "piped" | "null"; env?: Record<string, string> } = {},
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      rootPath(entry),
+      ...args,
+    ],
+    stdin: options.stdin ?? "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...options.env },
+  }).spawn();
+}
+
+/** Reads a child's stdout line by line. */
+export class ChildLines {
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  #buffer = "";
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /** The next line, or null at end of output; rejects on timeout. */
+  async next(ms?: number): Promise<string | null> {
+    while (!this.#buffer.includes("\n")) {
+      const { value, done } = await within(this.#reader.read(), "a line of output", ms);
+      if (done) {
+        if (this.#buffer === "") return null;
+        const last = this.#buffer;
+        this.#buffer = "";
+        return last;
+      }
+      this.#buffer += value;
+    }
+    const end = this.#buffer.indexOf("\n");
+    const line = this.#buffer.slice(0, end);
+    this.#buffer = this.#buffer.slice(end + 1);
+    return line;
+  }
+
+  /** All remaining lines up to the end of output. */
+  async rest(ms?: number): Promise<string[]> {
+    const lines: string[] = [];
+    for (let line = await this.next(ms); line !== null; line = await this.next(ms)) {
+      lines.push(line);
+    }
+    return lines;
+  }
+
+  /** Stops reading (releases the stream). */
+  async cancel(): Promise<void> {
+    await this.#reader.cancel();
+  }
+}
+
+/** Reads `listening on HOST:PORT` from a server's first stdout line. */
+export async function listeningAddr(lines: ChildLines): Promise<Deno.NetAddr> {
+  const first = await lines.next();
+  const match = /listening on (\S+):(\d+)$/.exec(first ?? "");
+  if (!match) throw new Error(`expected "listening on HOST:PORT", got ${JSON.stringify(first)}`);
+  return { transport: "tcp", hostname: match[1], port: Number(match[2]) };
+}
+
+/** Collects a stream to text. */
+export async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(stream).text();
+}
