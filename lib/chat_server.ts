@@ -247,7 +247,9 @@ class ChatCore implements TcpHandler<Member> {
           .filter((room) => room.members.size > 0)
           .sort((a, b) => a.name.localeCompare(b.name))
           .map((room) => `${room.name} (${room.members.size})`);
-        return member.notify(formatNotice(`${rooms.length} rooms: ${rooms.join(", ")}`));
+        return member.notify(formatNotice(
+          `${rooms.length} ${rooms.length === 1 ? "room" : "rooms"}: ${rooms.join(", ")}`,
+        ));
       }
       case "help":
         for (const line of HELP_LINES) member.notify(formatNotice(line));

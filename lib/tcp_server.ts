@@ -105,6 +105,7 @@ export class TcpServer<C extends TcpClient> implements ParleyServer {
       transport: "tcp",
     });
     this.addr = this.#listener.addr;
+    this.#log({ event: "listen", addr: formatAddr(this.addr) });
     if (this.#idleMs > 0) {
       const every = Math.min(1000, Math.max(20, this.#idleMs / 4));
       this.#idleTimer = setInterval(() => this.#sweepIdle(), every);

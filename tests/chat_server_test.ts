@@ -88,6 +88,12 @@ Deno.test("serveChat() keeps rooms apart and answers /join, /who and /rooms", as
   equal(await alice.nextLine(), "! you are already in dev");
   await alice.send("/join bad room");
   equal(await alice.nextLine(), "! usage: /join ROOM");
+  // Back in lobby, dev is empty and gone.
+  await bob.send("/join lobby");
+  await alice.send("/join lobby");
+  await carol.nextMatching(new RegExp(`${alice.nick} joined`));
+  await carol.send("/rooms");
+  equal(await carol.nextLine(), "* 1 room: lobby (3)");
 });
 
 Deno.test("serveChat() delivers /msg privately, errs for an unknown nick, and relays /me", async () => {

@@ -48,8 +48,8 @@ Deno.test("server.ts logs JSON lines with --log-format json and nothing with --q
       continue;
     }
     const events = log.trim().split("\n").map((line) => JSON.parse(line));
-    deepEqual(events.map((event) => event.event), ["connect", "shutdown", "disconnect"]);
-    equal(events[0].nick, "guest-1");
+    deepEqual(events.map((event) => event.event), ["listen", "connect", "shutdown", "disconnect"]);
+    equal(events[1].nick, "guest-1");
   }
 });
 
