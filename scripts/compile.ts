@@ -12,6 +12,7 @@
 /** Each program and the permissions baked into its binary. */
 export const PROGRAMS: Record<string, { entry: string; permissions: string[] }> = {
   "parley-server": { entry: "server.ts", permissions: ["--allow-net", "--allow-env=NO_COLOR"] },
+  "parley-client": { entry: "client.ts", permissions: ["--allow-net", "--allow-env=NO_COLOR"] },
 };
 
 /** Where the compile runtime can come from, or why it cannot. */

@@ -1,0 +1,249 @@
+/**
+ * The client side: connecting with a timeout, and the two sessions.
+ *
+ * - {@linkcode runPipeSession} (stdin is not a terminal): bytes from stdin
+ *   go to the server unchanged and bytes from the server go to stdout
+ *   unchanged, as soon as they arrive. At stdin EOF the sending side is shut
+ *   (half-close) and output goes on until the server closes, like `nc -N`.
+ * - {@linkcode runTerminalSession}: full duplex with a line editor on the
+ *   bottom row; incoming lines print above it without disturbing the typing.
+ *
+ * Both resolve to the exit code: 0 after a requested quit, 1 after an error
+ * or when the server drops the connection (the reason goes to stderr).
+ *
+ * @module
+ */
+
+import { localEcho, nickFromNotice, styleLine } from "./chat_display.ts";
+import { ConnectionError } from "./errors.ts";
+import { KeyDecoder } from "./key_decoder.ts";
+import { LineDecoder } from "./line_codec.ts";
+import { LineEditor } from "./line_editor.ts";
+
+/** Longest line the client accepts from the server before skipping it. */
+const MAX_INCOMING_LINE_BYTES = 1024 * 1024;
+/** How long a quitting client waits for the server to close. */
+const QUIT_WAIT_MS = 2000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Options of {@linkcode connectTcp}. */
+export interface ConnectTcpOptions {
+  hostname: string;
+  port: number;
+  /** Milliseconds to wait for the connection. @default {10000} */
+  timeout?: number;
+}
+
+/**
+ * Connects, turning failures into a {@linkcode ConnectionError} with a short
+ * reason (`connection refused`, `timed out after 500 ms`, …). `localhost`
+ * is tried as 127.0.0.1 and then ::1.
+ */
+export async function connectTcp(options: ConnectTcpOptions): Promise<Deno.TcpConn> {
+  const timeout = options.timeout ?? 10_000;
+  const hosts = options.hostname === "localhost" ? ["127.0.0.1", "::1"] : [options.hostname];
+  let lastError: unknown;
+  for (const hostname of hosts) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeout);
+    try {
+      const conn = await Deno.connect({ hostname, port: options.port, signal: controller.signal });
+      conn.setNoDelay(true);
+      return conn;
+    } catch (error) {
+      lastError = controller.signal.aborted ? new Deno.errors.TimedOut() : error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  throw new ConnectionError(
+    `cannot connect to ${options.hostname}:${options.port}: ${
+      lastError instanceof Deno.errors.TimedOut
+        ? `timed out after ${timeout} ms`
+        : connectionProblem(lastError)
+    }`,
+    { cause: lastError },
+  );
+}
+
+/** A short reason for a failed connection or transfer. */
+export function connectionProblem(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
+  if (error instanceof Deno.errors.ConnectionReset) return "connection reset";
+  if (error instanceof Deno.errors.BrokenPipe) return "connection reset";
+  if (error instanceof Deno.errors.ConnectionAborted) return "connection aborted";
+  if (error instanceof Deno.errors.TimedOut) return "timed out";
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** What a session reads from and writes to (Deno's stdio fits). */
+export interface SessionIo {
+  stdin: { read(buffer: Uint8Array): Promise<number | null> };
+  stdout: { write(bytes: Uint8Array): Promise<number> };
+  /** Where the one-line reason for a drop goes. */
+  reportError(message: string): void;
+}
+
+async function writeAll(
+  writer: { write(bytes: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await writer.write(bytes.subarray(offset));
+}
+
+/** Options shared by both sessions. */
+export interface SessionOptions {
+  /** Sent as `/nick NAME` right after connecting. */
+  nick?: string;
+}
+
+/** Runs the pipe-mode session (see the module documentation). */
+export async function runPipeSession(
+  conn: Deno.TcpConn,
+  io: SessionIo,
+  options: SessionOptions = {},
+): Promise<number> {
+  let quitRequested = false;
+  const quitWatcher = new LineDecoder({ maxLineBytes: 64 });
+  const watch = {
+    line: (bytes: Uint8Array) => {
+      if (/^\/quit(\s|$)/i.test(decoder.decode(bytes))) quitRequested = true;
+    },
+    overlong: () => {},
+  };
+  const sending = (async () => {
+    if (options.nick !== undefined) await writeAll(conn, encoder.encode(`/nick ${options.nick}\n`));
+    const buffer = new Uint8Array(16 * 1024);
+    while (true) {
+      const n = await io.stdin.read(buffer);
+      if (n === null) break;
+      quitWatcher.push(buffer.subarray(0, n), watch);
+      await writeAll(conn, buffer.subarray(0, n));
+    }
+    quitRequested = true;
+    await conn.closeWrite();
+  })();
+  sending.catch(() => {}); // a failed send shows up on the receiving side
+  const buffer = new Uint8Array(64 * 1024);
+  try {
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      await writeAll(io.stdout, buffer.subarray(0, n));
+    }
+  } catch (error) {
+    io.reportError(connectionProblem(error));
+    return 1;
+  }
+  if (quitRequested) return 0;
+  io.reportError("server closed the connection");
+  return 1;
+}
+
+/** What the terminal session needs beyond {@linkcode SessionIo}. */
+export interface TerminalIo extends SessionIo {
+  /** Terminal width in columns, read at each redraw (it may change). */
+  columns(): number;
+  /** Writes screen output at once and in order. */
+  draw(text: string): void;
+}
+
+/** Options of {@linkcode runTerminalSession}. */
+export interface TerminalSessionOptions extends SessionOptions {
+  /** Style lines with colours. @default {true} */
+  colour?: boolean;
+}
+
+/**
+ * Runs the terminal session. The caller puts the terminal in raw mode
+ * before and restores it after, whatever happens.
+ */
+export async function runTerminalSession(
+  conn: Deno.TcpConn,
+  io: TerminalIo,
+  options: TerminalSessionOptions = {},
+): Promise<number> {
+  const colour = options.colour ?? true;
+  const editor = new LineEditor();
+  let nick = "you";
+  let quitting = false;
+  let quitTimer: ReturnType<typeof setTimeout> | undefined;
+  const send = (text: string) => writeAll(conn, encoder.encode(text + "\n")).catch(() => {});
+  const quit = () => {
+    if (quitting) return;
+    quitting = true;
+    send("/quit");
+    // The server closes after `* bye`; if it does not, stop waiting.
+    quitTimer = setTimeout(() => {
+      try {
+        conn.close();
+      } catch { /* closed meanwhile */ }
+    }, QUIT_WAIT_MS);
+  };
+
+  io.draw(editor.render(io.columns()));
+  if (options.nick !== undefined) send(`/nick ${options.nick}`);
+
+  const keys = new KeyDecoder();
+  const typing = (async () => {
+    const buffer = new Uint8Array(1024);
+    while (!quitting) {
+      const n = await io.stdin.read(buffer);
+      if (n === null) {
+        quit();
+        break;
+      }
+      for (const key of keys.push(buffer.subarray(0, n))) {
+        const event = editor.handle(key);
+        if (event.kind === "submit") {
+          send(event.text);
+          const echo = localEcho(event.text, nick);
+          if (echo !== undefined) {
+            io.draw(editor.printAbove([styleLine(echo, colour)], io.columns()));
+          } else io.draw(editor.render(io.columns()));
+          if (/^\/quit(\s|$)/i.test(event.text)) quitting = true;
+        } else if (event.kind === "quit") {
+          quit();
+        } else {
+          io.draw(editor.render(io.columns()));
+        }
+      }
+    }
+  })();
+  typing.catch(() => {});
+
+  const lines = new LineDecoder({ maxLineBytes: MAX_INCOMING_LINE_BYTES });
+  const received: string[] = [];
+  const sink = {
+    line: (bytes: Uint8Array) => {
+      const line = decoder.decode(bytes);
+      nick = nickFromNotice(line) ?? nick;
+      received.push(styleLine(line, colour));
+    },
+    overlong: () =>
+      received.push(styleLine("! (a line over 1 MiB from the server was skipped)", colour)),
+  };
+  const buffer = new Uint8Array(64 * 1024);
+  let problem: string | null = null;
+  try {
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      lines.push(buffer.subarray(0, n), sink);
+      if (received.length > 0) io.draw(editor.printAbove(received.splice(0), io.columns()));
+    }
+    lines.end(sink);
+    if (received.length > 0) io.draw(editor.printAbove(received.splice(0), io.columns()));
+  } catch (error) {
+    if (!quitting) problem = connectionProblem(error);
+  } finally {
+    clearTimeout(quitTimer);
+  }
+  io.draw(editor.clear());
+  if (quitting && problem === null) return 0;
+  io.reportError(problem ?? "server closed the connection");
+  return 1;
+}
