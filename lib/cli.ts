@@ -101,12 +101,14 @@ export function parseArgs<T>(
 ): ParseOutcome<T> {
   const usage = () =>
     `Usage: ${program.name()} ${program.usage()}\nRun '${program.name()} --help' for every option.\n`;
-  program.exitOverride();
-  program.configureOutput({
-    writeOut: output.out,
-    writeErr: output.err,
-    outputError: () => {}, // written below, with the usage
-  });
+  for (const command of [program, ...program.commands]) {
+    command.exitOverride();
+    command.configureOutput({
+      writeOut: output.out,
+      writeErr: output.err,
+      outputError: () => {}, // written below, with the usage
+    });
+  }
   try {
     program.parse([...args], { from: "user" });
     return { ok: true, options: build(program.opts(), program.args) };

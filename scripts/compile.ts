@@ -13,6 +13,7 @@
 export const PROGRAMS: Record<string, { entry: string; permissions: string[] }> = {
   "parley-server": { entry: "server.ts", permissions: ["--allow-net", "--allow-env=NO_COLOR"] },
   "parley-client": { entry: "client.ts", permissions: ["--allow-net", "--allow-env=NO_COLOR"] },
+  "parley-udp-echo": { entry: "udp_echo.ts", permissions: ["--allow-net"] },
 };
 
 /** Where the compile runtime can come from, or why it cannot. */

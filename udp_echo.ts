@@ -1,0 +1,55 @@
+/**
+ * `udp_echo.ts`: `serve` runs a UDP echo server; `send` is its client
+ * (replies with round-trip times, retries, a ping-like summary).
+ *
+ * @module
+ */
+
+import { createLogger, silentLogger } from "./lib/logger.ts";
+import { parseUdpArgs } from "./lib/udp_cli.ts";
+import { readLines, runUdpEchoClient } from "./lib/udp_echo_client.ts";
+import { serveUdpEcho } from "./lib/udp_echo_server.ts";
+import { errorText } from "./lib/tcp_server.ts";
+
+async function main(): Promise<number> {
+  const parsed = parseUdpArgs(Deno.args);
+  if (!parsed.ok) return parsed.exitCode;
+  const config = parsed.options;
+  const stop = new AbortController();
+  const onSignal = () => (stop.signal.aborted ? Deno.exit(130) : stop.abort());
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, onSignal);
+
+  if (config.command === "serve") {
+    const logger = config.quiet ? silentLogger : createLogger({ format: config.logFormat });
+    let server;
+    try {
+      server = serveUdpEcho({ hostname: config.hostname, port: config.port, logger });
+    } catch (error) {
+      console.error(
+        `udp_echo: cannot listen on ${config.hostname}:${config.port}: ${errorText(error)}`,
+      );
+      return 1;
+    }
+    console.log(`parley udp echo server listening on ${server.addr.hostname}:${server.addr.port}`);
+    stop.signal.addEventListener("abort", () => server.shutdown());
+    await server.finished;
+    const { datagrams, bytes, errors } = server.counters;
+    console.log(`udp echo: ${datagrams} datagrams, ${bytes} bytes, ${errors} errors`);
+    return 0;
+  }
+
+  const requests = config.count !== undefined
+    ? { count: config.count, size: config.size }
+    : config.messages.length > 0
+    ? config.messages
+    : readLines(Deno.stdin, (line) => console.error(`udp_echo: ${line}`));
+  const { exitCode } = await runUdpEchoClient({
+    ...config,
+    requests,
+    print: console.log,
+    signal: stop.signal,
+  });
+  return exitCode;
+}
+
+if (import.meta.main) Deno.exit(await main());
