@@ -1,0 +1,88 @@
+/**
+ * The issue's targets, checked against a run's results: one line each,
+ * saying plainly whether it was met.
+ *
+ * @module
+ */
+
+import { type BenchResults, ratioToGo, type ScenarioResult, type ServerResult } from "./report.ts";
+
+function find(
+  results: BenchResults,
+  id: string,
+  name: string,
+): [ScenarioResult, ServerResult] | undefined {
+  const scenario = results.scenarios.find((s) => s.id === id);
+  const server = scenario?.servers.find((s) => s.name === name && !s.skipped && s.runs.length > 0);
+  return scenario && server ? [scenario, server] : undefined;
+}
+
+function verdict(met: boolean): string {
+  return met ? "**met**" : "**missed**";
+}
+
+/** One Markdown bullet per target: what it asks, what was measured, met or missed. */
+export function targetLines(results: BenchResults): string[] {
+  const lines: string[] = [];
+  const echo = find(results, "echo-64", "parley");
+  if (echo) {
+    const [scenario, parley] = echo;
+    const go = find(results, "echo-64", "go")?.[1];
+    const node = find(results, "echo-64", "node")?.[1];
+    const vsGo = ratioToGo(scenario, parley);
+    const vsNode = node ? parley.median.ops_per_sec / node.median.ops_per_sec : NaN;
+    const cpu = parley.median.server_cpu_us_per_op;
+    const goCpu = go?.median.server_cpu_us_per_op ?? NaN;
+    lines.push(
+      `- TCP echo 50×64 B, at least 1.0× Go: ${vsGo.toFixed(2)}× ${verdict(vsGo >= 1)}` +
+        `${go?.saturated ? " (the load generator was saturated by Go)" : ""}`,
+      `- TCP echo 50×64 B, at least 1.2× Node: ${vsNode.toFixed(2)}× ${verdict(vsNode >= 1.2)}`,
+      `- TCP echo server CPU per request no higher than Go's: ${cpu.toFixed(2)} µs vs ${
+        goCpu.toFixed(2)
+      } µs ${verdict(cpu <= goCpu)}`,
+    );
+  }
+  const udp = find(results, "udp-64", "parley");
+  if (udp) {
+    const ratio = ratioToGo(...udp);
+    lines.push(`- UDP echo, at least 0.8× Go: ${ratio.toFixed(2)}× ${verdict(ratio >= 0.8)}`);
+  }
+  const chat = find(results, "chat-40", "parley");
+  if (chat) {
+    const [, parley] = chat;
+    const delivered = parley.median.delivered_ratio;
+    const p99 = parley.median.p99_us / 1000;
+    lines.push(
+      `- Chat 100×40 lines/s, 100% delivered: ${(delivered * 100).toFixed(3)}% ${
+        verdict(delivered >= 1)
+      }`,
+      `- Chat 100×40 lines/s, p99 under 10 ms: ${p99.toFixed(2)} ms ${verdict(p99 < 10)}`,
+    );
+  }
+  const slow = find(results, "slow-reader", "parley");
+  if (slow) {
+    const [, parley] = slow;
+    const growth = parley.median.rss_growth_mib;
+    const delivered = parley.median.delivered_ratio;
+    lines.push(
+      `- Slow reader, RSS flat within 20 MB: grew ${growth.toFixed(1)} MiB ${
+        verdict(growth <= 20)
+      }`,
+      `- Slow reader, the other clients lose nothing: ${(delivered * 100).toFixed(3)}% delivered ${
+        verdict(delivered >= 1)
+      }`,
+    );
+  }
+  const idle = find(results, "idle-10k", "parley");
+  if (idle) {
+    const [, parley] = idle;
+    const kib = parley.median.bytes_per_conn / 1024;
+    const all = parley.median.connected === 10_000;
+    lines.push(
+      `- 10,000 idle clients under 10 KiB RSS each: ${kib.toFixed(1)} KiB${
+        all ? "" : ` (only ${parley.median.connected} connected)`
+      } ${verdict(all && kib < 10)}`,
+    );
+  }
+  return lines;
+}
