@@ -6,6 +6,8 @@
  * @module
  */
 
+import { SERVER_V8_FLAGS } from "../scripts/compile.ts";
+
 /** A server under test. */
 export interface ServerSpec {
   /** `parley`, `go`, `rust`, `node`. */
@@ -53,6 +55,7 @@ const denoRun = (paths: BenchPaths, entry: string, args: string[]) => [
   "--allow-net",
   "--allow-env",
   "--unstable-net",
+  SERVER_V8_FLAGS, // as in the tasks and the compiled binaries
   `${paths.root}/${entry}`,
   ...args,
 ];

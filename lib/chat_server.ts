@@ -7,6 +7,8 @@
 
 import {
   CHAT_READ_BUFFER_BYTES,
+  CHAT_READ_BUFFER_GROWN_BYTES,
+  DEFAULT_ANNOUNCE_LIMIT,
   DEFAULT_BURST,
   DEFAULT_HISTORY,
   DEFAULT_MAX_LINE_BYTES,
@@ -61,6 +63,11 @@ export interface ServeChatOptions extends TcpServerOptions {
   rate?: number;
   /** Lines one client may send at once above the rate. @default {20} */
   burst?: number;
+  /**
+   * Rooms with more members than this stay quiet about joins and leaves
+   * (0 = always announce). @default {1000}
+   */
+  announceLimit?: number;
 }
 
 /** A running chat server. */
@@ -76,8 +83,8 @@ class Member implements TcpClient, LineSink {
   readonly conn: Deno.TcpConn;
   readonly peer: string;
   readonly outbound: Outbound;
-  readonly decoder: LineDecoder;
-  readonly bucket: TokenBucket;
+  #decoder: LineDecoder | null = null; // made on first input: idle clients stay small
+  #bucket: TokenBucket | null = null;
   lastActive = 0;
   nick: string;
   room: Room<Member> | null = null;
@@ -91,12 +98,20 @@ class Member implements TcpClient, LineSink {
     this.conn = conn;
     this.peer = peer;
     this.nick = nick;
-    this.decoder = new LineDecoder({ maxLineBytes: chat.maxLineBytes });
-    this.bucket = new TokenBucket(chat.rate, chat.burst, performance.now());
     this.outbound = new Outbound(conn, {
       maxQueueBytes: chat.maxQueueBytes,
       onError: (error) => chat.terminate(this, disconnectReason(error)),
     });
+  }
+
+  /** The member's line decoder, made on its first input. */
+  get decoder(): LineDecoder {
+    return this.#decoder ??= new LineDecoder({ maxLineBytes: this.#chat.maxLineBytes });
+  }
+
+  /** The member's flood-control bucket, made on its first line (full). */
+  get bucket(): TokenBucket {
+    return this.#bucket ??= new TokenBucket(this.#chat.rate, this.#chat.burst, performance.now());
   }
 
   send(line: Uint8Array): void {
@@ -110,8 +125,13 @@ class Member implements TcpClient, LineSink {
 
   overlong(): void {
     this.notify(formatError(
-      `line too long (over ${this.decoder.maxLineBytes} bytes); it was skipped`,
+      `line too long (over ${this.#chat.maxLineBytes} bytes); it was skipped`,
     ));
+  }
+
+  /** The peer finished sending: an unterminated last line still counts. */
+  endInput(): void {
+    this.#decoder?.end(this);
   }
 
   notify(text: string): void {
@@ -127,6 +147,7 @@ class ChatCore implements TcpHandler<Member> {
   readonly maxQueueBytes: number;
   readonly rate: number;
   readonly burst: number;
+  readonly announceLimit: number;
   readonly log: Logger;
   readonly rooms = new Map<string, Room<Member>>();
   readonly nicks = new Map<string, Member>();
@@ -141,6 +162,7 @@ class ChatCore implements TcpHandler<Member> {
     this.maxQueueBytes = options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.rate = options.rate ?? DEFAULT_RATE;
     this.burst = options.burst ?? DEFAULT_BURST;
+    this.announceLimit = options.announceLimit ?? DEFAULT_ANNOUNCE_LIMIT;
     this.log = options.logger ?? silentLogger;
   }
 
@@ -157,23 +179,29 @@ class ChatCore implements TcpHandler<Member> {
   }
 
   async run(member: Member): Promise<string> {
-    member.notify(formatNotice(`welcome to ${this.name}, ${member.nick}`));
-    member.notify(formatNotice(
-      `${this.server.clientCount} online; you are in ${DEFAULT_ROOM}; type /help for commands`,
-    ));
+    member.notify( // one buffer for both lines
+      formatNotice(`welcome to ${this.name}, ${member.nick}`) + "\n" + formatNotice(
+        `${this.server.clientCount} online; you are in ${DEFAULT_ROOM}; type /help for commands`,
+      ),
+    );
     this.join(member, DEFAULT_ROOM, false);
-    const buffer = new Uint8Array(CHAT_READ_BUFFER_BYTES);
+    let buffer = new Uint8Array(CHAT_READ_BUFFER_BYTES);
     let reason = "connection closed";
     try {
       while (true) {
         const n = await member.conn.read(buffer);
         if (n === null) {
-          if (member.closing === null) member.decoder.end(member);
+          if (member.closing === null) member.endInput();
           break;
         }
         if (member.closing !== null) continue; // draining before the close
         member.lastActive = performance.now();
         member.decoder.push(buffer.subarray(0, n), member);
+        // A client that fills the small buffer is sending in bulk: fewer,
+        // larger reads serve it better.
+        if (n === buffer.length && buffer.length < CHAT_READ_BUFFER_GROWN_BYTES) {
+          buffer = new Uint8Array(CHAT_READ_BUFFER_GROWN_BYTES);
+        }
       }
       if (member.closing === null) {
         // The peer half-closed: it may still read what is queued for it.
@@ -327,7 +355,9 @@ class ChatCore implements TcpHandler<Member> {
       room = new Room<Member>(name, this.historySize);
       this.rooms.set(key, room);
     }
-    room.broadcast(encodeLine(formatNotice(`${member.nick} joined ${room.name}`)));
+    if (this.#announces(room)) {
+      room.broadcast(encodeLine(formatNotice(`${member.nick} joined ${room.name}`)));
+    }
     room.members.add(member);
     member.room = room;
     if (tellMembers) {
@@ -344,12 +374,17 @@ class ChatCore implements TcpHandler<Member> {
     if (room === null) return;
     member.room = null;
     room.members.delete(member);
-    if (!this.#stopping) {
+    if (!this.#stopping && this.#announces(room)) {
       room.broadcast(encodeLine(formatNotice(`${member.nick} left (${reason})`)));
     }
     if (room.members.size === 0 && room.name !== DEFAULT_ROOM) {
       this.rooms.delete(nameKey(room.name));
     }
+  }
+
+  /** Whether joins and leaves in `room` are announced (it is small enough). */
+  #announces(room: Room<Member>): boolean {
+    return this.announceLimit === 0 || room.members.size < this.announceLimit;
   }
 
   /** The member's queue overflowed: drop it, with a best-effort last word. */

@@ -58,6 +58,13 @@ export const DEFAULT_IDLE_TIMEOUT_SECONDS = 0;
 /** Milliseconds shutdown waits for outbound queues to drain (`--shutdown-timeout`). */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 
+/**
+ * Rooms with more members than this do not announce joins and leaves
+ * (`--announce-limit`, 0 = always announce): in a room of thousands every
+ * join would otherwise cost a notice to everyone.
+ */
+export const DEFAULT_ANNOUNCE_LIMIT = 1000;
+
 /** Room every client starts in. */
 export const DEFAULT_ROOM = "lobby";
 
@@ -67,8 +74,15 @@ export const MAX_NICK_LENGTH = 24;
 /** Longest room name, in characters. */
 export const MAX_ROOM_LENGTH = 32;
 
-/** Size of the buffer each chat connection reads into (reused for every read). */
-export const CHAT_READ_BUFFER_BYTES = 4096;
+/**
+ * Size of the buffer a chat connection starts reading into (reused for
+ * every read). Small, because a thousand idle clients must be cheap: Deno's
+ * own cost is about 6.7 KiB per idle connection.
+ */
+export const CHAT_READ_BUFFER_BYTES = 256;
+
+/** Size it grows to, once, for a client whose reads fill the small buffer. */
+export const CHAT_READ_BUFFER_GROWN_BYTES = 16 * 1024;
 
 /** Size of the buffer each echo connection reads into (reused for every read). */
 export const ECHO_READ_BUFFER_BYTES = 64 * 1024;

@@ -63,7 +63,7 @@ export class Outbound {
   #writing = false;
   #scheduled = false;
   #failed = false;
-  #drainWaiters: (() => void)[] = [];
+  #drainWaiters: (() => void)[] | null = null; // allocated when someone waits
 
   constructor(writer: ByteWriter, options: OutboundOptions = {}) {
     this.#writer = writer;
@@ -111,7 +111,7 @@ export class Outbound {
   /** Resolves once nothing is queued or in flight (or a write failed). */
   drained(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
   }
 
   #isIdle(): boolean {
@@ -142,8 +142,8 @@ export class Outbound {
       this.#writing = false;
     }
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.#drainWaiters = null;
+    for (const resolve of waiters ?? []) resolve();
   }
 
   /** Takes queued chunks for one write, joining several into one buffer. */

@@ -15,6 +15,7 @@ import {
   type ParseOutcome,
 } from "./cli.ts";
 import {
+  DEFAULT_ANNOUNCE_LIMIT,
   DEFAULT_BURST,
   DEFAULT_CHAT_PORT,
   DEFAULT_HISTORY,
@@ -96,6 +97,12 @@ export function serverProgram(): Command {
       DEFAULT_HISTORY,
     )
     .option(
+      "--announce-limit <n>",
+      "rooms with more members do not announce joins and leaves (0 = always)",
+      numberIn(0, 1_000_000),
+      DEFAULT_ANNOUNCE_LIMIT,
+    )
+    .option(
       "--idle-timeout <seconds>",
       "close clients idle this long (0 = never)",
       numberIn(0, 31_536_000, false),
@@ -164,6 +171,7 @@ export function parseServerArgs(
         rate: flags.rate as number,
         burst: flags.burst as number,
         history: flags.history as number,
+        announceLimit: flags.announceLimit as number,
       },
     };
   }, output);

@@ -9,11 +9,21 @@
  * @module
  */
 
-/** Each program and the permissions baked into its binary. */
+/**
+ * V8 flags of the servers: a 4 MiB young generation instead of V8's default
+ * of up to 16 MiB per semi-space. Measured: no throughput cost, and 10,000
+ * idle chat clients take ~8 KiB each instead of ~10.
+ */
+export const SERVER_V8_FLAGS = "--v8-flags=--max-semi-space-size=4";
+
+/** Each program and the permissions (and runtime flags) baked into its binary. */
 export const PROGRAMS: Record<string, { entry: string; permissions: string[] }> = {
-  "parley-server": { entry: "server.ts", permissions: ["--allow-net", "--allow-env=NO_COLOR"] },
+  "parley-server": {
+    entry: "server.ts",
+    permissions: ["--allow-net", "--allow-env=NO_COLOR", SERVER_V8_FLAGS],
+  },
   "parley-client": { entry: "client.ts", permissions: ["--allow-net", "--allow-env=NO_COLOR"] },
-  "parley-udp-echo": { entry: "udp_echo.ts", permissions: ["--allow-net"] },
+  "parley-udp-echo": { entry: "udp_echo.ts", permissions: ["--allow-net", SERVER_V8_FLAGS] },
 };
 
 /** Where the compile runtime can come from, or why it cannot. */

@@ -333,3 +333,16 @@ Deno.test("serveChat() shutdown delivers the final notice to everyone, then clos
   await server.finished;
   for (const client of clients) await client.close();
 });
+
+Deno.test("serveChat() stops announcing joins and leaves in rooms above --announce-limit", async () => {
+  await using server = serveChat({ ...LOOPBACK, announceLimit: 2 });
+  await using alice = await connectChat(server.addr);
+  await using bob = await connectChat(server.addr);
+  equal(await alice.nextLine(), `* ${bob.nick} joined lobby`); // 2 members: announced
+  const carol = await connectChat(server.addr); // 3 members: quiet
+  await carol.close();
+  const bobLeaves = bob.close();
+  await bobLeaves; // back to 1 member, so bob's leave is announced
+  equal(await alice.nextMatching(/left/), `* ${bob.nick} left (connection closed)`);
+  deepEqual((await syncWho(alice)).before, []);
+});
