@@ -85,7 +85,7 @@ class Member implements TcpClient, LineSink {
   readonly outbound: Outbound;
   #decoder: LineDecoder | null = null; // made on first input: idle clients stay small
   #bucket: TokenBucket | null = null;
-  lastActive = 0;
+  activity = 0;
   nick: string;
   room: Room<Member> | null = null;
   /** Why the member is leaving, once it is. */
@@ -195,7 +195,7 @@ class ChatCore implements TcpHandler<Member> {
           break;
         }
         if (member.closing !== null) continue; // draining before the close
-        member.lastActive = performance.now();
+        member.activity++;
         member.decoder.push(buffer.subarray(0, n), member);
         // A client that fills the small buffer is sending in bulk: fewer,
         // larger reads serve it better.

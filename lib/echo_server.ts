@@ -39,6 +39,8 @@ interface EchoClient extends TcpClient {
   writing: boolean;
   /** Shutdown asked: no more echoing after the write in flight. */
   stopping: boolean;
+  /** Closed by the idle sweep. */
+  idle: boolean;
   closeTimer?: ReturnType<typeof setTimeout>;
 }
 
@@ -50,7 +52,7 @@ class EchoCore implements TcpHandler<EchoClient> {
   }
 
   open(conn: Deno.TcpConn, peer: string): EchoClient {
-    return { conn, peer, lastActive: 0, writing: false, stopping: false };
+    return { conn, peer, activity: 0, writing: false, stopping: false, idle: false };
   }
 
   async run(client: EchoClient): Promise<string> {
@@ -58,26 +60,28 @@ class EchoCore implements TcpHandler<EchoClient> {
     const buffer = new Uint8Array(ECHO_READ_BUFFER_BYTES);
     const upper = this.#transform === "upper" ? createUpperCaser() : null;
     try {
+      // The hot loop: read into the reused buffer, write it all back, and
+      // only then read again (that is the backpressure).
       while (true) {
         const n = await conn.read(buffer);
-        if (n === null) {
-          if (upper !== null && !client.stopping) {
-            await writeAll(conn, upper(new Uint8Array(), true));
-          }
-          break;
-        }
+        if (n === null) break;
         if (client.stopping) continue; // our side is shut; wait for theirs
-        client.lastActive = performance.now();
+        client.activity++;
         client.writing = true;
-        await writeAll(conn, upper === null ? buffer.subarray(0, n) : upper(buffer.subarray(0, n)));
+        const out = upper === null ? buffer : upper(buffer.subarray(0, n));
+        const length = upper === null ? n : out.length;
+        let offset = 0;
+        while (offset < length) offset += await conn.write(out.subarray(offset, length));
         client.writing = false;
         if (client.stopping) await conn.closeWrite();
       }
-      if (!client.stopping) await conn.closeWrite();
-      return client.stopping ? "server shutting down" : "connection closed";
+      if (client.stopping) return "server shutting down";
+      if (upper !== null) await writeAll(conn, upper(new Uint8Array(), true));
+      await conn.closeWrite();
+      return "connection closed";
     } catch (error) {
       if (client.stopping) return "server shutting down";
-      if (client.lastActive === Infinity) return "idle";
+      if (client.idle) return "idle";
       return disconnectReason(error);
     } finally {
       clearTimeout(client.closeTimer);
@@ -86,6 +90,7 @@ class EchoCore implements TcpHandler<EchoClient> {
 
   /** Echo never injects bytes into the stream: an idle client is just closed. */
   idle(client: EchoClient): void {
+    client.idle = true;
     closeQuietly(client.conn);
   }
 

@@ -41,8 +41,19 @@ export interface TcpClient {
   readonly conn: Deno.TcpConn;
   /** Remote address as `host:port`. */
   readonly peer: string;
-  /** `performance.now()` of the last input; the idle sweep reads it. */
-  lastActive: number;
+  /**
+   * Bumped by the protocol on every read. The idle sweep compares it with
+   * what it saw last time, so the hot path pays an increment, not a clock
+   * read.
+   */
+  activity: number;
+}
+
+/** What the idle sweep remembers of a client. */
+interface IdleState {
+  seenActivity: number;
+  since: number;
+  told: boolean;
 }
 
 /** The protocol side of a {@linkcode TcpServer}. */
@@ -87,6 +98,7 @@ export class TcpServer<C extends TcpClient> implements ParleyServer {
   readonly #idleMs: number;
   readonly #shutdownMs: number;
   readonly #clients = new Map<C, Promise<void>>();
+  readonly #idle = new Map<C, IdleState>();
   readonly #perIp = new Map<string, number>();
   readonly #refusals = new Set<Promise<void>>();
   #idleTimer: ReturnType<typeof setInterval> | undefined;
@@ -182,7 +194,13 @@ export class TcpServer<C extends TcpClient> implements ParleyServer {
     } catch { /* the peer is already gone; run() will notice */ }
     this.#perIp.set(ip, fromIp + 1);
     const client = this.#handler.open(conn, peer);
-    client.lastActive = performance.now();
+    if (this.#idleMs > 0) {
+      this.#idle.set(client, {
+        seenActivity: client.activity,
+        since: performance.now(),
+        told: false,
+      });
+    }
     this.#log({ event: "connect", peer, ...this.#handler.describe?.(client) });
     // Counted before it runs, so its welcome can include itself.
     this.#clients.set(client, Promise.resolve());
@@ -200,6 +218,7 @@ export class TcpServer<C extends TcpClient> implements ParleyServer {
       client.conn.close();
     } catch { /* already closed */ }
     this.#clients.delete(client);
+    this.#idle.delete(client);
     const left = (this.#perIp.get(ip) ?? 1) - 1;
     if (left === 0) this.#perIp.delete(ip);
     else this.#perIp.set(ip, left);
@@ -213,9 +232,12 @@ export class TcpServer<C extends TcpClient> implements ParleyServer {
 
   #sweepIdle(): void {
     const now = performance.now();
-    for (const client of this.#clients.keys()) {
-      if (now - client.lastActive >= this.#idleMs) {
-        client.lastActive = Infinity; // told once
+    for (const [client, state] of this.#idle) {
+      if (client.activity !== state.seenActivity) {
+        state.seenActivity = client.activity;
+        state.since = now;
+      } else if (!state.told && now - state.since >= this.#idleMs) {
+        state.told = true;
         this.#handler.idle(client, this.#idleMs / 1000);
       }
     }
