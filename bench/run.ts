@@ -288,9 +288,24 @@ async function main(args: string[]): Promise<number> {
       `${root}/BENCHMARKS.md`,
       benchmarksMarkdown(results, targetLines(results).join("\n")),
     );
-    log("wrote BENCHMARKS.md and bench/results/chart.svg");
+    await updateReadme(`${root}/README.md`, results);
+    log("wrote BENCHMARKS.md, bench/results/chart.svg and the README's table");
   }
   return 0;
+}
+
+/** Replaces the table between the README's bench markers. */
+async function updateReadme(path: string, results: BenchResults): Promise<void> {
+  const readme = await Deno.readTextFile(path);
+  const start = "<!-- bench:start -->";
+  const end = "<!-- bench:end -->";
+  const from = readme.indexOf(start);
+  const to = readme.indexOf(end);
+  if (from < 0 || to < from) return log("README has no bench markers; table not updated");
+  const table = `${start}\n${headlineTable(results)}\n\n${
+    results.date.slice(0, 10)
+  }, ${results.machine.cpu}, ${results.machine.cores} cores; * = load generator saturated (a lower bound).\n${end}`;
+  await Deno.writeTextFile(path, readme.slice(0, from) + table + readme.slice(to + end.length));
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -149,7 +149,7 @@ function chatScenario(rate: number): ScenarioSpec {
       "--rate",
       String(rate),
       "--duration",
-      seconds(scale, 3),
+      seconds(scale, 2),
       "--drain",
       "3",
     ],
@@ -166,7 +166,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     title: "TCP echo ping-pong, 50 connections, 64 B",
     loadgen: (
       scale,
-    ) => ["tcp-echo", "--conns", "50", "--size", "64", "--duration", seconds(scale, 2)],
+    ) => ["tcp-echo", "--conns", "50", "--size", "64", "--duration", seconds(scale, 1.5)],
     servers: echoServers,
     headline: "ops_per_sec",
     repetitions: 3,
@@ -176,7 +176,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     title: "TCP echo ping-pong, 50 connections, 4 KiB",
     loadgen: (
       scale,
-    ) => ["tcp-echo", "--conns", "50", "--size", "4096", "--duration", seconds(scale, 2)],
+    ) => ["tcp-echo", "--conns", "50", "--size", "4096", "--duration", seconds(scale, 1.5)],
     servers: echoServers,
     headline: "ops_per_sec",
     repetitions: 3,
@@ -184,7 +184,7 @@ export const SCENARIOS: ScenarioSpec[] = [
   {
     id: "bulk",
     title: "TCP echo bulk throughput, 1 connection",
-    loadgen: (scale) => ["tcp-bulk", "--duration", seconds(scale, 2)],
+    loadgen: (scale) => ["tcp-bulk", "--duration", seconds(scale, 1.5)],
     servers: echoServers,
     headline: "mib_per_sec",
     repetitions: 3,
@@ -194,7 +194,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     title: "UDP echo ping-pong, 50 sockets, 64 B",
     loadgen: (
       scale,
-    ) => ["udp-echo", "--sockets", "50", "--size", "64", "--duration", seconds(scale, 2)],
+    ) => ["udp-echo", "--sockets", "50", "--size", "64", "--duration", seconds(scale, 1.5)],
     servers: [SERVERS.parleyUdp, SERVERS.goUdp, SERVERS.rustUdp, SERVERS.nodeUdp],
     headline: "ops_per_sec",
     repetitions: 3,

@@ -63,7 +63,7 @@ export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
  * (`--announce-limit`, 0 = always announce): in a room of thousands every
  * join would otherwise cost a notice to everyone.
  */
-export const DEFAULT_ANNOUNCE_LIMIT = 1000;
+export const DEFAULT_ANNOUNCE_LIMIT = 200;
 
 /** Room every client starts in. */
 export const DEFAULT_ROOM = "lobby";
@@ -86,9 +86,6 @@ export const CHAT_READ_BUFFER_GROWN_BYTES = 16 * 1024;
 
 /** Size of the buffer each echo connection reads into (reused for every read). */
 export const ECHO_READ_BUFFER_BYTES = 64 * 1024;
-
-/** Largest single write the outbound writer assembles from queued lines. */
-export const MAX_COALESCED_WRITE_BYTES = 256 * 1024;
 
 /** Milliseconds a dropped (too slow) client gets to take its final notice. */
 export const SLOW_CLIENT_GRACE_MS = 250;

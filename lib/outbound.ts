@@ -1,8 +1,9 @@
 /**
  * One connection's writer: a bounded queue of outbound bytes with exactly
  * one write in flight. Lines queued while a write is in flight (or in the
- * same tick) are coalesced into one write, so a broadcast to a thousand
- * members costs each member one syscall per batch, not per line.
+ * same tick) are copied into one buffer and go out as one write, so a
+ * broadcast to a thousand members costs each member one syscall per batch,
+ * not per line, and queued memory is the queued bytes themselves.
  *
  * The queue is bounded in bytes: {@linkcode Outbound.enqueue} refuses
  * anything that would take it past `maxQueueBytes` (counting the write in
@@ -13,7 +14,7 @@
  * @module
  */
 
-import { DEFAULT_MAX_QUEUE_BYTES, MAX_COALESCED_WRITE_BYTES } from "./constants.ts";
+import { DEFAULT_MAX_QUEUE_BYTES } from "./constants.ts";
 
 /** What an {@linkcode Outbound} writes to (a `Deno.Conn` fits). */
 export interface ByteWriter {
@@ -58,7 +59,9 @@ export class Outbound {
   readonly maxQueueBytes: number;
   #writer: ByteWriter;
   #onError: ((error: unknown) => void) | undefined;
-  #chunks: Uint8Array[] = [];
+  /** Queued bytes not yet in flight, copied into one growable buffer. */
+  #pending: Uint8Array | null = null;
+  #pendingLength = 0;
   #queuedBytes = 0;
   #writing = false;
   #scheduled = false;
@@ -82,14 +85,24 @@ export class Outbound {
   }
 
   /**
-   * Queues `bytes` for writing. Returns false, queuing nothing, when that
-   * would take the queue past `maxQueueBytes` or after a failed write.
-   * `bytes` must not be changed afterwards (it may be shared by many queues).
+   * Queues a copy of `bytes` for writing. Returns false, queuing nothing,
+   * when that would take the queue past `maxQueueBytes` or after a failed
+   * write. Copying into one buffer keeps memory equal to the bytes queued
+   * (thousands of small lines cost no more than their text).
    */
   enqueue(bytes: Uint8Array): boolean {
     if (this.#failed) return false;
     if (this.#queuedBytes + bytes.length > this.maxQueueBytes) return false;
-    this.#chunks.push(bytes);
+    const needed = this.#pendingLength + bytes.length;
+    if (this.#pending === null || this.#pending.length < needed) {
+      let size = Math.max(MIN_BUFFER_BYTES, (this.#pending?.length ?? 0) * 2);
+      while (size < needed) size *= 2;
+      const grown = new Uint8Array(Math.min(size, Math.max(needed, this.maxQueueBytes)));
+      if (this.#pending !== null) grown.set(this.#pending.subarray(0, this.#pendingLength));
+      this.#pending = grown;
+    }
+    this.#pending.set(bytes, this.#pendingLength);
+    this.#pendingLength = needed;
     this.#queuedBytes += bytes.length;
     if (!this.#writing && !this.#scheduled) {
       this.#scheduled = true;
@@ -99,12 +112,13 @@ export class Outbound {
   }
 
   /**
-   * Drops every queued chunk not yet in flight and queues `bytes` instead
+   * Drops every queued byte not yet in flight and queues `bytes` instead
    * (if it fits); used to give a client that is being dropped a last word.
    */
   replaceQueued(bytes: Uint8Array): void {
-    for (const chunk of this.#chunks) this.#queuedBytes -= chunk.length;
-    this.#chunks = [];
+    this.#queuedBytes -= this.#pendingLength;
+    this.#pending = null;
+    this.#pendingLength = 0;
     this.enqueue(bytes);
   }
 
@@ -115,7 +129,7 @@ export class Outbound {
   }
 
   #isIdle(): boolean {
-    return this.#failed || (!this.#writing && this.#chunks.length === 0);
+    return this.#failed || (!this.#writing && this.#pendingLength === 0);
   }
 
   async #run(): Promise<void> {
@@ -123,8 +137,12 @@ export class Outbound {
     if (this.#writing) return;
     this.#writing = true;
     try {
-      while (this.#chunks.length > 0 && !this.#failed) {
-        const batch = this.#takeBatch();
+      while (this.#pendingLength > 0 && !this.#failed) {
+        // Everything queued so far goes out in one write; what is queued
+        // meanwhile collects in a fresh buffer for the next one.
+        const batch = this.#pending!.subarray(0, this.#pendingLength);
+        this.#pending = null;
+        this.#pendingLength = 0;
         let offset = 0;
         while (offset < batch.length) {
           offset += await this.#writer.write(
@@ -135,7 +153,8 @@ export class Outbound {
       }
     } catch (error) {
       this.#failed = true;
-      this.#chunks = [];
+      this.#pending = null;
+      this.#pendingLength = 0;
       this.#queuedBytes = 0;
       this.#onError?.(error);
     } finally {
@@ -145,29 +164,7 @@ export class Outbound {
     this.#drainWaiters = null;
     for (const resolve of waiters ?? []) resolve();
   }
-
-  /** Takes queued chunks for one write, joining several into one buffer. */
-  #takeBatch(): Uint8Array {
-    const chunks = this.#chunks;
-    if (chunks.length === 1 || chunks[0].length >= MAX_COALESCED_WRITE_BYTES) {
-      return chunks.shift()!;
-    }
-    let count = 0;
-    let size = 0;
-    while (
-      count < chunks.length &&
-      size + chunks[count].length <= MAX_COALESCED_WRITE_BYTES
-    ) {
-      size += chunks[count].length;
-      count++;
-    }
-    const batch = new Uint8Array(size);
-    let offset = 0;
-    for (let i = 0; i < count; i++) {
-      batch.set(chunks[i], offset);
-      offset += chunks[i].length;
-    }
-    this.#chunks = count === chunks.length ? [] : chunks.slice(count);
-    return batch;
-  }
 }
+
+/** Smallest queue buffer (a welcome, a line or two). */
+const MIN_BUFFER_BYTES = 256;
