@@ -1,21 +1,10 @@
 import { equal, match } from "node:assert/strict";
 import { serveChat } from "../lib/chat_server.ts";
 import { connectChat, LOOPBACK, utf8, within } from "./helpers.ts";
-import { denoRun, readAll } from "./process_helpers.ts";
+import { denoRun, readAll, runToEnd } from "./process_helpers.ts";
 
 /** Runs client.ts with `input` on stdin (then EOF); returns exit code and output. */
-async function runClient(args: string[], input: string) {
-  const child = denoRun("client.ts", args, { stdin: "piped" });
-  const writer = child.stdin.getWriter();
-  await writer.write(utf8(input));
-  await writer.close();
-  const [status, stdout, stderr] = await Promise.all([
-    within(child.status, "the client to exit"),
-    readAll(child.stdout),
-    readAll(child.stderr),
-  ]);
-  return { code: status.code, stdout, stderr };
-}
+const runClient = (args: string[], input: string) => runToEnd("client.ts", args, input);
 
 Deno.test("client.ts in a pipe sends each stdin line and prints the server's lines in order", async () => {
   await using server = serveChat({ ...LOOPBACK, rate: 0 });

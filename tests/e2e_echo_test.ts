@@ -1,26 +1,18 @@
-import { equal, match } from "node:assert/strict";
-import { utf8, within } from "./helpers.ts";
-import { ChildLines, denoRun, listeningAddr, readAll } from "./process_helpers.ts";
+import { deepEqual, equal, match } from "node:assert/strict";
+import { runToEnd, startServer } from "./process_helpers.ts";
 
-async function run(entry: string, args: string[], input?: string) {
-  const child = denoRun(entry, args, { stdin: input === undefined ? "null" : "piped" });
-  if (input !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(utf8(input));
-    await writer.close();
-  }
-  const [status, stdout, stderr] = await Promise.all([
-    within(child.status, `${entry} to exit`),
-    readAll(child.stdout),
-    readAll(child.stderr),
-  ]);
-  return { code: status.code, stdout, stderr };
-}
+const run = runToEnd;
 
 Deno.test("udp_echo.ts serve and send: replies, summary, counters on SIGINT, exit codes", async () => {
-  const server = denoRun("udp_echo.ts", ["serve", "--host", "127.0.0.1", "--port", "0", "-q"]);
-  const out = new ChildLines(server.stdout);
-  const addr = await listeningAddr(out);
+  const server = await startServer("udp_echo.ts", [
+    "serve",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "-q",
+  ]);
+  const addr = server.addr;
   const target = `127.0.0.1:${addr.port}`;
 
   const ping = await run("udp_echo.ts", ["send", target, "--count", "5", "--interval", "0"]);
@@ -33,11 +25,11 @@ Deno.test("udp_echo.ts serve and send: replies, summary, counters on SIGINT, exi
   equal(piped.code, 0);
   match(piped.stdout, /seq=1 time=[\d.]+ ms: first line\n.*seq=2 time=[\d.]+ ms: second line\n/);
 
-  server.kill("SIGINT");
-  equal((await within(server.status, "the UDP server to exit")).code, 0);
+  const stopped = await server.stop("SIGINT");
+  equal(stopped.code, 0);
   // 5 × 64 bytes of pings, then 16 + 10 and 16 + 11 for the two lines.
-  equal(await out.next(), "udp echo: 7 datagrams, 373 bytes, 0 errors");
-  await readAll(server.stderr);
+  deepEqual(stopped.rest, ["udp echo: 7 datagrams, 373 bytes, 0 errors"]);
+  await server.stderr;
 
   // The server is gone: the same request now times out, exit 1.
   const lost = await run("udp_echo.ts", [
@@ -77,7 +69,7 @@ Deno.test("server.ts --mode echo driven by client.ts in a pipe, plain and upper-
       "HELLO, МИР\n",
     ]] as const
   ) {
-    const server = denoRun("server.ts", [
+    const server = await startServer("server.ts", [
       "--mode",
       "echo",
       "--host",
@@ -86,17 +78,10 @@ Deno.test("server.ts --mode echo driven by client.ts in a pipe, plain and upper-
       "0",
       ...flags,
     ]);
-    const out = new ChildLines(server.stdout);
-    const addr = await listeningAddr(out);
-    const client = await run("client.ts", [`127.0.0.1:${addr.port}`], "hello, мир\n");
+    const client = await run("client.ts", [`127.0.0.1:${server.addr.port}`], "hello, мир\n");
     equal(client.code, 0, client.stderr);
     equal(client.stdout, expected);
-    server.kill("SIGTERM");
-    equal((await within(server.status, "the echo server to exit")).code, 0);
-    await out.rest();
-    match(
-      await readAll(server.stderr),
-      /disconnect peer=127\.0\.0\.1:\d+ reason="connection closed"/,
-    );
+    equal((await server.stop()).code, 0);
+    match(await server.stderr, /disconnect peer=127\.0\.0\.1:\d+ reason="connection closed"/);
   }
 });

@@ -1,12 +1,10 @@
 import { deepEqual, equal, match } from "node:assert/strict";
-import { connectChat, syncWho, within } from "./helpers.ts";
-import { ChildLines, denoRun, listeningAddr, readAll } from "./process_helpers.ts";
+import { connectChat, syncWho } from "./helpers.ts";
+import { runToEnd, startServer } from "./process_helpers.ts";
 
 Deno.test("server.ts --port 0 prints its address, serves chat, and exits 0 on SIGINT", async () => {
-  const child = denoRun("server.ts", ["--host", "127.0.0.1", "--port", "0"]);
-  const stdout = new ChildLines(child.stdout);
-  const stderr = readAll(child.stderr);
-  const addr = await listeningAddr(stdout);
+  const server = await startServer("server.ts", ["--host", "127.0.0.1", "--port", "0"]);
+  const addr = server.addr;
   const alice = await connectChat(addr);
   const bob = await connectChat(addr);
   await alice.send("hello through a real process");
@@ -14,15 +12,13 @@ Deno.test("server.ts --port 0 prints its address, serves chat, and exits 0 on SI
   await alice.send("/nick alice");
   await alice.nextMatching(/known as alice/);
   await syncWho(bob);
-  child.kill("SIGINT");
+  const stopping = server.stop("SIGINT");
   for (const client of [alice, bob]) {
     equal((await client.untilClosed()).at(-1), "* server shutting down");
     await client.close();
   }
-  const status = await within(child.status, "the server to exit");
-  equal(status.code, 0);
-  deepEqual(await stdout.rest(), []);
-  const log = await stderr;
+  deepEqual(await stopping, { code: 0, rest: [] });
+  const log = await server.stderr;
   match(log, /connect peer=127\.0\.0\.1:\d+ nick=guest-1/);
   match(log, /nick peer=127\.0\.0\.1:\d+ nick=guest-1 to=alice/);
   match(log, /shutdown clients=2/);
@@ -31,18 +27,14 @@ Deno.test("server.ts --port 0 prints its address, serves chat, and exits 0 on SI
 
 Deno.test("server.ts logs JSON lines with --log-format json and nothing with --quiet", async () => {
   for (const [flag, expectLog] of [["--log-format=json", true], ["--quiet", false]] as const) {
-    const child = denoRun("server.ts", ["--host", "127.0.0.1", "--port", "0", flag]);
-    const stdout = new ChildLines(child.stdout);
-    const stderr = readAll(child.stderr);
-    const addr = await listeningAddr(stdout);
-    const client = await connectChat(addr);
+    const server = await startServer("server.ts", ["--host", "127.0.0.1", "--port", "0", flag]);
+    const client = await connectChat(server.addr);
     await syncWho(client);
-    child.kill("SIGTERM");
+    const stopping = server.stop();
     await client.untilClosed();
     await client.close();
-    equal((await child.status).code, 0);
-    await stdout.rest();
-    const log = await stderr;
+    equal((await stopping).code, 0);
+    const log = await server.stderr;
     if (!expectLog) {
       equal(log, "");
       continue;
@@ -67,13 +59,8 @@ Deno.test("server.ts answers a bad flag with one error line plus usage and exit 
       ],
     ]
   ) {
-    const child = denoRun("server.ts", args);
-    const [status, out, err] = await Promise.all([
-      child.status,
-      readAll(child.stdout),
-      readAll(child.stderr),
-    ]);
-    equal(status.code, 2, args.join(" "));
+    const { code, stdout: out, stderr: err } = await runToEnd("server.ts", args);
+    equal(code, 2, args.join(" "));
     equal(out, "");
     const lines = err.trimEnd().split("\n");
     match(lines[0], /^server: error: /);
@@ -83,13 +70,8 @@ Deno.test("server.ts answers a bad flag with one error line plus usage and exit 
 });
 
 Deno.test("server.ts --help lists every flag and --version prints the version", async () => {
-  const help = denoRun("server.ts", ["--help"]);
-  const [status, out] = await Promise.all([
-    help.status,
-    readAll(help.stdout),
-    readAll(help.stderr),
-  ]);
-  equal(status.code, 0);
+  const { code, stdout: out } = await runToEnd("server.ts", ["--help"]);
+  equal(code, 0);
   for (
     const flag of [
       "--mode",
@@ -111,26 +93,21 @@ Deno.test("server.ts --help lists every flag and --version prints the version", 
       "--version",
     ]
   ) match(out, new RegExp(flag));
-  const version = denoRun("server.ts", ["--version"]);
-  const [vStatus, vOut] = await Promise.all([
-    version.status,
-    readAll(version.stdout),
-    readAll(version.stderr),
-  ]);
-  equal(vStatus.code, 0);
-  equal(vOut, "0.1.0\n");
+  const version = await runToEnd("server.ts", ["--version"]);
+  equal(version.code, 0);
+  equal(version.stdout, "0.1.0\n");
 });
 
 Deno.test("server.ts exits 1 with one line when the port is taken", async () => {
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const child = denoRun("server.ts", ["--host", "127.0.0.1", "--port", String(taken.addr.port)]);
-  const [status, out, err] = await Promise.all([
-    child.status,
-    readAll(child.stdout),
-    readAll(child.stderr),
+  const { code, stdout: out, stderr: err } = await runToEnd("server.ts", [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(taken.addr.port),
   ]);
   taken.close();
-  equal(status.code, 1);
+  equal(code, 1);
   equal(out, "");
   match(err, /^server: cannot listen on 127\.0\.0\.1:\d+: .*\n$/);
 });

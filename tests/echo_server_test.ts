@@ -1,7 +1,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { serveEcho } from "../lib/echo_server.ts";
 import { LineClient, LOOPBACK, utf8, within } from "./helpers.ts";
-import { ChildLines, denoRun, listeningAddr } from "./process_helpers.ts";
+import { startServer } from "./process_helpers.ts";
 
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
@@ -93,7 +93,7 @@ Deno.test("serveEcho() closes an idle client without injecting bytes", async () 
 });
 
 Deno.test("server.ts --mode echo does not grow its memory for a client that sends without reading", async () => {
-  const child = denoRun("server.ts", [
+  const server = await startServer("server.ts", [
     "--mode",
     "echo",
     "--host",
@@ -102,8 +102,7 @@ Deno.test("server.ts --mode echo does not grow its memory for a client that send
     "0",
     "-q",
   ]);
-  const stdout = new ChildLines(child.stdout);
-  const addr = await listeningAddr(stdout);
+  const { child, addr } = server;
   const rssMiB = async () =>
     Number(/VmRSS:\s+(\d+)/.exec(await Deno.readTextFile(`/proc/${child.pid}/status`))![1]) / 1024;
   const before = await rssMiB();
@@ -119,9 +118,7 @@ Deno.test("server.ts --mode echo does not grow its memory for a client that send
   }
   const after = await rssMiB();
   conn.close();
-  child.kill("SIGTERM");
-  await child.status;
-  await stdout.rest();
+  await server.stop();
   ok(pushedMiB < 64, `the server kept reading: ${pushedMiB} MiB pushed`);
   ok(after - before < 16, `server RSS grew by ${(after - before).toFixed(1)} MiB`);
 });

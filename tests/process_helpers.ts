@@ -88,3 +88,53 @@ export async function listeningAddr(lines: ChildLines): Promise<Deno.NetAddr> {
 export async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
 }
+
+/** Runs an entry file to its end with `input` on stdin (if given). */
+export async function runToEnd(
+  entry: string,
+  args: string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = denoRun(entry, args, { stdin: input === undefined ? "null" : "piped" });
+  if (input !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(input));
+    await writer.close();
+  }
+  const [status, stdout, stderr] = await Promise.all([
+    within(child.status, `${entry} to exit`),
+    readAll(child.stdout),
+    readAll(child.stderr),
+  ]);
+  return { code: status.code, stdout, stderr };
+}
+
+/** A server started as a subprocess, with its printed address. */
+export interface ServerProcess {
+  child: Deno.ChildProcess;
+  addr: Deno.NetAddr;
+  stdout: ChildLines;
+  /** Everything the server wrote to stderr, once it has exited. */
+  stderr: Promise<string>;
+  /** Sends `signal`, waits for the exit; returns the code and the rest of stdout. */
+  stop(signal?: Deno.Signal): Promise<{ code: number; rest: string[] }>;
+}
+
+/** Starts `entry` (a server) and waits for its `listening on HOST:PORT` line. */
+export async function startServer(entry: string, args: string[]): Promise<ServerProcess> {
+  const child = denoRun(entry, args);
+  const stdout = new ChildLines(child.stdout);
+  const stderr = readAll(child.stderr);
+  const addr = await listeningAddr(stdout);
+  return {
+    child,
+    addr,
+    stdout,
+    stderr,
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      child.kill(signal);
+      const status = await within(child.status, `${entry} to exit`);
+      return { code: status.code, rest: await stdout.rest() };
+    },
+  };
+}
