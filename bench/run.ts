@@ -200,6 +200,12 @@ async function main(args: string[]): Promise<number> {
   let scale: Scale = "full";
   let outFile: string | undefined;
   const wanted: string[] = [];
+  if (args.includes("--report")) {
+    // Regenerate BENCHMARKS.md, the chart and the README table from latest.json.
+    const results = JSON.parse(await Deno.readTextFile(`${root}/bench/results/latest.json`));
+    await writeDocuments(results);
+    return 0;
+  }
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--smoke" || args[i] === "--quick") scale = args[i].slice(2) as Scale;
     else if (args[i] === "--out") outFile = args[++i];
@@ -207,7 +213,7 @@ async function main(args: string[]): Promise<number> {
       console.error(
         `bench: unknown flag ${
           args[i]
-        }; usage: deno task bench [--quick|--smoke] [--out FILE] [SCENARIO...]`,
+        }; usage: deno task bench [--quick|--smoke] [--out FILE] [SCENARIO...] | --report`,
       );
       return 2;
     } else wanted.push(args[i]);
@@ -283,15 +289,20 @@ async function main(args: string[]): Promise<number> {
   await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
   log(`results: ${file}`);
   if (scale === "full" && outFile === undefined && wanted.length === 0) {
-    await Deno.writeTextFile(`${resultsDir}/chart.svg`, chartSvg(results));
-    await Deno.writeTextFile(
-      `${root}/BENCHMARKS.md`,
-      benchmarksMarkdown(results, targetLines(results).join("\n")),
-    );
-    await updateReadme(`${root}/README.md`, results);
-    log("wrote BENCHMARKS.md, bench/results/chart.svg and the README's table");
+    await writeDocuments(results);
   }
   return 0;
+}
+
+/** Writes BENCHMARKS.md, the chart and the README's table from `results`. */
+async function writeDocuments(results: BenchResults): Promise<void> {
+  await Deno.writeTextFile(`${root}/bench/results/chart.svg`, chartSvg(results));
+  await Deno.writeTextFile(
+    `${root}/BENCHMARKS.md`,
+    benchmarksMarkdown(results, targetLines(results).join("\n")),
+  );
+  await updateReadme(`${root}/README.md`, results);
+  log("wrote BENCHMARKS.md, bench/results/chart.svg and the README's table");
 }
 
 /** Replaces the table between the README's bench markers. */

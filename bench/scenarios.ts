@@ -43,6 +43,7 @@ export interface ScenarioSpec {
     | "ops_per_sec"
     | "mib_per_sec"
     | "delivered_ratio"
+    | "p99_us"
     | "bytes_per_conn"
     | "rss_growth_mib";
   /** Repetitions at full scale (quick and smoke run once). */
@@ -154,7 +155,7 @@ function chatScenario(rate: number): ScenarioSpec {
       "3",
     ],
     servers: chatServers,
-    headline: "delivered_ratio",
+    headline: "p99_us",
     repetitions: 1,
   };
 }
