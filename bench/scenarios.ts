@@ -244,4 +244,4 @@ export const SCENARIOS: ScenarioSpec[] = [
 ];
 
 /** Scenarios a quick run skips (too long for a minute). */
-export const SKIPPED_WHEN_QUICK = new Set(["idle-10k", "chat-10", "echo-4k"]);
+export const SKIPPED_WHEN_QUICK = new Set(["idle-10k", "chat-10", "echo-4k", "bulk"]);
