@@ -9,7 +9,7 @@ import { serveChat } from "./lib/chat_server.ts";
 import { serveEcho } from "./lib/echo_server.ts";
 import { createLogger, silentLogger } from "./lib/logger.ts";
 import { parseServerArgs } from "./lib/server_cli.ts";
-import { errorText, formatAddr } from "./lib/tcp_server.ts";
+import { errorText, formatAddr } from "./lib/net.ts";
 
 async function main(): Promise<number> {
   const parsed = parseServerArgs(Deno.args);

@@ -9,7 +9,7 @@ import { createLogger, silentLogger } from "./lib/logger.ts";
 import { parseUdpArgs } from "./lib/udp_cli.ts";
 import { readLines, runUdpEchoClient } from "./lib/udp_echo_client.ts";
 import { serveUdpEcho } from "./lib/udp_echo_server.ts";
-import { errorText } from "./lib/tcp_server.ts";
+import { errorText, formatAddr } from "./lib/net.ts";
 
 async function main(): Promise<number> {
   const parsed = parseUdpArgs(Deno.args);
@@ -30,7 +30,7 @@ async function main(): Promise<number> {
       );
       return 1;
     }
-    console.log(`parley udp echo server listening on ${server.addr.hostname}:${server.addr.port}`);
+    console.log(`parley udp echo server listening on ${formatAddr(server.addr)}`);
     stop.signal.addEventListener("abort", () => server.shutdown());
     await server.finished;
     const { datagrams, bytes, errors } = server.counters;

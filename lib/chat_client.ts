@@ -19,11 +19,14 @@ import { ConnectionError } from "./errors.ts";
 import { KeyDecoder } from "./key_decoder.ts";
 import { LineDecoder } from "./line_codec.ts";
 import { LineEditor } from "./line_editor.ts";
-
-/** Longest line the client accepts from the server before skipping it. */
-const MAX_INCOMING_LINE_BYTES = 1024 * 1024;
-/** How long a quitting client waits for the server to close. */
-const QUIT_WAIT_MS = 2000;
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  MAX_CLIENT_QUEUE_BYTES,
+  MAX_INCOMING_LINE_BYTES,
+  QUIT_WAIT_MS,
+} from "./constants.ts";
+import { closeQuietly, connectionProblem, writeAll } from "./net.ts";
+import { Outbound } from "./outbound.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -42,7 +45,7 @@ export interface ConnectTcpOptions {
  * is tried as 127.0.0.1 and then ::1.
  */
 export async function connectTcp(options: ConnectTcpOptions): Promise<Deno.TcpConn> {
-  const timeout = options.timeout ?? 10_000;
+  const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const hosts = options.hostname === "localhost" ? ["127.0.0.1", "::1"] : [options.hostname];
   let lastError: unknown;
   for (const hostname of hosts) {
@@ -68,30 +71,12 @@ export async function connectTcp(options: ConnectTcpOptions): Promise<Deno.TcpCo
   );
 }
 
-/** A short reason for a failed connection or transfer. */
-export function connectionProblem(error: unknown): string {
-  if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
-  if (error instanceof Deno.errors.ConnectionReset) return "connection reset";
-  if (error instanceof Deno.errors.BrokenPipe) return "connection reset";
-  if (error instanceof Deno.errors.ConnectionAborted) return "connection aborted";
-  if (error instanceof Deno.errors.TimedOut) return "timed out";
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** What a session reads from and writes to (Deno's stdio fits). */
 export interface SessionIo {
   stdin: { read(buffer: Uint8Array): Promise<number | null> };
   stdout: { write(bytes: Uint8Array): Promise<number> };
   /** Where the one-line reason for a drop goes. */
   reportError(message: string): void;
-}
-
-async function writeAll(
-  writer: { write(bytes: Uint8Array): Promise<number> },
-  bytes: Uint8Array,
-): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await writer.write(bytes.subarray(offset));
 }
 
 /** Options shared by both sessions. */
@@ -171,17 +156,16 @@ export async function runTerminalSession(
   let nick = "you";
   let quitting = false;
   let quitTimer: ReturnType<typeof setTimeout> | undefined;
-  const send = (text: string) => writeAll(conn, encoder.encode(text + "\n")).catch(() => {});
+  // One writer, one write in flight: lines typed or pasted quickly go out
+  // whole and in order. A failed write shows up on the reading side.
+  const outbound = new Outbound(conn, { maxQueueBytes: MAX_CLIENT_QUEUE_BYTES });
+  const send = (text: string) => outbound.enqueue(encoder.encode(text + "\n"));
   const quit = () => {
     if (quitting) return;
     quitting = true;
     send("/quit");
     // The server closes after `* bye`; if it does not, stop waiting.
-    quitTimer = setTimeout(() => {
-      try {
-        conn.close();
-      } catch { /* closed meanwhile */ }
-    }, QUIT_WAIT_MS);
+    quitTimer = setTimeout(() => closeQuietly(conn), QUIT_WAIT_MS);
   };
 
   io.draw(editor.render(io.columns()));
@@ -199,7 +183,11 @@ export async function runTerminalSession(
       for (const key of keys.push(buffer.subarray(0, n))) {
         const event = editor.handle(key);
         if (event.kind === "submit") {
-          send(event.text);
+          if (!send(event.text)) {
+            const note = "! not sent: the server is not reading what you send";
+            io.draw(editor.printAbove([styleLine(note, colour)], io.columns()));
+            continue;
+          }
           const echo = localEcho(event.text, nick);
           if (echo !== undefined) {
             io.draw(editor.printAbove([styleLine(echo, colour)], io.columns()));

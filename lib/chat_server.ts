@@ -8,6 +8,7 @@
 import {
   CHAT_READ_BUFFER_BYTES,
   CHAT_READ_BUFFER_GROWN_BYTES,
+  CLOSE_GRACE_MS,
   DEFAULT_ANNOUNCE_LIMIT,
   DEFAULT_BURST,
   DEFAULT_HISTORY,
@@ -37,10 +38,9 @@ import {
 import { Room } from "./chat_room.ts";
 import { encodeLine, LineDecoder, type LineSink } from "./line_codec.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { closeQuietly, connectionProblem } from "./net.ts";
 import { Outbound } from "./outbound.ts";
 import {
-  closeQuietly,
-  disconnectReason,
   type ParleyServer,
   type TcpClient,
   type TcpHandler,
@@ -100,7 +100,7 @@ class Member implements TcpClient, LineSink {
     this.nick = nick;
     this.outbound = new Outbound(conn, {
       maxQueueBytes: chat.maxQueueBytes,
-      onError: (error) => chat.terminate(this, disconnectReason(error)),
+      onError: (error) => chat.terminate(this, connectionProblem(error)),
     });
   }
 
@@ -205,11 +205,11 @@ class ChatCore implements TcpHandler<Member> {
       }
       if (member.closing === null) {
         // The peer half-closed: it may still read what is queued for it.
-        this.finish(member, "connection closed", null, SLOW_CLIENT_GRACE_MS * 4);
+        this.finish(member, "connection closed", null, CLOSE_GRACE_MS);
         await member.outbound.drained();
       }
     } catch (error) {
-      if (member.closing === null) reason = disconnectReason(error);
+      if (member.closing === null) reason = connectionProblem(error);
     } finally {
       clearTimeout(member.closeTimer);
       reason = member.closing ?? reason;
@@ -224,7 +224,7 @@ class ChatCore implements TcpHandler<Member> {
       member,
       "idle",
       formatError(`idle for ${idleSeconds} s; closing the connection`),
-      SLOW_CLIENT_GRACE_MS * 4,
+      CLOSE_GRACE_MS,
     );
   }
 
@@ -243,7 +243,7 @@ class ChatCore implements TcpHandler<Member> {
   onLine(member: Member, text: string): void {
     if (member.closing !== null) return; // lines after /quit in the same read
     if (text.trim() === "") return; // an empty line says nothing
-    if (!member.bucket.take(performance.now())) {
+    if (this.rate > 0 && !member.bucket.take(performance.now())) { // no clock read when off
       member.notify(formatError(
         `rate limit: at most ${this.rate} lines/s (burst ${this.burst}); this line was not sent`,
       ));
@@ -288,7 +288,7 @@ class ChatCore implements TcpHandler<Member> {
           member,
           command.reason === "" ? "quit" : `quit: ${command.reason}`,
           null,
-          SLOW_CLIENT_GRACE_MS * 4,
+          CLOSE_GRACE_MS,
         );
       case "usage":
         return member.notify(formatError(`usage: ${command.usage}`));

@@ -13,12 +13,7 @@ import {
   parseHostPort,
   type ParseOutcome,
 } from "./cli.ts";
-import { DEFAULT_CHAT_PORT } from "./constants.ts";
-
-/** Host the client connects to when none is given. */
-export const DEFAULT_CLIENT_HOST = "localhost";
-/** Milliseconds the client waits for a connection (`--connect-timeout`). */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+import { DEFAULT_CHAT_PORT, DEFAULT_CLIENT_HOST, DEFAULT_CONNECT_TIMEOUT_MS } from "./constants.ts";
 
 /** What `client.ts` was asked to do. */
 export interface ClientConfig {

@@ -90,5 +90,41 @@ export const ECHO_READ_BUFFER_BYTES = 64 * 1024;
 /** Milliseconds a dropped (too slow) client gets to take its final notice. */
 export const SLOW_CLIENT_GRACE_MS = 250;
 
+/**
+ * Milliseconds a client that is leaving (quit, idle, end of input) gets to
+ * take what is queued for it before the connection is closed.
+ */
+export const CLOSE_GRACE_MS = 1000;
+
+/** Milliseconds a refused client gets to read its refusal before the close. */
+export const REFUSAL_LINGER_MS = 1000;
+
+/** Host the client connects to when none is given. */
+export const DEFAULT_CLIENT_HOST = "localhost";
+
+/** Milliseconds the client waits for a connection (`--connect-timeout`). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** Longest line the client accepts from a server before skipping it (1 MiB). */
+export const MAX_INCOMING_LINE_BYTES = 1024 * 1024;
+
+/** Milliseconds a quitting client waits for the server to close. */
+export const QUIT_WAIT_MS = 2000;
+
+/** Bytes the terminal client may queue for the server before refusing to send more. */
+export const MAX_CLIENT_QUEUE_BYTES = 1024 * 1024;
+
+/** Milliseconds `udp_echo.ts send` waits for each reply (`--timeout`). */
+export const DEFAULT_UDP_TIMEOUT_MS = 1000;
+
+/** Attempts after the first per UDP request (`--retries`). */
+export const DEFAULT_UDP_RETRIES = 2;
+
+/** Milliseconds between requests in ping mode (`--interval`). */
+export const DEFAULT_PING_INTERVAL_MS = 1000;
+
+/** Datagram size in ping mode, header included (`--size`). */
+export const DEFAULT_PING_SIZE = 64;
+
 /** Largest UDP payload over IPv4: 65,535 − 8 (UDP header) − 20 (IP header). */
 export const MAX_UDP_PAYLOAD = 65_507;

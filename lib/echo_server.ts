@@ -14,10 +14,9 @@
  */
 
 import { ECHO_READ_BUFFER_BYTES } from "./constants.ts";
+import { closeQuietly, connectionProblem, writeAll } from "./net.ts";
 import { createUpperCaser } from "./text_transform.ts";
 import {
-  closeQuietly,
-  disconnectReason,
   type ParleyServer,
   type TcpClient,
   type TcpHandler,
@@ -70,6 +69,7 @@ class EchoCore implements TcpHandler<EchoClient> {
         client.writing = true;
         const out = upper === null ? buffer : upper(buffer.subarray(0, n));
         const length = upper === null ? n : out.length;
+        // Inline rather than writeAll(): one async call less per echo.
         let offset = 0;
         while (offset < length) offset += await conn.write(out.subarray(offset, length));
         client.writing = false;
@@ -82,7 +82,7 @@ class EchoCore implements TcpHandler<EchoClient> {
     } catch (error) {
       if (client.stopping) return "server shutting down";
       if (client.idle) return "idle";
-      return disconnectReason(error);
+      return connectionProblem(error);
     } finally {
       clearTimeout(client.closeTimer);
     }
@@ -104,11 +104,6 @@ class EchoCore implements TcpHandler<EchoClient> {
       if (!client.writing) client.conn.closeWrite().catch(() => closeQuietly(client.conn));
     }
   }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
 }
 
 /**

@@ -13,10 +13,12 @@ import {
   DEFAULT_MAX_CLIENTS,
   DEFAULT_MAX_PER_IP,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  REFUSAL_LINGER_MS,
 } from "./constants.ts";
 import { formatError } from "./chat_protocol.ts";
 import { encodeLine } from "./line_codec.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { closeQuietly, errorText, formatAddr, writeAll } from "./net.ts";
 
 /** Options shared by every Parley TCP server. */
 export interface TcpServerOptions {
@@ -49,8 +51,11 @@ export interface TcpClient {
   activity: number;
 }
 
-/** What the idle sweep remembers of a client. */
-interface IdleState {
+/** What the server keeps per admitted client. */
+interface Admitted {
+  /** Settles when the client has been served and its connection closed. */
+  served: Promise<void>;
+  /** The idle sweep: `activity` when last seen, since when, told yet. */
   seenActivity: number;
   since: number;
   told: boolean;
@@ -83,9 +88,6 @@ export interface ParleyServer extends AsyncDisposable {
   shutdown(): Promise<void>;
 }
 
-/** Milliseconds a refused client gets to read its refusal before the close. */
-const REFUSAL_LINGER_MS = 1000;
-
 /** Listens and runs `handler` for each admitted connection. */
 export class TcpServer<C extends TcpClient> implements ParleyServer {
   readonly addr: Deno.NetAddr;
@@ -97,8 +99,7 @@ export class TcpServer<C extends TcpClient> implements ParleyServer {
   readonly #maxPerIp: number;
   readonly #idleMs: number;
   readonly #shutdownMs: number;
-  readonly #clients = new Map<C, Promise<void>>();
-  readonly #idle = new Map<C, IdleState>();
+  readonly #clients = new Map<C, Admitted>();
   readonly #perIp = new Map<string, number>();
   readonly #refusals = new Set<Promise<void>>();
   #idleTimer: ReturnType<typeof setInterval> | undefined;
@@ -139,9 +140,7 @@ export class TcpServer<C extends TcpClient> implements ParleyServer {
     if (!this.#stopping) {
       this.#stopping = true;
       this.#log({ event: "shutdown", clients: this.#clients.size });
-      try {
-        this.#listener.close();
-      } catch { /* already closed */ }
+      closeQuietly(this.#listener);
     }
     return this.finished;
   }
@@ -194,17 +193,16 @@ export class TcpServer<C extends TcpClient> implements ParleyServer {
     } catch { /* the peer is already gone; run() will notice */ }
     this.#perIp.set(ip, fromIp + 1);
     const client = this.#handler.open(conn, peer);
-    if (this.#idleMs > 0) {
-      this.#idle.set(client, {
-        seenActivity: client.activity,
-        since: performance.now(),
-        told: false,
-      });
-    }
     this.#log({ event: "connect", peer, ...this.#handler.describe?.(client) });
+    const admitted: Admitted = {
+      served: Promise.resolve(),
+      seenActivity: client.activity,
+      since: performance.now(),
+      told: false,
+    };
     // Counted before it runs, so its welcome can include itself.
-    this.#clients.set(client, Promise.resolve());
-    this.#clients.set(client, this.#serve(client, ip));
+    this.#clients.set(client, admitted);
+    admitted.served = this.#serve(client, ip);
   }
 
   async #serve(client: C, ip: string): Promise<void> {
@@ -214,11 +212,8 @@ export class TcpServer<C extends TcpClient> implements ParleyServer {
     } catch (error) {
       reason = `error: ${errorText(error)}`;
     }
-    try {
-      client.conn.close();
-    } catch { /* already closed */ }
+    closeQuietly(client.conn);
     this.#clients.delete(client);
-    this.#idle.delete(client);
     const left = (this.#perIp.get(ip) ?? 1) - 1;
     if (left === 0) this.#perIp.delete(ip);
     else this.#perIp.set(ip, left);
@@ -232,7 +227,7 @@ export class TcpServer<C extends TcpClient> implements ParleyServer {
 
   #sweepIdle(): void {
     const now = performance.now();
-    for (const [client, state] of this.#idle) {
+    for (const [client, state] of this.#clients) {
       if (client.activity !== state.seenActivity) {
         state.seenActivity = client.activity;
         state.since = now;
@@ -246,13 +241,14 @@ export class TcpServer<C extends TcpClient> implements ParleyServer {
   async #stopAll(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#idleTimer);
-    try {
-      this.#listener.close();
-    } catch { /* already closed */ }
+    closeQuietly(this.#listener);
     const clients = [...this.#clients.keys()];
     const deadline = performance.now() + this.#shutdownMs;
     this.#handler.shutdown(clients, deadline);
-    const all = Promise.all([...this.#clients.values(), ...this.#refusals]);
+    const all = Promise.all([
+      ...[...this.#clients.values()].map((admitted) => admitted.served),
+      ...this.#refusals,
+    ]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<void>((resolve) => {
       // A little past the handler's deadline, whatever is left is cut off.
@@ -260,11 +256,7 @@ export class TcpServer<C extends TcpClient> implements ParleyServer {
     });
     await Promise.race([all, late]);
     clearTimeout(timer);
-    for (const client of this.#clients.keys()) {
-      try {
-        client.conn.close();
-      } catch { /* already closed */ }
-    }
+    for (const client of this.#clients.keys()) closeQuietly(client.conn);
     await all;
   }
 }
@@ -290,10 +282,7 @@ export async function lingeringClose(
 ): Promise<void> {
   const timer = setTimeout(() => closeQuietly(conn), lingerMs);
   try {
-    if (last !== null) {
-      let offset = 0;
-      while (offset < last.length) offset += await conn.write(last.subarray(offset));
-    }
+    if (last !== null) await writeAll(conn, last);
     await conn.closeWrite();
     const scratch = new Uint8Array(1024);
     while ((await conn.read(scratch)) !== null) { /* discard */ }
@@ -303,32 +292,4 @@ export async function lingeringClose(
     clearTimeout(timer);
     closeQuietly(conn);
   }
-}
-
-/** Closes `conn`, ignoring that it may be closed already. */
-export function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch { /* already closed */ }
-}
-
-/** `host:port`, with brackets around an IPv6 host. */
-export function formatAddr(addr: Deno.NetAddr): string {
-  return addr.hostname.includes(":")
-    ? `[${addr.hostname}]:${addr.port}`
-    : `${addr.hostname}:${addr.port}`;
-}
-
-/** A short description of a thrown value, for logs and messages. */
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Tells a connection that ended with an error apart from a clean close. */
-export function disconnectReason(error: unknown): string {
-  if (error instanceof Deno.errors.ConnectionReset) return "connection reset";
-  if (error instanceof Deno.errors.BrokenPipe) return "connection reset";
-  if (error instanceof Deno.errors.ConnectionAborted) return "connection aborted";
-  if (error instanceof Deno.errors.TimedOut) return "timed out";
-  return `error: ${errorText(error)}`;
 }

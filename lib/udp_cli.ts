@@ -14,15 +14,17 @@ import {
   parseHostPort,
   type ParseOutcome,
 } from "./cli.ts";
-import { DEFAULT_HOST, DEFAULT_UDP_PORT, MAX_UDP_PAYLOAD } from "./constants.ts";
+import {
+  DEFAULT_HOST,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_PING_SIZE,
+  DEFAULT_UDP_PORT,
+  DEFAULT_UDP_RETRIES,
+  DEFAULT_UDP_TIMEOUT_MS,
+  MAX_UDP_PAYLOAD,
+} from "./constants.ts";
 import type { LogFormat } from "./logger.ts";
 import { PROBE_HEADER_BYTES } from "./udp_probe.ts";
-
-/** Defaults of `send`. */
-export const DEFAULT_UDP_TIMEOUT_MS = 1000;
-export const DEFAULT_UDP_RETRIES = 2;
-export const DEFAULT_PING_INTERVAL_MS = 1000;
-export const DEFAULT_PING_SIZE = 64;
 
 /** What `udp_echo.ts` was asked to do. */
 export type UdpConfig =

@@ -12,11 +12,13 @@ import {
   emptyStats,
   formatSummary,
   lostCount,
+  PROBE_HEADER_BYTES,
   type ProbeStats,
   replyPayload,
   setAttempt,
 } from "./udp_probe.ts";
-import { MAX_UDP_PAYLOAD } from "./constants.ts";
+import { DEFAULT_UDP_RETRIES, DEFAULT_UDP_TIMEOUT_MS, MAX_UDP_PAYLOAD } from "./constants.ts";
+import { closeQuietly, formatAddr } from "./net.ts";
 import { LineDecoder } from "./line_codec.ts";
 
 /** Options of {@linkcode runUdpEchoClient}. */
@@ -88,11 +90,11 @@ class UdpEchoClient {
 
   constructor(options: UdpEchoClientOptions) {
     this.#options = options;
-    this.#timeout = options.timeout ?? 1000;
-    this.#retries = options.retries ?? 2;
+    this.#timeout = options.timeout ?? DEFAULT_UDP_TIMEOUT_MS;
+    this.#retries = options.retries ?? DEFAULT_UDP_RETRIES;
     this.#size = "count" in options.requests ? options.requests.size : 0;
     const { hostname, port } = options.target;
-    this.#target = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+    this.#target = formatAddr(options.target);
     this.#destination = { transport: "udp", hostname, port };
     this.#socket = Deno.listenDatagram({
       transport: "udp",
@@ -131,9 +133,7 @@ class UdpEchoClient {
   }
 
   async close(): Promise<void> {
-    try {
-      this.#socket.close();
-    } catch { /* already closed */ }
+    closeQuietly(this.#socket);
     await this.#receiving;
   }
 
@@ -241,7 +241,7 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Longest stdin line that fits in one request datagram. */
-export const MAX_MESSAGE_BYTES = MAX_UDP_PAYLOAD - 16;
+export const MAX_MESSAGE_BYTES = MAX_UDP_PAYLOAD - PROBE_HEADER_BYTES;
 
 /**
  * Lines of a byte reader (stdin), each at most {@linkcode MAX_MESSAGE_BYTES};

@@ -14,6 +14,7 @@
 
 import { DEFAULT_HOST, DEFAULT_UDP_PORT, MAX_UDP_PAYLOAD } from "./constants.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { closeQuietly, formatAddr } from "./net.ts";
 
 /** Options of {@linkcode serveUdpEcho}. */
 export interface ServeUdpEchoOptions {
@@ -61,7 +62,7 @@ export function serveUdpEcho(options: ServeUdpEchoOptions = {}): UdpEchoServer {
     transport: "udp",
   });
   const addr = socket.addr as Deno.NetAddr;
-  log({ event: "listen", addr: `${addr.hostname}:${addr.port}`, transport: "udp" });
+  log({ event: "listen", addr: formatAddr(addr), transport: "udp" });
   const counters: UdpEchoCounters = { datagrams: 0, bytes: 0, errors: 0 };
   let stopping = false;
   const ring = Array.from({ length: RING_SIZE }, () => ({
@@ -91,15 +92,17 @@ export function serveUdpEcho(options: ServeUdpEchoOptions = {}): UdpEchoServer {
           () => {},
           (error) => {
             counters.errors++;
-            log({ event: "error", peer: formatPeer(peer), reason: `send failed: ${error}` });
+            log({
+              event: "error",
+              peer: formatAddr(peer as Deno.NetAddr),
+              reason: `send failed: ${error}`,
+            });
           },
         );
       }
     } finally {
       await Promise.all(ring.map((slot) => slot.sending));
-      try {
-        socket.close();
-      } catch { /* already closed */ }
+      closeQuietly(socket);
     }
   })();
 
@@ -107,15 +110,9 @@ export function serveUdpEcho(options: ServeUdpEchoOptions = {}): UdpEchoServer {
     if (!stopping) {
       stopping = true;
       log({ event: "shutdown", ...counters });
-      try {
-        socket.close();
-      } catch { /* already closed */ }
+      closeQuietly(socket);
     }
     return finished;
   };
   return { addr, finished, counters, shutdown, [Symbol.asyncDispose]: shutdown };
-}
-
-function formatPeer(addr: Deno.Addr): string {
-  return "hostname" in addr ? `${addr.hostname}:${addr.port}` : String(addr);
 }

@@ -6,6 +6,7 @@
  */
 
 import { LineDecoder } from "../lib/line_codec.ts";
+import { writeAll } from "../lib/net.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -99,8 +100,7 @@ export class LineClient implements AsyncDisposable {
 
   /** Sends raw bytes. */
   async write(bytes: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
+    await writeAll(this.conn, bytes);
   }
 
   /** The next line; rejects on timeout or when the connection ends first. */
