@@ -10,9 +10,9 @@ import {
   runPipeSession,
   runTerminalSession,
   type SessionIo,
-} from "./lib/chat_client.ts";
-import { parseClientArgs } from "./lib/client_cli.ts";
-import { ConnectionError } from "./lib/errors.ts";
+} from "./lib/client/sessions.ts";
+import { parseClientArgs } from "./lib/cli/client_cli.ts";
+import { ConnectionError } from "./lib/support/errors.ts";
 
 const encoder = new TextEncoder();
 

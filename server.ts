@@ -5,11 +5,11 @@
  * @module
  */
 
-import { serveChat } from "./lib/chat_server.ts";
-import { serveEcho } from "./lib/echo_server.ts";
-import { createLogger, silentLogger } from "./lib/logger.ts";
-import { parseServerArgs } from "./lib/server_cli.ts";
-import { errorText, formatAddr } from "./lib/net.ts";
+import { serveChat } from "./lib/server/serve_chat.ts";
+import { serveEcho } from "./lib/echo/tcp_echo.ts";
+import { createLogger, silentLogger } from "./lib/support/log.ts";
+import { parseServerArgs } from "./lib/cli/server_cli.ts";
+import { errorText, formatAddr } from "./lib/net/conn.ts";
 
 async function main(): Promise<number> {
   const parsed = parseServerArgs(Deno.args);

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { createLogger, silentLogger } from "./lib/logger.ts";
-import { parseUdpArgs } from "./lib/udp_cli.ts";
-import { readLines, runUdpEchoClient } from "./lib/udp_echo_client.ts";
-import { serveUdpEcho } from "./lib/udp_echo_server.ts";
-import { errorText, formatAddr } from "./lib/net.ts";
+import { createLogger, silentLogger } from "./lib/support/log.ts";
+import { parseUdpArgs } from "./lib/cli/udp_cli.ts";
+import { readLines, runUdpEchoClient } from "./lib/echo/udp_echo_client.ts";
+import { serveUdpEcho } from "./lib/echo/udp_echo_server.ts";
+import { errorText, formatAddr } from "./lib/net/conn.ts";
 
 async function main(): Promise<number> {
   const parsed = parseUdpArgs(Deno.args);

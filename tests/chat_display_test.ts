@@ -1,5 +1,5 @@
 import { equal } from "node:assert/strict";
-import { localEcho, nickColour, nickFromNotice, styleLine } from "../lib/chat_display.ts";
+import { localEcho, nickColour, nickFromNotice, styleLine } from "../lib/terminal/chat_display.ts";
 
 Deno.test({
   name: "styleLine() strips terminal controls from any server, with or without colour",

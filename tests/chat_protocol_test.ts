@@ -8,7 +8,7 @@ import {
   nameKey,
   parseCommand,
   sanitizeText,
-} from "../lib/chat_protocol.ts";
+} from "../lib/chat/protocol.ts";
 
 Deno.test({
   name: "parseCommand() reads every command and its arguments",

@@ -1,5 +1,5 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { serveChat } from "../lib/chat_server.ts";
+import { serveChat } from "../lib/server/serve_chat.ts";
 import {
   connectChat,
   connectMany,

@@ -1,5 +1,5 @@
 import { equal, match } from "node:assert/strict";
-import { serveChat } from "../lib/chat_server.ts";
+import { serveChat } from "../lib/server/serve_chat.ts";
 import { connectChat, LOOPBACK, utf8, within } from "./helpers.ts";
 import { denoRun, readAll, runToEnd } from "./process_helpers.ts";
 

@@ -1,5 +1,5 @@
 import { equal, ok } from "node:assert/strict";
-import { serveChat } from "../lib/chat_server.ts";
+import { serveChat } from "../lib/server/serve_chat.ts";
 import { connectChat, LOOPBACK } from "./helpers.ts";
 import { rootPath } from "./process_helpers.ts";
 

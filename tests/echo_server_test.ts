@@ -1,5 +1,5 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { serveEcho } from "../lib/echo_server.ts";
+import { serveEcho } from "../lib/echo/tcp_echo.ts";
 import { LineClient, LOOPBACK, utf8, within } from "./helpers.ts";
 import { startServer } from "./process_helpers.ts";
 

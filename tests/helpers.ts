@@ -5,8 +5,8 @@
  * @module
  */
 
-import { LineDecoder } from "../lib/line_codec.ts";
-import { writeAll } from "../lib/net.ts";
+import { LineDecoder } from "../lib/framing/line_codec.ts";
+import { writeAll } from "../lib/net/conn.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -1,5 +1,5 @@
 import { deepEqual } from "node:assert/strict";
-import { type Key, KeyDecoder } from "../lib/key_decoder.ts";
+import { type Key, KeyDecoder } from "../lib/terminal/key_decoder.ts";
 
 /** Decodes whole and one byte at a time; both must agree. Adjacent text keys are merged. */
 function keysAllWays(input: string): Key[] {

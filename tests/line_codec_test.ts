@@ -1,5 +1,5 @@
 import { deepEqual, throws } from "node:assert/strict";
-import { LineDecoder } from "../lib/line_codec.ts";
+import { LineDecoder } from "../lib/framing/line_codec.ts";
 
 type Event = string | { overlong: true };
 

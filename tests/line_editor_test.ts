@@ -1,7 +1,7 @@
 // deno-lint-ignore-file no-control-regex -- the tests read terminal escape sequences
 import { deepEqual, equal } from "node:assert/strict";
-import { type Key, KeyDecoder } from "../lib/key_decoder.ts";
-import { displayWidth, type EditorEvent, LineEditor } from "../lib/line_editor.ts";
+import { type Key, KeyDecoder } from "../lib/terminal/key_decoder.ts";
+import { displayWidth, type EditorEvent, LineEditor } from "../lib/terminal/line_editor.ts";
 
 /** Types raw terminal input into an editor; returns the non-trivial events. */
 function type(editor: LineEditor, input: string): EditorEvent[] {

@@ -1,5 +1,5 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { Outbound } from "../lib/outbound.ts";
+import { Outbound } from "../lib/net/outbound.ts";
 
 /** A writer whose writes complete only when the test says so. */
 class HeldWriter {

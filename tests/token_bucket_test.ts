@@ -1,5 +1,5 @@
 import { deepEqual, throws } from "node:assert/strict";
-import { TokenBucket } from "../lib/token_bucket.ts";
+import { TokenBucket } from "../lib/support/token_bucket.ts";
 
 function takes(bucket: TokenBucket, now: number, count: number): number {
   let taken = 0;

@@ -1,7 +1,7 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { MAX_UDP_PAYLOAD } from "../lib/constants.ts";
-import { runUdpEchoClient, type UdpEchoClientOptions } from "../lib/udp_echo_client.ts";
-import { serveUdpEcho } from "../lib/udp_echo_server.ts";
+import { MAX_UDP_PAYLOAD } from "../lib/support/constants.ts";
+import { runUdpEchoClient, type UdpEchoClientOptions } from "../lib/echo/udp_echo_client.ts";
+import { serveUdpEcho } from "../lib/echo/udp_echo_server.ts";
 import { within } from "./helpers.ts";
 
 const LOOPBACK_UDP = { hostname: "127.0.0.1", port: 0 } as const;

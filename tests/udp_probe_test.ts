@@ -7,7 +7,7 @@ import {
   percentile,
   PROBE_HEADER_BYTES,
   setAttempt,
-} from "../lib/udp_probe.ts";
+} from "../lib/echo/udp_probe.ts";
 
 const message = new TextEncoder().encode("hello");
 

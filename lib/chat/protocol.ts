@@ -17,7 +17,7 @@
  * @module
  */
 
-import { MAX_NICK_LENGTH, MAX_ROOM_LENGTH } from "./constants.ts";
+import { MAX_NICK_LENGTH, MAX_ROOM_LENGTH } from "../support/constants.ts";
 
 /** A parsed input line. */
 export type ChatCommand =
@@ -62,7 +62,7 @@ export const HELP_LINES: readonly string[] = [
  * @example
  * ```ts
  * import { deepEqual } from "node:assert/strict";
- * import { parseCommand } from "./chat_protocol.ts";
+ * import { parseCommand } from "./protocol.ts";
  *
  * deepEqual(parseCommand("hi all"), { kind: "say", text: "hi all" });
  * deepEqual(parseCommand("//etc"), { kind: "say", text: "/etc" });
@@ -126,7 +126,7 @@ const HAS_UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
  * @example
  * ```ts
  * import { deepEqual } from "node:assert/strict";
- * import { sanitizeText } from "./chat_protocol.ts";
+ * import { sanitizeText } from "./protocol.ts";
  *
  * deepEqual(sanitizeText("\x1b[2J\x1b[31mred\x1b[0m\x07!"), "red!");
  * ```

@@ -17,7 +17,7 @@ import {
   nameKey,
   parseCommand,
   sanitizeText,
-} from "./chat_protocol.ts";
+} from "../chat/protocol.ts";
 
 const RESET = "\x1b[0m";
 const DIM = "\x1b[2m";

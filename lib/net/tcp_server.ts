@@ -14,11 +14,11 @@ import {
   DEFAULT_MAX_PER_IP,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   REFUSAL_LINGER_MS,
-} from "./constants.ts";
-import { formatError } from "./chat_protocol.ts";
-import { encodeLine } from "./line_codec.ts";
-import { type Logger, silentLogger } from "./logger.ts";
-import { closeQuietly, errorText, formatAddr, writeAll } from "./net.ts";
+} from "../support/constants.ts";
+import { formatError } from "../chat/protocol.ts";
+import { encodeLine } from "../framing/line_codec.ts";
+import { type Logger, silentLogger } from "../support/log.ts";
+import { closeQuietly, errorText, formatAddr, writeAll } from "./conn.ts";
 
 /** Options shared by every Parley TCP server. */
 export interface TcpServerOptions {

@@ -13,7 +13,11 @@ import {
   parseHostPort,
   type ParseOutcome,
 } from "./cli.ts";
-import { DEFAULT_CHAT_PORT, DEFAULT_CLIENT_HOST, DEFAULT_CONNECT_TIMEOUT_MS } from "./constants.ts";
+import {
+  DEFAULT_CHAT_PORT,
+  DEFAULT_CLIENT_HOST,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+} from "../support/constants.ts";
 
 /** What `client.ts` was asked to do. */
 export interface ClientConfig {

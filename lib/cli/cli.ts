@@ -7,7 +7,7 @@
  */
 
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { VERSION } from "./constants.ts";
+import { VERSION } from "../support/constants.ts";
 
 /** Exit code for a bad flag or value. */
 export const EXIT_USAGE = 2;

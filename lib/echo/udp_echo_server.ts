@@ -12,9 +12,9 @@
  * @module
  */
 
-import { DEFAULT_HOST, DEFAULT_UDP_PORT, MAX_UDP_PAYLOAD } from "./constants.ts";
-import { type Logger, silentLogger } from "./logger.ts";
-import { closeQuietly, formatAddr } from "./net.ts";
+import { DEFAULT_HOST, DEFAULT_UDP_PORT, MAX_UDP_PAYLOAD } from "../support/constants.ts";
+import { type Logger, silentLogger } from "../support/log.ts";
+import { closeQuietly, formatAddr } from "../net/conn.ts";
 
 /** Options of {@linkcode serveUdpEcho}. */
 export interface ServeUdpEchoOptions {

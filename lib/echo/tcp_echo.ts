@@ -13,16 +13,16 @@
  * @module
  */
 
-import { ECHO_READ_BUFFER_BYTES } from "./constants.ts";
-import { closeQuietly, connectionProblem, writeAll } from "./net.ts";
-import { createUpperCaser } from "./text_transform.ts";
+import { ECHO_READ_BUFFER_BYTES } from "../support/constants.ts";
+import { closeQuietly, connectionProblem, writeAll } from "../net/conn.ts";
+import { createUpperCaser } from "../framing/text_transform.ts";
 import {
   type ParleyServer,
   type TcpClient,
   type TcpHandler,
   TcpServer,
   type TcpServerOptions,
-} from "./tcp_server.ts";
+} from "../net/tcp_server.ts";
 
 /** What the echo server does to the bytes before sending them back. */
 export type EchoTransform = "none" | "upper";

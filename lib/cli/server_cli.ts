@@ -31,10 +31,10 @@ import {
   MAX_HISTORY,
   MAX_MAX_LINE_BYTES,
   MIN_MAX_LINE_BYTES,
-} from "./constants.ts";
-import type { ServeChatOptions } from "./chat_server.ts";
-import type { LogFormat } from "./logger.ts";
-import type { EchoTransform, ServeEchoOptions } from "./echo_server.ts";
+} from "../support/constants.ts";
+import type { ServeChatOptions } from "../server/serve_chat.ts";
+import type { LogFormat } from "../support/log.ts";
+import type { EchoTransform, ServeEchoOptions } from "../echo/tcp_echo.ts";
 
 /** What `server.ts` was asked to run. */
 export type ServerConfig =

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { DEFAULT_MAX_QUEUE_BYTES } from "./constants.ts";
+import { DEFAULT_MAX_QUEUE_BYTES } from "../support/constants.ts";
 
 /** What an {@linkcode Outbound} writes to (a `Deno.Conn` fits). */
 export interface ByteWriter {

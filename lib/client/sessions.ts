@@ -14,19 +14,19 @@
  * @module
  */
 
-import { localEcho, nickFromNotice, styleLine } from "./chat_display.ts";
-import { ConnectionError } from "./errors.ts";
-import { KeyDecoder } from "./key_decoder.ts";
-import { LineDecoder } from "./line_codec.ts";
-import { LineEditor } from "./line_editor.ts";
+import { localEcho, nickFromNotice, styleLine } from "../terminal/chat_display.ts";
+import { ConnectionError } from "../support/errors.ts";
+import { KeyDecoder } from "../terminal/key_decoder.ts";
+import { LineDecoder } from "../framing/line_codec.ts";
+import { LineEditor } from "../terminal/line_editor.ts";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   MAX_CLIENT_QUEUE_BYTES,
   MAX_INCOMING_LINE_BYTES,
   QUIT_WAIT_MS,
-} from "./constants.ts";
-import { closeQuietly, connectionProblem, writeAll } from "./net.ts";
-import { Outbound } from "./outbound.ts";
+} from "../support/constants.ts";
+import { closeQuietly, connectionProblem, writeAll } from "../net/conn.ts";
+import { Outbound } from "../net/outbound.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

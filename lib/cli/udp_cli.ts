@@ -22,9 +22,9 @@ import {
   DEFAULT_UDP_RETRIES,
   DEFAULT_UDP_TIMEOUT_MS,
   MAX_UDP_PAYLOAD,
-} from "./constants.ts";
-import type { LogFormat } from "./logger.ts";
-import { PROBE_HEADER_BYTES } from "./udp_probe.ts";
+} from "../support/constants.ts";
+import type { LogFormat } from "../support/log.ts";
+import { PROBE_HEADER_BYTES } from "../echo/udp_probe.ts";
 
 /** What `udp_echo.ts` was asked to do. */
 export type UdpConfig =

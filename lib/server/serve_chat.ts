@@ -18,7 +18,7 @@ import {
   DEFAULT_ROOM,
   DEFAULT_SERVER_NAME,
   SLOW_CLIENT_GRACE_MS,
-} from "./constants.ts";
+} from "../support/constants.ts";
 import {
   type ChatCommand,
   checkNick,
@@ -34,20 +34,20 @@ import {
   normalizeRoom,
   parseCommand,
   sanitizeText,
-} from "./chat_protocol.ts";
-import { Room } from "./chat_room.ts";
-import { encodeLine, LineDecoder, type LineSink } from "./line_codec.ts";
-import { type Logger, silentLogger } from "./logger.ts";
-import { closeQuietly, connectionProblem } from "./net.ts";
-import { Outbound } from "./outbound.ts";
+} from "../chat/protocol.ts";
+import { Room } from "../chat/room.ts";
+import { encodeLine, LineDecoder, type LineSink } from "../framing/line_codec.ts";
+import { type Logger, silentLogger } from "../support/log.ts";
+import { closeQuietly, connectionProblem } from "../net/conn.ts";
+import { Outbound } from "../net/outbound.ts";
 import {
   type ParleyServer,
   type TcpClient,
   type TcpHandler,
   TcpServer,
   type TcpServerOptions,
-} from "./tcp_server.ts";
-import { TokenBucket } from "./token_bucket.ts";
+} from "../net/tcp_server.ts";
+import { TokenBucket } from "../support/token_bucket.ts";
 
 /** Options of {@linkcode serveChat}. */
 export interface ServeChatOptions extends TcpServerOptions {

@@ -17,9 +17,13 @@ import {
   replyPayload,
   setAttempt,
 } from "./udp_probe.ts";
-import { DEFAULT_UDP_RETRIES, DEFAULT_UDP_TIMEOUT_MS, MAX_UDP_PAYLOAD } from "./constants.ts";
-import { closeQuietly, formatAddr } from "./net.ts";
-import { LineDecoder } from "./line_codec.ts";
+import {
+  DEFAULT_UDP_RETRIES,
+  DEFAULT_UDP_TIMEOUT_MS,
+  MAX_UDP_PAYLOAD,
+} from "../support/constants.ts";
+import { closeQuietly, formatAddr } from "../net/conn.ts";
+import { LineDecoder } from "../framing/line_codec.ts";
 
 /** Options of {@linkcode runUdpEchoClient}. */
 export interface UdpEchoClientOptions {

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { DEFAULT_MAX_LINE_BYTES } from "./constants.ts";
+import { DEFAULT_MAX_LINE_BYTES } from "../support/constants.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
