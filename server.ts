@@ -1,33 +1,39 @@
 /**
- * `server.ts`: Parley's TCP chat server, or with `--mode echo` an RFC 862
- * echo server. Flags are listed by `--help` and in the README.
+ * `server.ts`: Parley's chat server (TCP lines and WebSocket in the same
+ * rooms), or with `--mode echo` a TCP and WebSocket echo server. Flags are
+ * listed by `--help` and in the README.
  *
  * @module
  */
 
-import { serveChat } from "./lib/server/serve_chat.ts";
-import { serveEcho } from "./lib/echo/tcp_echo.ts";
-import { createLogger, silentLogger } from "./lib/support/log.ts";
+import { serveEcho } from "./lib/echo/serve_echo.ts";
 import { parseServerArgs } from "./lib/cli/server_cli.ts";
-import { errorText, formatAddr } from "./lib/net/conn.ts";
+import { formatAddr } from "./lib/net/conn.ts";
+import { ListenError } from "./lib/support/errors.ts";
+import { LogWriter } from "./lib/net/log_writer.ts";
+import type { ParleyServer } from "./lib/net/server.ts";
+import { serveChat } from "./lib/server/serve_chat.ts";
+import { createLogger, silentLogger } from "./lib/support/log.ts";
 
 async function main(): Promise<number> {
   const parsed = parseServerArgs(Deno.args);
   if (!parsed.ok) return parsed.exitCode;
   const { mode, options, quiet, logFormat } = parsed.options;
-  const logger = quiet ? silentLogger : createLogger({ format: logFormat });
-  let server;
+  const logWriter = new LogWriter();
+  const logger = quiet ? silentLogger : createLogger({ format: logFormat, write: logWriter.write });
+  let server: ParleyServer;
   try {
     server = mode === "echo"
       ? serveEcho({ ...options, logger })
       : serveChat({ ...options, logger });
+    await server.ready;
   } catch (error) {
-    console.error(
-      `server: cannot listen on ${options.hostname}:${options.port}: ${errorText(error)}`,
-    );
+    if (!(error instanceof ListenError)) throw error;
+    console.error(`server: ${error.message}`);
     return 1;
   }
-  console.log(`parley ${mode} server listening on ${formatAddr(server.addr)}`);
+  const http = server.httpAddr === null ? "" : ` http=${formatAddr(server.httpAddr)}`;
+  console.log(`parley ${mode} server listening on tcp=${formatAddr(server.addr)}${http}`);
   let signalled = false;
   const onSignal = () => {
     if (signalled) Deno.exit(130); // a second signal: stop at once
@@ -38,6 +44,7 @@ async function main(): Promise<number> {
   for (const signal of signals) Deno.addSignalListener(signal, onSignal);
   await server.finished;
   for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+  await logWriter.flush(1000);
   return 0;
 }
 

@@ -6,6 +6,7 @@
  */
 
 import { createLogger, silentLogger } from "./lib/support/log.ts";
+import { LogWriter } from "./lib/net/log_writer.ts";
 import { parseUdpArgs } from "./lib/cli/udp_cli.ts";
 import { readLines, runUdpEchoClient } from "./lib/echo/udp_echo_client.ts";
 import { serveUdpEcho } from "./lib/echo/udp_echo_server.ts";
@@ -20,7 +21,10 @@ async function main(): Promise<number> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, onSignal);
 
   if (config.command === "serve") {
-    const logger = config.quiet ? silentLogger : createLogger({ format: config.logFormat });
+    const logWriter = new LogWriter();
+    const logger = config.quiet
+      ? silentLogger
+      : createLogger({ format: config.logFormat, write: logWriter.write });
     let server;
     try {
       server = serveUdpEcho({ hostname: config.hostname, port: config.port, logger });
@@ -35,6 +39,7 @@ async function main(): Promise<number> {
     await server.finished;
     const { datagrams, bytes, errors } = server.counters;
     console.log(`udp echo: ${datagrams} datagrams, ${bytes} bytes, ${errors} errors`);
+    await logWriter.flush(1000);
     return 0;
   }
 

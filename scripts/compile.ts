@@ -16,13 +16,24 @@
  */
 export const SERVER_V8_FLAGS = "--v8-flags=--max-semi-space-size=4";
 
+/**
+ * Environment variables the programs read: `NO_COLOR`, and the two `ws`
+ * checks for optional native add-ons (never installed here).
+ */
+export const ENV_PERMISSION = "--allow-env=NO_COLOR,WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE";
+
 /** Each program and the permissions (and runtime flags) baked into its binary. */
 export const PROGRAMS: Record<string, { entry: string; permissions: string[] }> = {
   "parley-server": {
     entry: "server.ts",
-    permissions: ["--allow-net", "--allow-env=NO_COLOR", SERVER_V8_FLAGS],
+    permissions: [
+      "--allow-net",
+      ENV_PERMISSION,
+      "--allow-read=/proc/self/limits",
+      SERVER_V8_FLAGS,
+    ],
   },
-  "parley-client": { entry: "client.ts", permissions: ["--allow-net", "--allow-env=NO_COLOR"] },
+  "parley-client": { entry: "client.ts", permissions: ["--allow-net", ENV_PERMISSION] },
   "parley-udp-echo": { entry: "udp_echo.ts", permissions: ["--allow-net", SERVER_V8_FLAGS] },
 };
 

@@ -1,5 +1,6 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { chartSvg, headlineTable, median, ratioToGo, summarise } from "../bench/report.ts";
+import { listeningOn } from "../bench/scenarios.ts";
 import { targetLines } from "../bench/targets.ts";
 import { within } from "./helpers.ts";
 import { rootPath } from "./process_helpers.ts";
@@ -53,6 +54,76 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "the runner reads a server's TCP and HTTP addresses from its first line, old form too",
+  permissions: "none",
+  fn() {
+    deepEqual(
+      listeningOn("parley chat server listening on tcp=127.0.0.1:41234 http=127.0.0.1:41235"),
+      {
+        tcp: "127.0.0.1:41234",
+        http: "127.0.0.1:41235",
+      },
+    );
+    deepEqual(listeningOn("listening on http=0.0.0.0:8080"), { http: "127.0.0.1:8080" });
+    deepEqual(listeningOn("listening on tcp=[::1]:7878"), { tcp: "[::1]:7878" });
+    deepEqual(listeningOn("parley echo server listening on 0.0.0.0:7878"), {
+      tcp: "127.0.0.1:7878",
+    });
+    deepEqual(listeningOn("listening on 127.0.0.1:5000"), { tcp: "127.0.0.1:5000" });
+    equal(listeningOn("listening on nothing"), undefined);
+    equal(listeningOn("starting"), undefined);
+  },
+});
+
+Deno.test({
+  name: "the WebSocket targets compare Parley with Node + ws and Go, and chat p99 with both peers",
+  permissions: "none",
+  fn() {
+    const chat = (id: string, p99: [number, number, number], delivered = 1) => ({
+      id,
+      title: id,
+      headline: "p99_us",
+      servers: [
+        summarise("parley", [{ p99_us: p99[0], delivered_ratio: delivered }]),
+        summarise("go", [{ p99_us: p99[1], delivered_ratio: 1 }]),
+        summarise("node", [{ p99_us: p99[2], delivered_ratio: 1 }]),
+      ],
+    });
+    const results = {
+      date: "2026-11-22",
+      scale: "quick",
+      machine: {},
+      command: "deno task bench --quick",
+      scenarios: [
+        {
+          id: "ws-echo-64",
+          title: "WebSocket echo",
+          headline: "ops_per_sec",
+          servers: [
+            summarise("parley", [{ ops_per_sec: 90 }]),
+            summarise("go", [{ ops_per_sec: 100 }]),
+            summarise("node", [], "npm install ws@8.18.3 failed: offline"),
+          ],
+        },
+        chat("chat-ws-40", [2500, 3000, 9000]),
+        chat("chat-mixed-40", [12_000, 3000, 9000], 0.995),
+      ],
+    };
+    deepEqual(targetLines(results), [
+      "- WebSocket echo 50×64 B, at least 1.0× Node + ws: no Node result **missed**",
+      "- WebSocket echo 50×64 B, at least 0.8× Go (gorilla/websocket): 0.90× **met**",
+      "- WebSocket chat 100×40 lines/s, 100% delivered: 100.000% **met**",
+      "- WebSocket chat 100×40 lines/s, p99 under 10 ms: 2.50 ms **met**",
+      "- WebSocket chat 100×40 lines/s, p99 ahead of the Go and Node peers: 2.50 ms vs go 3.00 ms, node 9.00 ms **met**",
+      "- Mixed chat 50 TCP + 50 WebSocket ×40 lines/s, 100% delivered: 99.500% **missed**",
+      "- Mixed chat 50 TCP + 50 WebSocket ×40 lines/s, p99 under 10 ms: 12.00 ms **missed**",
+      "- Mixed chat 50 TCP + 50 WebSocket ×40 lines/s, p99 ahead of the Go and Node peers: 12.00 ms vs go 3.00 ms, node 9.00 ms **missed**",
+    ]);
+    ok(headlineTable(results).includes("| ws-echo-64 | ops/s | 90 | 100 | – | – | 0.90× |"));
+  },
+});
+
 const hasCargo = await new Deno.Command("cargo", {
   args: ["--version"],
   stdout: "null",
@@ -60,36 +131,63 @@ const hasCargo = await new Deno.Command("cargo", {
 })
   .output().then((out) => out.success, () => false);
 
+/** Runs `deno task bench --smoke ID` and checks Parley's result in it. */
+async function smoke(id: string): Promise<void> {
+  const out = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", rootPath("bench/run.ts"), "--smoke", "--out", out, id],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const result = await within(child, "the smoke benchmark", 120_000);
+    equal(result.code, 0, new TextDecoder().decode(result.stderr));
+    const results = JSON.parse(await Deno.readTextFile(out));
+    equal(results.scale, "smoke");
+    equal(results.scenarios.length, 1);
+    const [scenario] = results.scenarios;
+    equal(scenario.id, id);
+    const parley = scenario.servers.find((s: { name: string }) => s.name === "parley");
+    equal(parley.skipped, undefined);
+    equal(parley.runs.length, 1);
+    for (const field of ["ops", "ops_per_sec", "p50_us", "p99_us", "loadgen_cpu", "seconds"]) {
+      equal(typeof parley.median[field], "number", field);
+    }
+    ok(parley.median.ops > 0, "no request was echoed");
+    equal(parley.runs[0].errors, 0);
+  } finally {
+    await Deno.remove(out);
+  }
+}
+
 Deno.test({
   name: `deno task bench --smoke builds the load generator and writes a well-formed result${
     hasCargo ? "" : " (ignored: cargo is not installed)"
   }`,
   ignore: !hasCargo,
-  async fn() {
-    const out = await Deno.makeTempFile({ suffix: ".json" });
-    try {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", rootPath("bench/run.ts"), "--smoke", "--out", out, "echo-64"],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const result = await within(child, "the smoke benchmark", 120_000);
-      equal(result.code, 0, new TextDecoder().decode(result.stderr));
-      const results = JSON.parse(await Deno.readTextFile(out));
-      equal(results.scale, "smoke");
-      equal(results.scenarios.length, 1);
-      const [scenario] = results.scenarios;
-      equal(scenario.id, "echo-64");
-      const parley = scenario.servers.find((s: { name: string }) => s.name === "parley");
-      equal(parley.skipped, undefined);
-      equal(parley.runs.length, 1);
-      for (const field of ["ops", "ops_per_sec", "p50_us", "p99_us", "loadgen_cpu", "seconds"]) {
-        equal(typeof parley.median[field], "number", field);
-      }
-      ok(parley.median.ops > 0, "no request was echoed");
-      equal(parley.runs[0].errors, 0);
-    } finally {
-      await Deno.remove(out);
-    }
-  },
+  fn: () => smoke("echo-64"),
+});
+
+/** Whether server.ts has a WebSocket listener (its --help lists --http-port). */
+const hasWebSocket = await new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", rootPath("server.ts"), "--help"],
+  stdout: "piped",
+  stderr: "null",
+  env: { NO_COLOR: "1" },
+})
+  .output().then(
+    (out) => new TextDecoder().decode(out.stdout).includes("--http-port"),
+    () => false,
+  );
+
+Deno.test({
+  name: `deno task bench --smoke ws-echo-64 measures WebSocket echo${
+    !hasCargo
+      ? " (ignored: cargo is not installed)"
+      : hasWebSocket
+      ? ""
+      : " (ignored: server.ts has no WebSocket support yet: --help lists no --http-port)"
+  }`,
+  ignore: !hasCargo || !hasWebSocket,
+  fn: () => smoke("ws-echo-64"),
 });

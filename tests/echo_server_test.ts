@@ -1,5 +1,6 @@
+import type { LogEvent } from "../lib/support/log.ts";
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { serveEcho } from "../lib/echo/tcp_echo.ts";
+import { serveEcho } from "../lib/echo/serve_echo.ts";
 import { LineClient, LOOPBACK, utf8, within } from "./helpers.ts";
 import { startServer } from "./process_helpers.ts";
 
@@ -62,13 +63,23 @@ Deno.test("serveEcho() with transform upper upper-cases UTF-8 split across reads
   equal(echoed, text.toUpperCase());
 });
 
-Deno.test("serveEcho() refuses a client over --max-clients with a reason", async () => {
-  await using server = serveEcho({ ...LOOPBACK, maxClients: 1 });
+Deno.test("serveEcho() refuses a client over --max-clients without injecting bytes, and logs why", async () => {
+  const log: LogEvent[] = [];
+  await using server = serveEcho({
+    ...LOOPBACK,
+    maxClients: 1,
+    logger: (event) => log.push(event),
+  });
   await using first = await LineClient.connect(server.addr);
   await first.send("ping");
   equal(await first.nextLine(), "ping");
   await using second = await LineClient.connect(server.addr);
-  deepEqual(await second.untilClosed(), ["! server full (1 clients); try again later"]);
+  await second.send("not echoed");
+  deepEqual(await second.untilClosed(), []); // RFC 862: nothing but the echo
+  equal(
+    log.find((event) => event.event === "refuse")?.reason,
+    "server full (1 clients); try again later",
+  );
   await first.send("still served");
   equal(await first.nextLine(), "still served");
 });

@@ -76,12 +76,32 @@ export class ChildLines {
   }
 }
 
-/** Reads `listening on HOST:PORT` from a server's first stdout line. */
-export async function listeningAddr(lines: ChildLines): Promise<Deno.NetAddr> {
+/** The addresses a server prints: `listening on tcp=HOST:PORT [http=HOST:PORT]`. */
+export interface ListeningAddrs {
+  tcp: Deno.NetAddr;
+  http: Deno.NetAddr | null;
+}
+
+/**
+ * Reads the addresses from a server's first stdout line, either
+ * `listening on tcp=HOST:PORT http=HOST:PORT` or `listening on HOST:PORT`.
+ */
+export async function listeningAddrs(lines: ChildLines): Promise<ListeningAddrs> {
   const first = await lines.next();
-  const match = /listening on (\S+):(\d+)$/.exec(first ?? "");
-  if (!match) throw new Error(`expected "listening on HOST:PORT", got ${JSON.stringify(first)}`);
-  return { transport: "tcp", hostname: match[1], port: Number(match[2]) };
+  const parse = (text: string): Deno.NetAddr => {
+    const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(text)!;
+    return { transport: "tcp", hostname: match[1], port: Number(match[2]) };
+  };
+  const tagged = /listening on tcp=(\S+)(?: http=(\S+))?/.exec(first ?? "");
+  if (tagged) return { tcp: parse(tagged[1]), http: tagged[2] ? parse(tagged[2]) : null };
+  const plain = /listening on (\S+:\d+)$/.exec(first ?? "");
+  if (plain) return { tcp: parse(plain[1]), http: null };
+  throw new Error(`expected "listening on tcp=HOST:PORT", got ${JSON.stringify(first)}`);
+}
+
+/** Reads the TCP address from a server's first stdout line. */
+export async function listeningAddr(lines: ChildLines): Promise<Deno.NetAddr> {
+  return (await listeningAddrs(lines)).tcp;
 }
 
 /** Collects a stream to text. */
@@ -113,6 +133,8 @@ export async function runToEnd(
 export interface ServerProcess {
   child: Deno.ChildProcess;
   addr: Deno.NetAddr;
+  /** The HTTP address, when the server has one. */
+  httpAddr: Deno.NetAddr | null;
   stdout: ChildLines;
   /** Everything the server wrote to stderr, once it has exited. */
   stderr: Promise<string>;
@@ -120,15 +142,22 @@ export interface ServerProcess {
   stop(signal?: Deno.Signal): Promise<{ code: number; rest: string[] }>;
 }
 
-/** Starts `entry` (a server) and waits for its `listening on HOST:PORT` line. */
+/**
+ * Starts `entry` (a server) and waits for its `listening on …` line. A
+ * `server.ts` without `--http-port`/`--no-http` gets `--http-port 0`, so no
+ * test binds a fixed port.
+ */
 export async function startServer(entry: string, args: string[]): Promise<ServerProcess> {
-  const child = denoRun(entry, args);
+  const fixed = entry === "server.ts" &&
+    !args.some((arg) => /^--(http-port|no-http)\b/.test(arg)) && !args.includes("--help");
+  const child = denoRun(entry, fixed ? [...args, "--http-port", "0"] : args);
   const stdout = new ChildLines(child.stdout);
   const stderr = readAll(child.stderr);
-  const addr = await listeningAddr(stdout);
+  const { tcp: addr, http: httpAddr } = await listeningAddrs(stdout);
   return {
     child,
     addr,
+    httpAddr,
     stdout,
     stderr,
     async stop(signal: Deno.Signal = "SIGTERM") {

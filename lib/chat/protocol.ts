@@ -30,6 +30,7 @@ export type ChatCommand =
   | { kind: "rooms" }
   | { kind: "help" }
   | { kind: "quit"; reason: string }
+  | { kind: "format"; format: "text" | "json" }
   | { kind: "usage"; usage: string }
   | { kind: "unknown"; name: string };
 
@@ -39,6 +40,7 @@ export const USAGE = {
   join: "/join ROOM",
   msg: "/msg NICK text",
   me: "/me action",
+  format: "/format text|json",
 } as const;
 
 /** Lines `/help` answers with (each is sent as a notice). */
@@ -52,6 +54,7 @@ export const HELP_LINES: readonly string[] = [
   "  /me action       tell your room what you are doing",
   "  /quit [reason]   leave",
   "  /help            this list",
+  "  /format json     one JSON event per line (for programs); /format text goes back",
   "  //text           send a line that starts with /",
   "other lines go to everyone in your room",
 ];
@@ -97,6 +100,9 @@ export function parseCommand(line: string): ChatCommand {
       return { kind: name };
     case "quit":
       return { kind: "quit", reason: rest };
+    case "format":
+      if (rest !== "text" && rest !== "json") return { kind: "usage", usage: USAGE.format };
+      return { kind: "format", format: rest };
     default:
       return { kind: "unknown", name };
   }

@@ -1,58 +1,29 @@
 /**
- * A chat room: its members in join order and a bounded history of its last
- * messages.
+ * A chat room: its name, its members in join order and its history. Pure.
  *
  * @module
  */
 
-/** What a room needs of a member: a way to take a line. */
-export interface RoomMember {
-  /** Queues an encoded line for this member (never blocks). */
-  send(line: Uint8Array): void;
-  readonly nick: string;
-}
+import type { RoomHistory } from "./history.ts";
 
-/** A room with a member set and a ring of its last `historySize` messages. */
-export class Room<M extends RoomMember = RoomMember> {
+/** A room whose members are of type `M` (the hub's sessions). */
+export class Room<M> {
+  /** The name as first created (NFC, no `#`). */
   readonly name: string;
+  /** The key rooms are told apart by (see `nameKey`). */
+  readonly key: string;
+  /** Members in join order. */
   readonly members = new Set<M>();
-  readonly #history: string[] = [];
-  readonly #historySize: number;
-  #historyStart = 0;
+  readonly history: RoomHistory;
 
-  constructor(name: string, historySize: number) {
+  constructor(name: string, key: string, history: RoomHistory) {
     this.name = name;
-    this.#historySize = historySize;
+    this.key = key;
+    this.history = history;
   }
 
-  /** Sends `line` to every member except `except` (usually the sender). */
-  broadcast(line: Uint8Array, except?: M): void {
-    for (const member of this.members) {
-      if (member !== except) member.send(line);
-    }
-  }
-
-  /** Records a message line (already formatted) for replay on join. */
-  remember(line: string): void {
-    if (this.#historySize === 0) return;
-    if (this.#history.length < this.#historySize) {
-      this.#history.push(line);
-    } else {
-      this.#history[this.#historyStart] = line;
-      this.#historyStart = (this.#historyStart + 1) % this.#historySize;
-    }
-  }
-
-  /** The remembered lines, oldest first. */
-  history(): string[] {
-    return [
-      ...this.#history.slice(this.#historyStart),
-      ...this.#history.slice(0, this.#historyStart),
-    ];
-  }
-
-  /** Member nicks in join order. */
-  nicks(): string[] {
-    return [...this.members].map((member) => member.nick);
+  /** How many members are in the room. */
+  get size(): number {
+    return this.members.size;
   }
 }

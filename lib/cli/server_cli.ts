@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import {
   type CliOutput,
   newProgram,
@@ -18,14 +18,20 @@ import {
   DEFAULT_ANNOUNCE_LIMIT,
   DEFAULT_BURST,
   DEFAULT_CHAT_PORT,
+  DEFAULT_ECHO_WS_PATH,
   DEFAULT_HISTORY,
+  DEFAULT_HISTORY_BYTES,
   DEFAULT_HOST,
+  DEFAULT_HTTP_PORT,
   DEFAULT_IDLE_TIMEOUT_SECONDS,
   DEFAULT_MAX_CLIENTS,
   DEFAULT_MAX_LINE_BYTES,
+  DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_PER_IP,
   DEFAULT_MAX_QUEUE_BYTES,
+  DEFAULT_PING_INTERVAL_SECONDS,
   DEFAULT_RATE,
+  DEFAULT_ROOM_HISTORY_BYTES,
   DEFAULT_SERVER_NAME,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   MAX_HISTORY,
@@ -34,7 +40,15 @@ import {
 } from "../support/constants.ts";
 import type { ServeChatOptions } from "../server/serve_chat.ts";
 import type { LogFormat } from "../support/log.ts";
-import type { EchoTransform, ServeEchoOptions } from "../echo/tcp_echo.ts";
+import type { EchoTransform, ServeEchoOptions } from "../echo/serve_echo.ts";
+
+/** A commander value parser for a URL path (`/echo`). */
+function pathValue(value: string): string {
+  if (!/^\/[\x21-\x7e]*$/.test(value)) {
+    throw new InvalidArgumentError("must be a path starting with / (no spaces)");
+  }
+  return value;
+}
 
 /** What `server.ts` was asked to run. */
 export type ServerConfig =
@@ -48,11 +62,18 @@ export type ServerConfig =
 export function serverProgram(): Command {
   return newProgram(
     "server",
-    "Parley: a multi-user TCP chat server (plain lines; nc and telnet work), or an RFC 862 TCP echo server.",
+    "Parley: a multi-user chat server (plain lines over TCP, so nc and telnet work, and WebSocket clients in the same rooms), or a TCP and WebSocket echo server.",
   )
     .option("--mode <mode>", "chat, or echo (RFC 862)", oneOf("chat", "echo"), "chat")
     .option("--host <host>", "interface to listen on", DEFAULT_HOST)
     .option("--port <port>", "TCP port (0 = any free port)", numberIn(0, 65535), DEFAULT_CHAT_PORT)
+    .option(
+      "--http-port <port>",
+      "HTTP port for WebSocket clients (0 = any free port)",
+      numberIn(0, 65535),
+      DEFAULT_HTTP_PORT,
+    )
+    .option("--no-http", "no HTTP listener (TCP only)")
     .option("--name <name>", "server name in the welcome line", DEFAULT_SERVER_NAME)
     .option(
       "--max-clients <n>",
@@ -97,6 +118,18 @@ export function serverProgram(): Command {
       DEFAULT_HISTORY,
     )
     .option(
+      "--room-history-bytes <n>",
+      "bytes of history kept per room",
+      numberIn(1024, 1024 ** 3),
+      DEFAULT_ROOM_HISTORY_BYTES,
+    )
+    .option(
+      "--history-bytes <n>",
+      "bytes of history kept over all rooms",
+      numberIn(1024, 64 * 1024 ** 3),
+      DEFAULT_HISTORY_BYTES,
+    )
+    .option(
       "--announce-limit <n>",
       "rooms with more members do not announce joins and leaves (0 = always)",
       numberIn(0, 1_000_000),
@@ -113,6 +146,28 @@ export function serverProgram(): Command {
       "on SIGINT/SIGTERM, how long clients get to take their last bytes",
       numberIn(0, 600_000),
       DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    )
+    .option(
+      "--ping-interval <seconds>",
+      "WebSocket ping interval; no pong by the next ping closes the client (0 = off)",
+      numberIn(0, 86_400, false),
+      DEFAULT_PING_INTERVAL_SECONDS,
+    )
+    .option(
+      "--allow-origin <origin...>",
+      "web origins allowed to open a WebSocket besides the server's own (repeatable)",
+    )
+    .option(
+      "--ws-path <path>",
+      "echo mode: path of the WebSocket echo endpoint",
+      pathValue,
+      DEFAULT_ECHO_WS_PATH,
+    )
+    .option(
+      "--max-message-bytes <n>",
+      "echo mode: largest WebSocket message (bigger closes with 1009)",
+      numberIn(1, 1024 ** 3),
+      DEFAULT_MAX_MESSAGE_BYTES,
     )
     .option(
       "--transform <name>",
@@ -144,21 +199,35 @@ export function parseServerArgs(
     const common = {
       hostname: flags.host as string,
       port: flags.port as number,
+      httpPort: flags.http === false ? undefined : flags.httpPort as number,
       maxClients: flags.maxClients as number,
       maxPerIp: flags.maxPerIp as number,
       idleTimeout: flags.idleTimeout as number,
       shutdownTimeout: flags.shutdownTimeout as number,
+      pingInterval: flags.pingInterval as number,
+      allowOrigins: (flags.allowOrigin as string[] | undefined) ?? [],
     };
     const logging = { logFormat: flags.logFormat as LogFormat, quiet: flags.quiet as boolean };
     if (flags.mode === "echo") {
       return {
         ...logging,
         mode: "echo",
-        options: { ...common, transform: flags.transform as EchoTransform },
+        options: {
+          ...common,
+          transform: flags.transform as EchoTransform,
+          path: flags.wsPath as string,
+          maxMessageBytes: flags.maxMessageBytes as number,
+        },
       };
     }
-    if (flags.transform !== "none") {
-      throw new RangeError("--transform applies only to --mode echo");
+    for (
+      const [flag, value, initial] of [
+        ["--transform", flags.transform, "none"],
+        ["--ws-path", flags.wsPath, DEFAULT_ECHO_WS_PATH],
+        ["--max-message-bytes", flags.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES],
+      ] as const
+    ) {
+      if (value !== initial) throw new RangeError(`${flag} applies only to --mode echo`);
     }
     return {
       ...logging,
@@ -171,6 +240,8 @@ export function parseServerArgs(
         rate: flags.rate as number,
         burst: flags.burst as number,
         history: flags.history as number,
+        roomHistoryBytes: flags.roomHistoryBytes as number,
+        historyBytes: flags.historyBytes as number,
         announceLimit: flags.announceLimit as number,
       },
     };

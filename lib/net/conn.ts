@@ -46,3 +46,18 @@ export function connectionProblem(error: unknown): string {
   if (error instanceof Deno.errors.TimedOut) return "timed out";
   return `error: ${errorText(error)}`;
 }
+
+/** Why a listener could not be bound, in a few words. */
+export function listenProblem(error: unknown): string {
+  const code = (error as { code?: string })?.code;
+  if (error instanceof Deno.errors.AddrInUse || code === "EADDRINUSE") {
+    return "address already in use";
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable || code === "EADDRNOTAVAIL") {
+    return "address not available";
+  }
+  if (error instanceof Deno.errors.PermissionDenied || code === "EACCES") {
+    return "permission denied";
+  }
+  return errorText(error);
+}

@@ -19,6 +19,42 @@ export const DEFAULT_HOST = "0.0.0.0";
 /** TCP port of the chat server (and echo mode) when `--port` is not given. */
 export const DEFAULT_CHAT_PORT = 7878;
 
+/** HTTP port (WebSocket, browser page) when `--http-port` is not given. */
+export const DEFAULT_HTTP_PORT = 7880;
+
+/** Path of the chat's WebSocket endpoint on the HTTP port. */
+export const CHAT_WS_PATH = "/ws";
+
+/** Path of the echo server's WebSocket endpoint (`--ws-path`). */
+export const DEFAULT_ECHO_WS_PATH = "/";
+
+/**
+ * A WebSocket chat message may carry this many lines of `--max-line-bytes`
+ * (64 KiB with the default 4 KiB lines); a bigger message closes with 1009.
+ */
+export const WS_MESSAGE_LINES = 16;
+
+/** Largest WebSocket echo message (`--max-message-bytes`, 16 MiB: the conformance suite's largest). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/** Seconds between WebSocket pings (`--ping-interval`); no pong by the next one closes. */
+export const DEFAULT_PING_INTERVAL_SECONDS = 30;
+
+/** Largest HTTP request head (request line plus headers) in bytes; more gets 431. */
+export const MAX_HTTP_HEAD_BYTES = 8192;
+
+/** Milliseconds a connection to the HTTP port gets to send its whole request head. */
+export const HTTP_HEAD_TIMEOUT_MS = 10_000;
+
+/**
+ * Refused connections that may linger at once to read their refusal; more
+ * are closed at once. Bounds the descriptors a connect flood can hold.
+ */
+export const MAX_LINGERING_REFUSALS = 64;
+
+/** Descriptors kept in reserve beyond the connection limits (listeners, logs, Redis). */
+export const RESERVED_DESCRIPTORS = 32;
+
 /** UDP port of `udp_echo.ts serve` when `--port` is not given. */
 export const DEFAULT_UDP_PORT = 7879;
 
@@ -51,6 +87,12 @@ export const DEFAULT_HISTORY = 20;
 
 /** Largest accepted `--history`. */
 export const MAX_HISTORY = 1000;
+
+/** Bytes of history kept per room (`--room-history-bytes`, 64 KiB). */
+export const DEFAULT_ROOM_HISTORY_BYTES = 64 * 1024;
+
+/** Bytes of history kept over all rooms (`--history-bytes`, 16 MiB). */
+export const DEFAULT_HISTORY_BYTES = 16 * 1024 * 1024;
 
 /** Seconds without input before a client is closed (`--idle-timeout`, 0 = off). */
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 0;
@@ -98,6 +140,9 @@ export const CLOSE_GRACE_MS = 1000;
 
 /** Milliseconds a refused client gets to read its refusal before the close. */
 export const REFUSAL_LINGER_MS = 1000;
+
+/** Bytes of log lines that may wait for stderr before lines are dropped (1 MiB). */
+export const DEFAULT_LOG_QUEUE_BYTES = 1024 * 1024;
 
 /** Host the client connects to when none is given. */
 export const DEFAULT_CLIENT_HOST = "localhost";

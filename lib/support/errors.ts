@@ -16,3 +16,19 @@ export class ConnectionError extends Error {
     this.name = "ConnectionError";
   }
 }
+
+/**
+ * A listener could not be bound; `message` is the one line to show
+ * (`cannot listen on 127.0.0.1:7878: address already in use`), and `cause`
+ * keeps the original error.
+ */
+export class ListenError extends Error {
+  /** The address that could not be bound, as `host:port`. */
+  readonly address: string;
+
+  constructor(address: string, reason: string, options?: ErrorOptions) {
+    super(`cannot listen on ${address}: ${reason}`, options);
+    this.name = "ListenError";
+    this.address = address;
+  }
+}

@@ -1,6 +1,7 @@
 /**
- * Server logging: one line per event on stderr, as text for people or as
- * JSON for machines.
+ * Server logging: one line per event, as text for people or as JSON for
+ * machines. Pure: where the lines go is the caller's choice (the programs
+ * use `net/log_writer.ts`, which never blocks serving).
  *
  * @module
  */
@@ -13,6 +14,7 @@ export type LogEventKind =
   | "refuse"
   | "nick"
   | "shutdown"
+  | "warning"
   | "error";
 
 /** One log record. */
@@ -34,6 +36,19 @@ export type Logger = (event: LogEvent) => void;
 /** A logger that drops everything (the default of the server cores). */
 export const silentLogger: Logger = () => {};
 
+/**
+ * Wraps `logger` so that an exception it throws is swallowed: logging must
+ * never take a server, or the connection being logged, down.
+ */
+export function safeLogger(logger: Logger): Logger {
+  if (logger === silentLogger) return logger;
+  return (event) => {
+    try {
+      logger(event);
+    } catch { /* a broken logger loses its line, nothing else */ }
+  };
+}
+
 /** Output format of {@linkcode createLogger}. */
 export type LogFormat = "text" | "json";
 
@@ -41,8 +56,8 @@ export type LogFormat = "text" | "json";
 export interface CreateLoggerOptions {
   /** @default {"text"} */
   format?: LogFormat;
-  /** Where lines go. @default {writing to stderr} */
-  write?: (line: string) => void;
+  /** Where each line goes (without a line ending). */
+  write: (line: string) => void;
   /** Clock for the timestamp. @default {() => new Date()} */
   now?: () => Date;
 }
@@ -52,10 +67,10 @@ export interface CreateLoggerOptions {
  * `2026-11-21T10:00:00.000Z connect peer=127.0.0.1:50000 nick=guest-1`, or
  * with `format: "json"`, `{"time":"…","event":"connect","peer":"…",…}`.
  */
-export function createLogger(options: CreateLoggerOptions = {}): Logger {
+export function createLogger(options: CreateLoggerOptions): Logger {
   const format = options.format ?? "text";
   const now = options.now ?? (() => new Date());
-  const write = options.write ?? writeStderr;
+  const write = options.write;
   return (event) => {
     const time = now().toISOString();
     if (format === "json") {
@@ -70,14 +85,4 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     }
     write(line);
   };
-}
-
-const stderrEncoder = new TextEncoder();
-
-function writeStderr(line: string): void {
-  try {
-    Deno.stderr.writeSync(stderrEncoder.encode(line + "\n"));
-  } catch {
-    // stderr gone (closed pipe): logging must never take the server down.
-  }
 }

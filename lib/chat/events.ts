@@ -1,0 +1,128 @@
+/**
+ * What the hub sends: chat events, each with its text-protocol rendering
+ * and its JSON form, encoded at most once per wire format however many
+ * members receive it. Pure.
+ *
+ * Text is the default wire format (the line protocol `nc` users see). JSON
+ * is one object per event with a `v` (version), a `type`, a `ts` (ISO 8601)
+ * and the fields of its type; a client asks for it with the WebSocket
+ * subprotocol `parley.json` or, over TCP, with `/format json`. Some events
+ * exist only for JSON clients (the member list on connect, for instance):
+ * their text is `null` and text members never see them.
+ *
+ * @module
+ */
+
+/** The version of the JSON event format, sent as `v` in every event. */
+export const EVENT_VERSION = 1;
+
+/** How a member wants its events: text lines, or JSON objects. */
+export type WireFormat = "text" | "json";
+
+/** A room as listed by `/rooms`. */
+export interface RoomCount {
+  name: string;
+  count: number;
+}
+
+/** Machine-readable reason of an error event (the text says it for people). */
+export type ErrorCode =
+  | "rate_limit"
+  | "too_long"
+  | "usage"
+  | "unknown_command"
+  | "bad_nick"
+  | "nick_taken"
+  | "bad_room"
+  | "already_there"
+  | "no_such_nick"
+  | "too_much"
+  | "not_delivered"
+  | "idle"
+  | "too_slow";
+
+/** Every event a member can receive. */
+export type ChatEvent =
+  | { type: "welcome"; server: string; nick: string; online: number; room: string }
+  | { type: "message"; room: string; from: string; text: string }
+  | { type: "action"; room: string; from: string; text: string }
+  | { type: "private"; from: string; to: string; text: string }
+  | { type: "history"; room: string; kind: "message" | "action"; from: string; text: string }
+  | { type: "join"; room: string; nick: string }
+  | { type: "leave"; room: string; nick: string; reason: string }
+  | { type: "nick"; room: string; from: string; to: string; self: boolean }
+  | { type: "members"; room: string; members: string[] }
+  | { type: "rooms"; rooms: RoomCount[] }
+  | { type: "format"; format: WireFormat }
+  | { type: "notice"; text: string }
+  | { type: "error"; code: ErrorCode; text: string };
+
+/** The `type` of a {@linkcode ChatEvent}. */
+export type ChatEventType = ChatEvent["type"];
+
+const encoder = new TextEncoder();
+
+/**
+ * One event on its way out: the event, when it happened, and its text
+ * rendering (`null` for JSON-only events). {@linkcode Outgoing.bytes}
+ * encodes it once per format and keeps the bytes, so a broadcast to a
+ * thousand members costs one encoding per format in use.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { Outgoing } from "./events.ts";
+ *
+ * const line = new Outgoing(
+ *   { type: "message", room: "lobby", from: "alice", text: "hi" },
+ *   "<alice> hi",
+ *   Date.UTC(2026, 10, 22),
+ * );
+ * equal(new TextDecoder().decode(line.bytes("text")!), "<alice> hi\n");
+ * equal(
+ *   new TextDecoder().decode(line.bytes("json")!),
+ *   '{"v":1,"type":"message","ts":"2026-11-22T00:00:00.000Z","room":"lobby","from":"alice","text":"hi"}\n',
+ * );
+ * ```
+ */
+export class Outgoing {
+  readonly event: ChatEvent;
+  /** The text lines (LF between them, none at the end), or null: JSON only. */
+  readonly text: string | null;
+  /** When it happened, in milliseconds since the epoch. */
+  readonly ts: number;
+  #textBytes: Uint8Array | null | undefined;
+  #jsonBytes: Uint8Array | undefined;
+
+  constructor(event: ChatEvent, text: string | null, ts: number) {
+    this.event = event;
+    this.text = text;
+    this.ts = ts;
+  }
+
+  /** The event as one JSON object (no line ending). */
+  json(): string {
+    return encodeEventJson(this.event, this.ts);
+  }
+
+  /**
+   * The UTF-8 bytes of this event in `format`, each line ending with LF;
+   * null when it has no rendering in that format. Encoded once per format.
+   */
+  bytes(format: WireFormat): Uint8Array | null {
+    if (format === "json") return this.#jsonBytes ??= encoder.encode(this.json() + "\n");
+    if (this.#textBytes === undefined) {
+      this.#textBytes = this.text === null ? null : encoder.encode(this.text + "\n");
+    }
+    return this.#textBytes;
+  }
+}
+
+/**
+ * One event as a JSON object: `v`, `type` and `ts` first, then the fields
+ * of its type.
+ */
+export function encodeEventJson(event: ChatEvent, ts: number): string {
+  const { type, ...fields } = event;
+  return JSON.stringify({ v: EVENT_VERSION, type, ts: new Date(ts).toISOString(), ...fields });
+}

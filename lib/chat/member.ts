@@ -1,0 +1,74 @@
+/**
+ * What the hub knows of a member: the {@linkcode ChatMember} a transport
+ * implements, how the hub asks it to close, and the hub's own record of it
+ * ({@linkcode ChatSession}). Pure.
+ *
+ * @module
+ */
+
+import type { TokenBucket } from "../support/token_bucket.ts";
+import type { Outgoing, WireFormat } from "./events.ts";
+import type { Room } from "./room.ts";
+
+/** How the hub ends a member; the transport turns it into a close. */
+export type CloseKind = "quit" | "idle" | "slow" | "shutdown";
+
+/** What the hub asks of a transport when it ends a member. */
+export interface MemberClose {
+  kind: CloseKind;
+  /** Why, in a few words (`quit: bye`, `too slow`, `idle`). */
+  reason: string;
+  /**
+   * A last event to send. For `slow` it replaces whatever is still queued
+   * (the member could not take it anyway); otherwise it goes after it.
+   */
+  last: Outgoing | null;
+  /** Milliseconds the member gets to take its queued bytes before the close. */
+  graceMs: number;
+}
+
+/** A connected member as the hub sees it, whatever its transport. */
+export interface ChatMember {
+  /** Remote address as `host:port`, for logs. */
+  readonly peer: string;
+  /** Remote IP address. */
+  readonly address: string;
+  /** `tcp`, `ws`, …, for logs. */
+  readonly transport: string;
+  /** The wire format it receives; `/format` changes it. */
+  format: WireFormat;
+  /**
+   * Queues `event` (in `format`, skipping events that have no rendering in
+   * it). Never blocks; returns false when it does not fit in the member's
+   * queue, and the hub then drops the member as too slow.
+   */
+  deliver(event: Outgoing): boolean;
+  /** Ends the connection as `close` says. The hub calls it once at most. */
+  close(close: MemberClose): void;
+}
+
+/** The hub's record of one member; transports hold it and pass it back. */
+export class ChatSession {
+  readonly id: number;
+  readonly member: ChatMember;
+  nick: string;
+  room: Room<ChatSession> | null = null;
+  /** True once the member has left (by any path). */
+  ended = false;
+  /** Its queue overflowed; it is dropped when the current operation ends. */
+  dropping = false;
+  /** Non-empty lines accepted; the idle sweep watches it change. */
+  activity = 0;
+  /** Idle sweep: `activity` when last seen changing, and since when. */
+  seenActivity = 0;
+  seenAt: number;
+  /** Made on the first line, full, so idle members stay small. */
+  bucket: TokenBucket | null = null;
+
+  constructor(id: number, member: ChatMember, nick: string, now: number) {
+    this.id = id;
+    this.member = member;
+    this.nick = nick;
+    this.seenAt = now;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The hub's options, their defaults and their checks: a bad value throws
+ * when the hub (and so the server) is made, never later. Pure.
+ *
+ * @module
+ */
+
+import {
+  DEFAULT_ANNOUNCE_LIMIT,
+  DEFAULT_BURST,
+  DEFAULT_HISTORY,
+  DEFAULT_HISTORY_BYTES,
+  DEFAULT_IDLE_TIMEOUT_SECONDS,
+  DEFAULT_MAX_LINE_BYTES,
+  DEFAULT_MAX_QUEUE_BYTES,
+  DEFAULT_RATE,
+  DEFAULT_ROOM_HISTORY_BYTES,
+  DEFAULT_SERVER_NAME,
+  MAX_HISTORY,
+  MAX_MAX_LINE_BYTES,
+  MIN_MAX_LINE_BYTES,
+} from "../support/constants.ts";
+import type { Logger } from "../support/log.ts";
+import { sanitizeText } from "./protocol.ts";
+
+/** Options of {@linkcode ChatHub}, checked when it is made. */
+export interface ChatHubOptions {
+  /** Name in the welcome line. @default {"parley"} */
+  name?: string;
+  /** Lines replayed per room to a member who joins (0 = off). @default {20} */
+  history?: number;
+  /** Bytes of history kept per room. @default {65536} */
+  roomHistoryBytes?: number;
+  /** Bytes of history kept over all rooms. @default {16777216} */
+  historyBytes?: number;
+  /** Longest input line in bytes (named in the `line too long` error). @default {4096} */
+  maxLineBytes?: number;
+  /** Queue bound of the transports (named in the `too slow` error). @default {1048576} */
+  maxQueueBytes?: number;
+  /** Lines per second one member may send (0 = no limit). @default {10} */
+  rate?: number;
+  /** Lines one member may send at once above the rate. @default {20} */
+  burst?: number;
+  /** Rooms with more members than this do not announce joins and leaves (0 = always). @default {200} */
+  announceLimit?: number;
+  /** Seconds without a non-empty line before a member is closed (0 = never). @default {0} */
+  idleTimeout?: number;
+  /** Receives connect, disconnect and nick events; its errors are swallowed. @default {silent} */
+  logger?: Logger;
+  /** Milliseconds since the epoch, now. @default {Date.now} */
+  clock?: () => number;
+}
+
+/** The validated form of {@linkcode ChatHubOptions}. */
+export type ChatHubSettings = Readonly<Required<Omit<ChatHubOptions, "logger" | "clock">>>;
+
+/**
+ * Checks hub options and fills in the defaults; a bad value throws a
+ * `RangeError` (or `TypeError`) naming the option, so a server refuses to
+ * start rather than misbehave later.
+ */
+export function chatHubSettings(options: ChatHubOptions = {}): ChatHubSettings {
+  const name = sanitizeText(options.name ?? DEFAULT_SERVER_NAME).trim();
+  if (typeof options.name !== "undefined" && typeof options.name !== "string") {
+    throw new TypeError(`Cannot create ChatHub: name must be a string, received ${options.name}`);
+  }
+  if (name === "") throw new RangeError("Cannot create ChatHub: name must not be empty");
+  return {
+    name,
+    history: integerIn("history", options.history ?? DEFAULT_HISTORY, 0, MAX_HISTORY),
+    roomHistoryBytes: integerIn(
+      "roomHistoryBytes",
+      options.roomHistoryBytes ?? DEFAULT_ROOM_HISTORY_BYTES,
+      1024,
+      2 ** 30,
+    ),
+    historyBytes: integerIn(
+      "historyBytes",
+      options.historyBytes ?? DEFAULT_HISTORY_BYTES,
+      1024,
+      2 ** 40,
+    ),
+    maxLineBytes: integerIn(
+      "maxLineBytes",
+      options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
+      MIN_MAX_LINE_BYTES,
+      MAX_MAX_LINE_BYTES,
+    ),
+    maxQueueBytes: integerIn(
+      "maxQueueBytes",
+      options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES,
+      4096,
+      2 ** 40,
+    ),
+    rate: numberIn("rate", options.rate ?? DEFAULT_RATE, 0, 1e9),
+    burst: integerIn("burst", options.burst ?? DEFAULT_BURST, 1, 1e9),
+    announceLimit: integerIn(
+      "announceLimit",
+      options.announceLimit ?? DEFAULT_ANNOUNCE_LIMIT,
+      0,
+      1e9,
+    ),
+    idleTimeout: numberIn(
+      "idleTimeout",
+      options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
+      0,
+      1e9,
+    ),
+  };
+}
+
+function numberIn(name: string, value: number, min: number, max: number): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`Cannot create ChatHub: ${name} must be a number, received ${value}`);
+  }
+  if (!(value >= min && value <= max)) {
+    throw new RangeError(
+      `Cannot create ChatHub: ${name} must be from ${min} to ${max}, received ${value}`,
+    );
+  }
+  return value;
+}
+
+function integerIn(name: string, value: number, min: number, max: number): number {
+  numberIn(name, value, min, max);
+  if (!Number.isInteger(value)) {
+    throw new RangeError(`Cannot create ChatHub: ${name} must be an integer, received ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,251 @@
+/**
+ * The echo servers: `serveEcho()` (RFC 862 over TCP, and with `httpPort`
+ * WebSocket echo on the same limits) and `serveWebSocketEcho()` (WebSocket
+ * only, in the shape of the seed's V `websocket.new_server(port, route)`).
+ *
+ * Echo never injects bytes into an echo stream: a TCP client refused by a
+ * limit, or closed as idle, is closed without a word (the log says why). A
+ * WebSocket client gets a close code instead: 1013 with the reason when
+ * refused, 1001 when idle or at shutdown.
+ *
+ * @module
+ */
+
+import type http from "node:http";
+import { WebSocketServer } from "ws";
+import { Admission } from "../net/admission.ts";
+import { HttpListener } from "../net/http_listener.ts";
+import { IdleSweep } from "../net/idle_sweep.ts";
+import { type ParleyServer, ServerLifecycle } from "../net/server.ts";
+import { TcpListener } from "../net/tcp_listener.ts";
+import {
+  CLOSE_GRACE_MS,
+  DEFAULT_CHAT_PORT,
+  DEFAULT_ECHO_WS_PATH,
+  DEFAULT_HOST,
+  DEFAULT_HTTP_PORT,
+  DEFAULT_MAX_CLIENTS,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_PER_IP,
+  DEFAULT_PING_INTERVAL_SECONDS,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+} from "../support/constants.ts";
+import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
+import { type EchoTransform, TcpEchoConnection } from "./tcp_echo.ts";
+import { WebSocketEchoConnection } from "./ws_echo.ts";
+
+export type { EchoTransform } from "./tcp_echo.ts";
+
+/** Options shared by both echo servers. */
+export interface EchoLimitsOptions {
+  /** Interface to listen on. @default {"0.0.0.0"} */
+  hostname?: string;
+  /** Let several processes listen on the same ports. @default {false} */
+  reusePort?: boolean;
+  /** Clients at once, every transport together. @default {1000} */
+  maxClients?: number;
+  /** Clients from one IP address at once (0 = no limit). @default {20} */
+  maxPerIp?: number;
+  /** Seconds without a byte (TCP) or a message (WebSocket) before a client is closed (0 = never). @default {0} */
+  idleTimeout?: number;
+  /** Milliseconds shutdown waits for clients to take their last bytes. @default {5000} */
+  shutdownTimeout?: number;
+  /** Receives listen, connect, disconnect, refuse and shutdown events. @default {silent} */
+  logger?: Logger;
+}
+
+/** Options of the WebSocket side of the echo servers. */
+export interface WebSocketEchoOptions {
+  /** Path of the WebSocket endpoint; other paths get 404. @default {"/"} */
+  path?: string;
+  /** Largest message; a bigger one closes with 1009. @default {16777216} */
+  maxMessageBytes?: number;
+  /** Seconds between pings; no pong by the next one closes (0 = off). @default {30} */
+  pingInterval?: number;
+  /** Origins allowed besides the server's own. @default {[]} */
+  allowOrigins?: readonly string[];
+  /**
+   * Accepts or refuses a client from its request before the handshake
+   * (like the seed's `on_connect`): return `true`, or a reason to refuse
+   * with HTTP 403. @default {accept every client}
+   */
+  accept?: (request: http.IncomingMessage) => boolean | string;
+}
+
+/** Options of {@linkcode serveEcho}. */
+export interface ServeEchoOptions extends EchoLimitsOptions, WebSocketEchoOptions {
+  /** TCP port; 0 picks a free one (read `addr`). @default {7878} */
+  port?: number;
+  /** HTTP port for WebSocket echo; 0 picks a free one. @default {no HTTP listener (server.ts uses 7880)} */
+  httpPort?: number;
+  /** TCP only: `upper` returns UTF-8 text upper-cased. @default {"none"} */
+  transform?: EchoTransform;
+}
+
+/** Options of {@linkcode serveWebSocketEcho}. */
+export interface ServeWebSocketEchoOptions extends EchoLimitsOptions, WebSocketEchoOptions {
+  /** HTTP port; 0 picks a free one (read `addr`). @default {7880} */
+  port?: number;
+}
+
+/**
+ * Starts an echo server: RFC 862 over TCP, and WebSocket echo on
+ * `httpPort` when given (await `ready`, then read `httpAddr`).
+ *
+ * @example
+ * ```ts ignore
+ * await using server = serveEcho({ hostname: "127.0.0.1", port: 0 });
+ * ```
+ */
+export function serveEcho(options: ServeEchoOptions = {}): ParleyServer {
+  const echo = new EchoCore(options);
+  const transform = options.transform ?? "none";
+  const tcp = new TcpListener({
+    hostname: options.hostname ?? DEFAULT_HOST,
+    port: options.port ?? DEFAULT_CHAT_PORT,
+    reusePort: options.reusePort,
+    admission: echo.admission,
+    refusal: () => null,
+    serve: (conn, peer) => echo.serveTcp(new TcpEchoConnection(conn, peer), transform),
+    logger: echo.log,
+  });
+  const http = options.httpPort === undefined ? null : echo.httpListener(options.httpPort);
+  const lifecycle = echo.lifecycle(tcp, http);
+  return {
+    addr: tcp.addr,
+    get httpAddr() {
+      return lifecycle.httpAddr;
+    },
+    ready: lifecycle.ready,
+    finished: lifecycle.finished,
+    shutdown: () => lifecycle.shutdown(),
+    [Symbol.asyncDispose]: () => lifecycle.shutdown(),
+  };
+}
+
+/**
+ * Starts a WebSocket echo server and resolves once it listens (`addr` is
+ * the HTTP address). Every message comes back with its own opcode.
+ *
+ * @example
+ * ```ts ignore
+ * await using server = await serveWebSocketEcho({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   accept: (request) => request.url === "/" || "only / is served",
+ * });
+ * console.log(`ws://127.0.0.1:${server.addr.port}/`);
+ * ```
+ */
+export async function serveWebSocketEcho(
+  options: ServeWebSocketEchoOptions = {},
+): Promise<ParleyServer> {
+  const echo = new EchoCore(options);
+  const http = echo.httpListener(options.port ?? DEFAULT_HTTP_PORT);
+  const lifecycle = echo.lifecycle(null, http);
+  await lifecycle.ready;
+  return {
+    addr: lifecycle.httpAddr!,
+    httpAddr: lifecycle.httpAddr,
+    ready: lifecycle.ready,
+    finished: lifecycle.finished,
+    shutdown: () => lifecycle.shutdown(),
+    [Symbol.asyncDispose]: () => lifecycle.shutdown(),
+  };
+}
+
+/** What both echo servers share: limits, connection tracking, idle sweep. */
+class EchoCore {
+  readonly log: Logger;
+  readonly admission: Admission;
+  readonly #options: EchoLimitsOptions & WebSocketEchoOptions;
+  readonly #tcp = new Set<TcpEchoConnection>();
+  readonly #ws = new Set<WebSocketEchoConnection>();
+  readonly #idle: IdleSweep<TcpEchoConnection | WebSocketEchoConnection>;
+
+  constructor(options: EchoLimitsOptions & WebSocketEchoOptions) {
+    this.#options = options;
+    this.log = safeLogger(options.logger ?? silentLogger);
+    this.admission = new Admission({
+      maxClients: options.maxClients ?? DEFAULT_MAX_CLIENTS,
+      maxPerIp: options.maxPerIp ?? DEFAULT_MAX_PER_IP,
+      logger: this.log,
+    });
+    const idleTimeout = options.idleTimeout ?? 0;
+    if (!(idleTimeout >= 0)) {
+      throw new RangeError(
+        `Cannot start the echo server: idleTimeout must be >= 0, received ${idleTimeout}`,
+      );
+    }
+    this.#idle = new IdleSweep(idleTimeout * 1000, (connection) => {
+      if (connection instanceof TcpEchoConnection) connection.closeIdle();
+      else connection.end(1001, "idle", CLOSE_GRACE_MS);
+    });
+  }
+
+  async serveTcp(connection: TcpEchoConnection, transform: EchoTransform): Promise<void> {
+    this.#tcp.add(connection);
+    this.#idle.add(connection);
+    this.log({ event: "connect", peer: connection.peer, transport: "tcp" });
+    const reason = await connection.run(transform);
+    this.#idle.delete(connection);
+    this.#tcp.delete(connection);
+    this.log({ event: "disconnect", peer: connection.peer, reason, transport: "tcp" });
+  }
+
+  httpListener(port: number): HttpListener {
+    const options = this.#options;
+    const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) {
+      throw new RangeError(
+        `Cannot start the echo server: maxMessageBytes must be an integer >= 1, received ${maxMessageBytes}`,
+      );
+    }
+    const accept = options.accept;
+    return new HttpListener({
+      hostname: options.hostname ?? DEFAULT_HOST,
+      port,
+      reusePort: options.reusePort,
+      admission: this.admission,
+      allowOrigins: options.allowOrigins,
+      pingIntervalMs: (options.pingInterval ?? DEFAULT_PING_INTERVAL_SECONDS) * 1000,
+      logger: this.log,
+      websockets: {
+        [options.path ?? DEFAULT_ECHO_WS_PATH]: {
+          server: new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes }),
+          accept: accept === undefined ? undefined : (request) => {
+            const verdict = accept(request);
+            return verdict === true ? true : verdict === false ? "refused by the server" : verdict;
+          },
+          serve: (connection) => this.#serveWebSocket(new WebSocketEchoConnection(connection)),
+        },
+      },
+    });
+  }
+
+  lifecycle(tcp: TcpListener | null, http: HttpListener | null): ServerLifecycle {
+    return new ServerLifecycle({
+      tcp,
+      http,
+      admission: this.admission,
+      shutdownTimeoutMs: this.#options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+      logger: this.log,
+      describe: () => ({ clients: this.#tcp.size + this.#ws.size }),
+      stopClients: (graceMs) => {
+        for (const connection of this.#tcp) connection.stop(graceMs);
+        for (const connection of this.#ws) connection.end(1001, "server shutting down", graceMs);
+      },
+      stopTimers: () => this.#idle.stop(),
+    });
+  }
+
+  async #serveWebSocket(connection: WebSocketEchoConnection): Promise<void> {
+    this.#ws.add(connection);
+    this.#idle.add(connection);
+    this.log({ event: "connect", peer: connection.peer, transport: "ws" });
+    const reason = await connection.run();
+    this.#idle.delete(connection);
+    this.#ws.delete(connection);
+    this.log({ event: "disconnect", peer: connection.peer, reason, transport: "ws" });
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * Admission: one set of connection limits for every listener of a server
+ * (TCP lines, the HTTP port and its WebSockets), so `--max-clients` and
+ * `--max-per-ip` count clients of every transport together.
+ *
+ * Every accepted connection is either admitted (a {@linkcode Ticket},
+ * counted until released) or refused. A refused connection may linger to
+ * read its refusal (a line, an HTTP status or a close code), but at most
+ * `maxLingering` at once: past that it is closed at once. So the
+ * connections in any state stay within `maxClients + maxLingering`, which
+ * is what the server needs in file descriptors (see
+ * {@linkcode Admission.descriptorsNeeded}).
+ *
+ * Refusals are logged once per burst: the first at once, the rest of the
+ * next second as one line with a count.
+ *
+ * @module
+ */
+
+import {
+  DEFAULT_MAX_CLIENTS,
+  DEFAULT_MAX_PER_IP,
+  MAX_LINGERING_REFUSALS,
+  RESERVED_DESCRIPTORS,
+} from "../support/constants.ts";
+import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
+
+/** Options of {@linkcode Admission}. */
+export interface AdmissionOptions {
+  /** Clients admitted at once, all transports together. @default {1000} */
+  maxClients?: number;
+  /** Clients from one IP address at once (0 = no limit). @default {20} */
+  maxPerIp?: number;
+  /** Refused connections that may linger at once to read why. @default {64} */
+  maxLingering?: number;
+  /** Receives `refuse` events (aggregated per burst). @default {silent} */
+  logger?: Logger;
+}
+
+/** An admitted connection; release it once when the connection is closed. */
+export interface Ticket {
+  readonly ip: string;
+  /** Frees the place (idempotent). */
+  release(): void;
+}
+
+/** A refused connection. */
+export interface Refusal {
+  /** Why, for the client and the log: `server full (1000 clients); try again later`. */
+  readonly reason: string;
+  /**
+   * True when the connection may linger to deliver `reason`; the caller
+   * then calls {@linkcode Refusal.done} once it is closed. False: close it
+   * at once, without a word (too many refusals are lingering already).
+   */
+  readonly linger: boolean;
+  /** The lingering refusal is over (idempotent). */
+  done(): void;
+}
+
+/** Milliseconds over which refusals are summed into one log line. */
+const REFUSAL_LOG_WINDOW_MS = 1000;
+
+/** The shared limits of a server's listeners. */
+export class Admission {
+  readonly maxClients: number;
+  readonly maxPerIp: number;
+  readonly maxLingering: number;
+  readonly #log: Logger;
+  readonly #perIp = new Map<string, number>();
+  #clients = 0;
+  #lingering = 0;
+  /** Refusals in the current log window, by reason, after the first. */
+  #suppressed = new Map<string, number>();
+  #window: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: AdmissionOptions = {}) {
+    this.maxClients = positiveInteger("maxClients", options.maxClients ?? DEFAULT_MAX_CLIENTS, 1);
+    this.maxPerIp = positiveInteger("maxPerIp", options.maxPerIp ?? DEFAULT_MAX_PER_IP, 0);
+    this.maxLingering = positiveInteger(
+      "maxLingering",
+      options.maxLingering ?? MAX_LINGERING_REFUSALS,
+      0,
+    );
+    this.#log = safeLogger(options.logger ?? silentLogger);
+  }
+
+  /** Connections admitted now. */
+  get clientCount(): number {
+    return this.#clients;
+  }
+
+  /** Refused connections lingering now. */
+  get lingeringCount(): number {
+    return this.#lingering;
+  }
+
+  /**
+   * File descriptors the server may need at most: every admitted and
+   * lingering connection, plus a reserve for listeners, logs and Redis.
+   */
+  get descriptorsNeeded(): number {
+    return this.maxClients + this.maxLingering + RESERVED_DESCRIPTORS;
+  }
+
+  /**
+   * Admits or refuses a new connection from `ip`; `peer` (`host:port`) and
+   * `transport` are for the log.
+   */
+  admit(ip: string, peer: string, transport: string): Ticket | Refusal {
+    const fromIp = this.#perIp.get(ip) ?? 0;
+    let reason: string | undefined;
+    if (this.#clients >= this.maxClients) {
+      reason = `server full (${this.maxClients} clients); try again later`;
+    } else if (this.maxPerIp > 0 && fromIp >= this.maxPerIp) {
+      reason = `too many connections from ${ip} (at most ${this.maxPerIp}); try again later`;
+    }
+    if (reason !== undefined) return this.#refuse(reason, peer, transport);
+    this.#clients++;
+    this.#perIp.set(ip, fromIp + 1);
+    let released = false;
+    return {
+      ip,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#clients--;
+        const left = (this.#perIp.get(ip) ?? 1) - 1;
+        if (left === 0) this.#perIp.delete(ip);
+        else this.#perIp.set(ip, left);
+      },
+    };
+  }
+
+  /** Stops the refusal log window (logging what it summed). Call at shutdown. */
+  close(): void {
+    clearTimeout(this.#window);
+    this.#window = undefined;
+    this.#flushRefusals();
+  }
+
+  #refuse(reason: string, peer: string, transport: string): Refusal {
+    const linger = this.#lingering < this.maxLingering;
+    if (linger) this.#lingering++;
+    if (this.#window === undefined) {
+      this.#log({ event: "refuse", peer, transport, reason });
+      this.#window = setTimeout(() => {
+        this.#window = undefined;
+        this.#flushRefusals();
+      }, REFUSAL_LOG_WINDOW_MS);
+      Deno.unrefTimer(this.#window);
+    } else {
+      this.#suppressed.set(reason, (this.#suppressed.get(reason) ?? 0) + 1);
+    }
+    let done = !linger;
+    return {
+      reason,
+      linger,
+      done: () => {
+        if (done) return;
+        done = true;
+        this.#lingering--;
+      },
+    };
+  }
+
+  #flushRefusals(): void {
+    for (const [reason, more] of this.#suppressed) {
+      this.#log({ event: "refuse", reason, more, within: `${REFUSAL_LOG_WINDOW_MS} ms` });
+    }
+    this.#suppressed.clear();
+  }
+}
+
+/** True when `admitted` is a {@linkcode Ticket} rather than a {@linkcode Refusal}. */
+export function isTicket(admitted: Ticket | Refusal): admitted is Ticket {
+  return "release" in admitted;
+}
+
+function positiveInteger(name: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) {
+    throw new RangeError(
+      `Cannot create Admission: ${name} must be an integer >= ${min}, received ${value}`,
+    );
+  }
+  return value;
+}

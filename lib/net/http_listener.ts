@@ -1,0 +1,355 @@
+/**
+ * The HTTP port: WebSocket endpoints and plain requests, on `node:http`
+ * and npm `ws` under Deno (the reasons are in the README).
+ *
+ * Parley owns the accept loop (a `node:net` server) and hands each socket
+ * to the HTTP parser itself, so every connection passes the same
+ * {@linkcode Admission} as the TCP listener before a byte is parsed, and
+ * the bounds hold whatever `node:http` does: a request head of at most
+ * 8 KiB (more gets 431), sent within a time limit (else 408 and the
+ * close), one request per connection (`Connection: close`), GET and HEAD
+ * only (405), unknown paths 404. WebSocket upgrades pass an `Origin` check
+ * (cross-site WebSocket hijacking): same-origin pages and clients that send
+ * no `Origin` are allowed, others only when listed.
+ *
+ * A refused connection that may linger still gets its request read, so it
+ * learns why: a 503 with the reason, or for a WebSocket the handshake and
+ * then close code 1013 with the reason.
+ *
+ * Every open WebSocket is pinged every `pingIntervalMs`; one that has not
+ * answered the previous ping by then is terminated (`ping timeout`).
+ *
+ * @module
+ */
+
+import http from "node:http";
+import net from "node:net";
+import { Buffer } from "node:buffer";
+import type { WebSocket, WebSocketServer } from "ws";
+import { HTTP_HEAD_TIMEOUT_MS, MAX_HTTP_HEAD_BYTES } from "../support/constants.ts";
+import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
+import { type Admission, isTicket, type Refusal, type Ticket } from "./admission.ts";
+import { formatAddr, listenProblem } from "./conn.ts";
+import { ListenError } from "../support/errors.ts";
+
+/** An open WebSocket with what the listener knows of its connection. */
+export class WebSocketConnection {
+  readonly ws: WebSocket;
+  readonly request: http.IncomingMessage;
+  /** Remote `host:port`. */
+  readonly peer: string;
+  /** Remote IP address. */
+  readonly address: string;
+  /** Set when the listener ended it (`ping timeout`), before its close event. */
+  endedBy: string | null = null;
+  /** Answered the last ping. */
+  alive = true;
+
+  constructor(ws: WebSocket, request: http.IncomingMessage, peer: string, address: string) {
+    this.ws = ws;
+    this.request = request;
+    this.peer = peer;
+    this.address = address;
+  }
+
+  /**
+   * Destroys the socket at once; with a reset (RST) when the runtime allows
+   * it, so no kernel buffer keeps unsent bytes for a peer that is gone.
+   */
+  reset(): void {
+    const socket = (this.ws as unknown as { _socket?: net.Socket })._socket;
+    if (socket !== undefined && typeof socket.resetAndDestroy === "function") {
+      socket.resetAndDestroy();
+    } else this.ws.terminate();
+  }
+}
+
+/** A WebSocket endpoint on the HTTP port. */
+export interface WebSocketRoute {
+  /** The `ws` server (made with `noServer: true`) that completes handshakes. */
+  server: WebSocketServer;
+  /**
+   * Accepts or refuses a client from its request (path, headers), before
+   * the handshake; a string refuses with that reason (HTTP 403). Like the
+   * seed's `on_connect` returning a boolean.
+   */
+  accept?: (request: http.IncomingMessage) => true | string;
+  /** Serves an open WebSocket; resolves once it is closed. */
+  serve: (connection: WebSocketConnection) => Promise<void>;
+}
+
+/** Options of {@linkcode HttpListener}. */
+export interface HttpListenerOptions {
+  hostname: string;
+  /** 0 picks a free port (read it back from `addr`). */
+  port: number;
+  /** Let several processes listen on the same port. @default {false} */
+  reusePort?: boolean;
+  /** The limits shared with the server's other listeners. */
+  admission: Admission;
+  /** WebSocket endpoints by path (`/ws`). */
+  websockets: Record<string, WebSocketRoute>;
+  /**
+   * Answers a GET or HEAD that is not a WebSocket upgrade; returns false to
+   * let the listener answer 404. @default {404 for everything}
+   */
+  handleRequest?: (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
+  /** Origins allowed besides the server's own (`https://chat.example`). @default {[]} */
+  allowOrigins?: readonly string[];
+  /** Milliseconds to send the request head. @default {10000} */
+  headTimeoutMs?: number;
+  /** Milliseconds between pings of each WebSocket (0 = none). @default {30000} */
+  pingIntervalMs?: number;
+  /** Receives `error` events. @default {silent} */
+  logger?: Logger;
+}
+
+interface SocketState {
+  admitted: Ticket | Refusal;
+  peer: string;
+  address: string;
+  headTimer: ReturnType<typeof setTimeout> | undefined;
+  upgraded: boolean;
+}
+
+/** Normalises `::ffff:1.2.3.4` to `1.2.3.4`. */
+function plainAddress(address: string | undefined): string {
+  if (address === undefined) return "unknown";
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}
+
+/** Listens on the HTTP port; `ready` resolves once bound. */
+export class HttpListener {
+  /** Resolves with the bound address (rejects if it cannot be bound). */
+  readonly ready: Promise<Deno.NetAddr>;
+  /** Settles once accepting has stopped and every connection is closed. */
+  readonly finished: Promise<void>;
+  readonly #options: HttpListenerOptions;
+  readonly #log: Logger;
+  readonly #net: net.Server;
+  readonly #http: http.Server;
+  readonly #sockets = new Map<net.Socket, SocketState>();
+  readonly #websockets = new Set<WebSocketConnection>();
+  readonly #allowOrigins: Set<string>;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+  #resolveFinished!: () => void;
+  #listening = false;
+
+  constructor(options: HttpListenerOptions) {
+    this.#options = options;
+    this.#log = safeLogger(options.logger ?? silentLogger);
+    this.#allowOrigins = new Set((options.allowOrigins ?? []).map(normaliseOrigin));
+    this.#http = http.createServer({ maxHeaderSize: MAX_HTTP_HEAD_BYTES });
+    this.#http.on("request", (request, response) => this.#onRequest(request, response));
+    this.#http.on(
+      "upgrade",
+      (request, socket, head) => this.#onUpgrade(request, socket as net.Socket, head),
+    );
+    this.#http.on("clientError", (_error, socket: net.Socket) => {
+      // Malformed or over-long head: node:http answers 400/431 itself when
+      // it can; make sure the socket goes.
+      if (!socket.destroyed) {
+        socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        setTimeout(() => socket.destroy(), 100);
+      }
+    });
+    this.#net = net.createServer({ pauseOnConnect: false }, (socket) => this.#onSocket(socket));
+    this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
+    this.ready = new Promise((resolve, reject) => {
+      this.#net.once("error", (error) =>
+        reject(
+          new ListenError(
+            formatAddr({ hostname: options.hostname, port: options.port }),
+            listenProblem(error),
+            { cause: error },
+          ),
+        ));
+      this.#net.listen(
+        { host: options.hostname, port: options.port, exclusive: !options.reusePort },
+        () => {
+          this.#listening = true;
+          this.#net.removeAllListeners("error");
+          this.#net.on(
+            "error",
+            (error) => this.#log({ event: "error", reason: `http listener: ${error.message}` }),
+          );
+          const address = this.#net.address() as net.AddressInfo;
+          resolve({ transport: "tcp", hostname: address.address, port: address.port });
+        },
+      );
+    });
+    this.ready.catch(() => this.#resolveFinished());
+    const pingMs = options.pingIntervalMs ?? 30_000;
+    if (pingMs > 0) this.#pingTimer = setInterval(() => this.#ping(), pingMs);
+  }
+
+  /** Open WebSockets now. */
+  get websocketCount(): number {
+    return this.#websockets.size;
+  }
+
+  /** Stops accepting; requests not yet upgraded are cut, WebSockets carry on. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#pingTimer);
+    if (this.#listening) this.#net.close(() => this.#maybeFinished());
+    for (const [socket, state] of this.#sockets) if (!state.upgraded) socket.destroy();
+    this.#maybeFinished();
+  }
+
+  /** Resets every connection still open (the end of a shutdown). */
+  closeAll(): void {
+    for (const connection of this.#websockets) connection.reset();
+    for (const socket of this.#sockets.keys()) socket.destroy();
+  }
+
+  #maybeFinished(): void {
+    if (this.#closed && this.#sockets.size === 0) {
+      // The net server's own close callback may still be pending; both end here.
+      queueMicrotask(() => this.#resolveFinished());
+    }
+  }
+
+  #onSocket(socket: net.Socket): void {
+    if (this.#closed) return void socket.destroy();
+    const address = plainAddress(socket.remoteAddress);
+    const peer = formatAddr({ hostname: address, port: socket.remotePort ?? 0 });
+    const admitted = this.#options.admission.admit(address, peer, "http");
+    if (!isTicket(admitted) && !admitted.linger) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const state: SocketState = { admitted, peer, address, headTimer: undefined, upgraded: false };
+    state.headTimer = setTimeout(() => {
+      if (!socket.destroyed) {
+        socket.end(
+          "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        );
+        setTimeout(() => socket.destroy(), 100);
+      }
+    }, this.#options.headTimeoutMs ?? HTTP_HEAD_TIMEOUT_MS);
+    this.#sockets.set(socket, state);
+    socket.once("close", () => {
+      clearTimeout(state.headTimer);
+      this.#sockets.delete(socket);
+      if (isTicket(state.admitted)) state.admitted.release();
+      else state.admitted.done();
+      this.#maybeFinished();
+    });
+    socket.on("error", () => {}); // resets are normal; 'close' follows
+    this.#http.emit("connection", socket);
+  }
+
+  #onRequest(request: http.IncomingMessage, response: http.ServerResponse): void {
+    const state = this.#sockets.get(request.socket as net.Socket);
+    if (state !== undefined) clearTimeout(state.headTimer);
+    response.shouldKeepAlive = false; // one request per connection
+    const reply = (status: number, text: string, headers: Record<string, string> = {}) => {
+      response.writeHead(status, {
+        "content-type": "text/plain; charset=utf-8",
+        "content-length": String(Buffer.byteLength(text)),
+        ...headers,
+      });
+      response.end(request.method === "HEAD" ? undefined : text);
+    };
+    if (state !== undefined && !isTicket(state.admitted)) {
+      return reply(503, `${state.admitted.reason}\n`, { "retry-after": "10" });
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return reply(405, `method ${request.method} not allowed; use GET\n`, { allow: "GET, HEAD" });
+    }
+    const path = pathOf(request);
+    if (this.#options.websockets[path] !== undefined) {
+      return reply(426, `${path} is a WebSocket endpoint; connect with a WebSocket client\n`, {
+        upgrade: "websocket",
+      });
+    }
+    if (this.#options.handleRequest?.(request, response)) return;
+    reply(404, `not found: ${path}\n`);
+  }
+
+  #onUpgrade(request: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    const state = this.#sockets.get(socket);
+    if (state === undefined || this.#closed) return void socket.destroy();
+    clearTimeout(state.headTimer);
+    state.upgraded = true;
+    const path = pathOf(request);
+    const route = this.#options.websockets[path];
+    const refuse = (status: string, text: string) => {
+      socket.end(
+        `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+      );
+      setTimeout(() => socket.destroy(), 1000);
+    };
+    if (route === undefined) return refuse("404 Not Found", `not found: ${path}\n`);
+    if (request.method !== "GET") return refuse("405 Method Not Allowed", "use GET\n");
+    const origin = request.headers.origin;
+    if (origin !== undefined && !this.#originAllowed(origin, request.headers.host)) {
+      return refuse("403 Forbidden", `origin ${origin} is not allowed\n`);
+    }
+    const verdict = route.accept?.(request) ?? true;
+    if (verdict !== true) return refuse("403 Forbidden", `${verdict}\n`);
+    route.server.handleUpgrade(request, socket, head, (ws) => {
+      if (!isTicket(state.admitted)) {
+        // Refused but allowed to linger: say why with a close code.
+        ws.close(1013, truncateReason(state.admitted.reason));
+        setTimeout(() => ws.terminate(), 1000);
+        return;
+      }
+      const connection = new WebSocketConnection(ws, request, state.peer, state.address);
+      this.#websockets.add(connection);
+      ws.on("pong", () => (connection.alive = true));
+      route.serve(connection).catch((error) => {
+        this.#log({ event: "error", peer: state.peer, reason: String(error) });
+        connection.reset();
+      }).finally(() => this.#websockets.delete(connection));
+    });
+  }
+
+  #originAllowed(origin: string, host: string | undefined): boolean {
+    const normalised = normaliseOrigin(origin);
+    if (this.#allowOrigins.has(normalised) || this.#allowOrigins.has("*")) return true;
+    try {
+      return host !== undefined && new URL(normalised).host === host.toLowerCase();
+    } catch {
+      return false;
+    }
+  }
+
+  #ping(): void {
+    for (const connection of this.#websockets) {
+      if (connection.ws.readyState !== connection.ws.OPEN) continue;
+      if (!connection.alive) {
+        connection.endedBy = "ping timeout";
+        connection.reset();
+        continue;
+      }
+      connection.alive = false;
+      try {
+        connection.ws.ping();
+      } catch { /* closing already */ }
+    }
+  }
+}
+
+/** The path of a request, without its query. */
+function pathOf(request: http.IncomingMessage): string {
+  const url = request.url ?? "/";
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
+
+function normaliseOrigin(origin: string): string {
+  return origin.trim().toLowerCase().replace(/\/+$/, "");
+}
+
+/** A close reason fits in 123 bytes of UTF-8. */
+export function truncateReason(reason: string): string {
+  const bytes = new TextEncoder().encode(reason);
+  if (bytes.length <= 123) return reason;
+  return new TextDecoder().decode(bytes.subarray(0, 120)).replace(/\ufffd$/, "") + "...";
+}

@@ -1,0 +1,104 @@
+/**
+ * What every Parley server shares: the shape of the object it returns
+ * (like `Deno.serve`'s), and the shutdown choreography over its listeners.
+ *
+ * @module
+ */
+
+import type { Logger } from "../support/log.ts";
+import type { Admission } from "./admission.ts";
+import type { HttpListener } from "./http_listener.ts";
+import type { TcpListener } from "./tcp_listener.ts";
+import { formatAddr } from "./conn.ts";
+
+/** A running server: its addresses, a promise for its end, and `shutdown()`. */
+export interface ParleyServer extends AsyncDisposable {
+  /** The TCP address actually bound (with the real port when 0 was asked). */
+  readonly addr: Deno.NetAddr;
+  /** The HTTP address once `ready` (null without an HTTP listener). */
+  readonly httpAddr: Deno.NetAddr | null;
+  /** Resolves once every listener is bound; rejects if one cannot be. */
+  readonly ready: Promise<void>;
+  /** Resolves when the server has stopped and every connection is closed. */
+  readonly finished: Promise<void>;
+  /** Stops accepting, lets clients take their last bytes, then closes all. */
+  shutdown(): Promise<void>;
+}
+
+/** Options of {@linkcode ServerLifecycle}. */
+export interface ServerLifecycleOptions {
+  tcp: TcpListener | null;
+  http: HttpListener | null;
+  admission: Admission;
+  /** Milliseconds clients get to take their last bytes. */
+  shutdownTimeoutMs: number;
+  logger: Logger;
+  /** Fields of the `shutdown` log event (`clients=3`). */
+  describe: () => Record<string, string | number>;
+  /** Tells every client the server is stopping, giving them `graceMs`. */
+  stopClients: (graceMs: number) => void;
+  /** Stops timers of the protocol (idle sweeps). */
+  stopTimers?: () => void;
+}
+
+/** Starts, tracks and stops a server's listeners. */
+export class ServerLifecycle {
+  readonly ready: Promise<void>;
+  readonly finished: Promise<void>;
+  #httpAddr: Deno.NetAddr | null = null;
+  #stopping = false;
+  #stop!: () => void;
+  readonly #options: ServerLifecycleOptions;
+
+  constructor(options: ServerLifecycleOptions) {
+    this.#options = options;
+    const { tcp, http, logger } = options;
+    this.ready = (async () => {
+      if (http !== null) this.#httpAddr = await http.ready;
+      logger({
+        event: "listen",
+        ...(tcp ? { addr: formatAddr(tcp.addr) } : {}),
+        ...(this.#httpAddr ? { http: formatAddr(this.#httpAddr) } : {}),
+      });
+    })();
+    const stopRequested = new Promise<void>((resolve) => (this.#stop = resolve));
+    // A listener that could not be bound stops the server.
+    this.ready.catch(() => this.shutdown());
+    this.finished = (async () => {
+      await Promise.race([stopRequested, ...(tcp ? [tcp.finished] : [])]);
+      this.shutdown();
+      const all = Promise.all([tcp?.finished, http?.finished]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => {
+        // A little past the clients' deadline, whatever is left is cut off.
+        timer = setTimeout(resolve, options.shutdownTimeoutMs + 100);
+      });
+      await Promise.race([all, late]);
+      clearTimeout(timer);
+      tcp?.closeAll();
+      http?.closeAll();
+      await all;
+    })();
+  }
+
+  /** The HTTP address once ready. */
+  get httpAddr(): Deno.NetAddr | null {
+    return this.#httpAddr;
+  }
+
+  /** Starts the graceful stop (once); resolves when finished. */
+  shutdown(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      const { tcp, http, admission, logger } = this.#options;
+      logger({ event: "shutdown", ...this.#options.describe() });
+      tcp?.close();
+      http?.close();
+      this.#options.stopTimers?.();
+      this.#options.stopClients(this.#options.shutdownTimeoutMs);
+      admission.close();
+      this.#stop();
+    }
+    return this.finished;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * A TCP listener (`Deno.listen`) that admits connections through a shared
+ * {@linkcode Admission} and hands each admitted one to a protocol. Refused
+ * ones get the protocol's refusal bytes (if any) and a lingering close, or,
+ * when too many are lingering already, are closed at once.
+ *
+ * @module
+ */
+
+import { REFUSAL_LINGER_MS } from "../support/constants.ts";
+import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
+import { type Admission, isTicket } from "./admission.ts";
+import { closeQuietly, errorText, formatAddr, listenProblem } from "./conn.ts";
+import { ListenError } from "../support/errors.ts";
+import { lingeringClose } from "./lingering_close.ts";
+
+/** Options of {@linkcode TcpListener}. */
+export interface TcpListenerOptions {
+  hostname: string;
+  /** 0 picks a free port (read it back from `addr`). */
+  port: number;
+  /** Let several processes listen on the same port (Linux `SO_REUSEPORT`). @default {false} */
+  reusePort?: boolean;
+  /** The limits shared with the server's other listeners. */
+  admission: Admission;
+  /** Name of the transport in logs. @default {"tcp"} */
+  transport?: string;
+  /** Bytes that tell a refused client why, or null to close without a word. */
+  refusal: (reason: string) => Uint8Array | null;
+  /** Serves an admitted connection; resolves once it is closed. */
+  serve: (conn: Deno.TcpConn, peer: string) => Promise<void>;
+  /** Receives accept errors. @default {silent} */
+  logger?: Logger;
+}
+
+/** Accepts connections until closed; `finished` settles when all are done. */
+export class TcpListener {
+  readonly addr: Deno.NetAddr;
+  /** Settles once accepting has stopped and every connection is closed. */
+  readonly finished: Promise<void>;
+  readonly #listener: Deno.TcpListener;
+  readonly #options: TcpListenerOptions;
+  readonly #log: Logger;
+  readonly #open = new Set<Deno.TcpConn>();
+  readonly #pending = new Set<Promise<void>>();
+  #closed = false;
+
+  /** Listens at once; throws if the address cannot be bound. */
+  constructor(options: TcpListenerOptions) {
+    this.#options = options;
+    this.#log = safeLogger(options.logger ?? silentLogger);
+    try {
+      this.#listener = Deno.listen({
+        hostname: options.hostname,
+        port: options.port,
+        transport: "tcp",
+        ...(options.reusePort ? { reusePort: true } : {}),
+      });
+    } catch (error) {
+      throw new ListenError(
+        formatAddr({ hostname: options.hostname, port: options.port }),
+        listenProblem(error),
+        { cause: error },
+      );
+    }
+    this.addr = this.#listener.addr;
+    this.finished = this.#acceptLoop();
+  }
+
+  /** Stops accepting; connections already open carry on. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeQuietly(this.#listener);
+  }
+
+  /** Closes every connection still open (the end of a shutdown). */
+  closeAll(): void {
+    for (const conn of this.#open) closeQuietly(conn);
+  }
+
+  async #acceptLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.#closed) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+        failures = 0;
+      } catch (error) {
+        if (this.#closed || error instanceof Deno.errors.BadResource) break;
+        // Out of descriptors, or a connection reset before it was accepted:
+        // log the first of a run, then back off a little each time.
+        if (failures++ === 0) {
+          this.#log({ event: "error", reason: `accept failed: ${errorText(error)}` });
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * failures)));
+        continue;
+      }
+      this.#accept(conn);
+    }
+    this.close();
+    await Promise.all(this.#pending);
+  }
+
+  #accept(conn: Deno.TcpConn): void {
+    const remote = conn.remoteAddr;
+    const peer = formatAddr(remote);
+    const admitted = this.#options.admission.admit(
+      remote.hostname,
+      peer,
+      this.#options.transport ?? "tcp",
+    );
+    let done: Promise<void>;
+    if (isTicket(admitted)) {
+      try {
+        conn.setNoDelay(true);
+        conn.setKeepAlive(true);
+      } catch { /* the peer is already gone; serve() will notice */ }
+      done = this.#options.serve(conn, peer).catch(() => {}).finally(() => {
+        closeQuietly(conn);
+        admitted.release();
+      });
+    } else if (admitted.linger) {
+      done = lingeringClose(conn, this.#options.refusal(admitted.reason), REFUSAL_LINGER_MS)
+        .finally(() => admitted.done());
+    } else {
+      closeQuietly(conn);
+      return;
+    }
+    this.#open.add(conn);
+    this.#pending.add(done);
+    done.finally(() => {
+      this.#open.delete(conn);
+      this.#pending.delete(done);
+    });
+  }
+}

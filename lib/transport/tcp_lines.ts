@@ -1,0 +1,145 @@
+/**
+ * Chat over plain TCP lines: a connection becomes a hub member. Bytes are
+ * read into one reused buffer, framed into capped lines, decoded (invalid
+ * UTF-8 becomes U+FFFD) and handed to the hub; what the hub sends goes out
+ * through one {@linkcode Outbound} (one write in flight, bounded queue,
+ * small writes coalesced).
+ *
+ * Closing: when the hub ends the member, its queue gets the close's grace
+ * to drain, then the sending side is shut and input is discarded until the
+ * peer closes or the grace is over. When the peer shuts its sending side
+ * first, its last unterminated line still counts, and it may still read
+ * what is queued for it (within the same grace).
+ *
+ * @module
+ */
+
+import type { ChatHub, ChatMember, ChatSession, MemberClose } from "../chat/hub.ts";
+import type { Outgoing, WireFormat } from "../chat/events.ts";
+import { decodeLine } from "../framing/utf8.ts";
+import { LineDecoder, type LineSink } from "../framing/line_codec.ts";
+import {
+  CHAT_READ_BUFFER_BYTES,
+  CHAT_READ_BUFFER_GROWN_BYTES,
+  CLOSE_GRACE_MS,
+} from "../support/constants.ts";
+import { closeQuietly, connectionProblem } from "../net/conn.ts";
+import { Outbound } from "../net/outbound.ts";
+
+/** Options of {@linkcode serveTcpLines}. */
+export interface TcpLinesOptions {
+  /** Longest input line in bytes. */
+  maxLineBytes: number;
+  /** Bytes queued for the member before it is dropped as too slow. */
+  maxQueueBytes: number;
+}
+
+/**
+ * Serves one admitted TCP connection as a chat member until it is closed;
+ * resolves then (the caller closes the connection and frees its place).
+ */
+export function serveTcpLines(
+  conn: Deno.TcpConn,
+  peer: string,
+  hub: ChatHub,
+  options: TcpLinesOptions,
+): Promise<void> {
+  return new TcpLineMember(conn, peer, hub, options).run();
+}
+
+class TcpLineMember implements ChatMember, LineSink {
+  readonly transport = "tcp";
+  readonly peer: string;
+  readonly address: string;
+  format: WireFormat = "text";
+  readonly #conn: Deno.TcpConn;
+  readonly #hub: ChatHub;
+  readonly #options: TcpLinesOptions;
+  readonly #outbound: Outbound;
+  #session!: ChatSession;
+  #decoder: LineDecoder | null = null; // made on first input: idle members stay small
+  #closing: MemberClose | null = null;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #writeProblem: string | null = null;
+
+  constructor(conn: Deno.TcpConn, peer: string, hub: ChatHub, options: TcpLinesOptions) {
+    this.#conn = conn;
+    this.peer = peer;
+    this.address = conn.remoteAddr.hostname;
+    this.#hub = hub;
+    this.#options = options;
+    this.#outbound = new Outbound(conn, {
+      maxQueueBytes: options.maxQueueBytes,
+      onError: (error) => {
+        this.#writeProblem = connectionProblem(error);
+        closeQuietly(conn); // the read loop sees it and the member leaves
+      },
+    });
+  }
+
+  deliver(event: Outgoing): boolean {
+    const bytes = event.bytes(this.format);
+    return bytes === null || this.#outbound.enqueue(bytes);
+  }
+
+  close(close: MemberClose): void {
+    if (this.#closing !== null) return;
+    this.#closing = close;
+    if (close.kind === "slow" && close.last !== null) {
+      this.#outbound.replaceQueued(close.last.bytes(this.format) ?? new Uint8Array());
+    }
+    this.#closeAfter(close.graceMs);
+  }
+
+  line(bytes: Uint8Array): void {
+    this.#hub.input(this.#session, decodeLine(bytes));
+  }
+
+  overlong(): void {
+    this.#hub.lineTooLong(this.#session);
+  }
+
+  async run(): Promise<void> {
+    this.#session = this.#hub.connect(this);
+    let buffer = new Uint8Array(CHAT_READ_BUFFER_BYTES);
+    let reason = "connection closed";
+    try {
+      while (true) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        if (this.#closing !== null) continue; // discarding until the close
+        this.#decoder ??= new LineDecoder({ maxLineBytes: this.#options.maxLineBytes });
+        this.#decoder.push(buffer.subarray(0, n), this);
+        // A client that fills the small buffer is sending in bulk: fewer,
+        // larger reads serve it better.
+        if (n === buffer.length && buffer.length < CHAT_READ_BUFFER_GROWN_BYTES) {
+          buffer = new Uint8Array(CHAT_READ_BUFFER_GROWN_BYTES);
+        }
+      }
+      // The peer shut its sending side: an unterminated last line counts.
+      if (this.#closing === null) this.#decoder?.end(this);
+    } catch (error) {
+      reason = this.#writeProblem ?? connectionProblem(error);
+    }
+    this.#hub.disconnect(this.#session, reason);
+    if (this.#closing === null && this.#writeProblem === null) {
+      // It may still be reading: let it take what is queued.
+      this.#closeAfter(CLOSE_GRACE_MS);
+      await this.#outbound.drained();
+    }
+    clearTimeout(this.#closeTimer);
+  }
+
+  /** Drains, shuts the sending side, and closes for good after `graceMs`. */
+  #closeAfter(graceMs: number): void {
+    clearTimeout(this.#closeTimer);
+    this.#closeTimer = setTimeout(() => closeQuietly(this.#conn), Math.max(0, graceMs));
+    this.#outbound.drained().then(async () => {
+      try {
+        await this.#conn.closeWrite();
+      } catch {
+        closeQuietly(this.#conn);
+      }
+    });
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Chat over WebSocket: an open WebSocket becomes a hub member speaking the
+ * same line protocol as TCP clients, inside text messages.
+ *
+ * - In: each text message carries one or more lines (LF, CRLF or CR
+ *   between them); each line counts as one line for flood control. A line
+ *   over `maxLineBytes` gets the same `! line too long` as over TCP; a
+ *   message over the hard cap (`ws`'s `maxPayload`) closes with 1009. A
+ *   binary message closes with 1003.
+ * - Out: what the hub sends goes through one {@linkcode Outbound} (bounded,
+ *   one send in flight): lines queued while a send is in flight go out
+ *   together in the next message, LF between them. With the subprotocol
+ *   `parley.json` the lines are JSON events.
+ * - Close codes: 1000 after `/quit`, 1001 on idle and shutdown, 1008 when
+ *   dropped as too slow (then reset if it does not go within the grace).
+ *
+ * @module
+ */
+
+import type { ChatHub, ChatMember, ChatSession, MemberClose } from "../chat/hub.ts";
+import type { Outgoing, WireFormat } from "../chat/events.ts";
+import { LineDecoder, type LineSink } from "../framing/line_codec.ts";
+import type { WebSocketConnection } from "../net/http_listener.ts";
+import { Outbound } from "../net/outbound.ts";
+import { WebSocketWriter } from "./ws_writer.ts";
+
+/** The subprotocol a client asks for to receive JSON events. */
+export const JSON_SUBPROTOCOL = "parley.json";
+
+/** Options of {@linkcode serveWebSocketLines}. */
+export interface WebSocketLinesOptions {
+  /** Longest input line in bytes. */
+  maxLineBytes: number;
+  /** Bytes queued for the member before it is dropped as too slow. */
+  maxQueueBytes: number;
+}
+
+/** Close code of each way the hub ends a member. */
+const CLOSE_CODES: Record<MemberClose["kind"], number> = {
+  quit: 1000,
+  idle: 1001,
+  shutdown: 1001,
+  slow: 1008,
+};
+
+const decoder = new TextDecoder();
+
+/** Serves one open WebSocket as a chat member; resolves once it is closed. */
+export function serveWebSocketLines(
+  connection: WebSocketConnection,
+  hub: ChatHub,
+  options: WebSocketLinesOptions,
+): Promise<void> {
+  return new WebSocketLineMember(connection, hub, options).run();
+}
+
+class WebSocketLineMember implements ChatMember, LineSink {
+  readonly transport = "ws";
+  readonly peer: string;
+  readonly address: string;
+  format: WireFormat;
+  readonly #connection: WebSocketConnection;
+  readonly #hub: ChatHub;
+  readonly #options: WebSocketLinesOptions;
+  readonly #outbound: Outbound;
+  #session!: ChatSession;
+  #decoder: LineDecoder | null = null;
+  #closing: MemberClose | null = null;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #problem: string | null = null;
+
+  constructor(connection: WebSocketConnection, hub: ChatHub, options: WebSocketLinesOptions) {
+    this.#connection = connection;
+    this.peer = connection.peer;
+    this.address = connection.address;
+    this.#hub = hub;
+    this.#options = options;
+    this.format = connection.ws.protocol === JSON_SUBPROTOCOL ? "json" : "text";
+    this.#outbound = new Outbound(new WebSocketWriter(connection.ws), {
+      maxQueueBytes: options.maxQueueBytes,
+      onError: () => connection.reset(),
+    });
+  }
+
+  deliver(event: Outgoing): boolean {
+    const bytes = event.bytes(this.format);
+    return bytes === null || this.#outbound.enqueue(bytes);
+  }
+
+  close(close: MemberClose): void {
+    if (this.#closing !== null) return;
+    this.#closing = close;
+    const { ws } = this.#connection;
+    if (close.kind === "slow" && close.last !== null) {
+      this.#outbound.replaceQueued(close.last.bytes(this.format) ?? new Uint8Array());
+    }
+    // Megabytes may be stuck in the kernel for a peer that does not read:
+    // if it is not gone within the grace, reset rather than leave an orphan.
+    this.#closeTimer = setTimeout(() => this.#connection.reset(), Math.max(0, close.graceMs));
+    this.#outbound.drained().then(() => {
+      if (ws.readyState === ws.OPEN) ws.close(CLOSE_CODES[close.kind], close.reason);
+    });
+  }
+
+  line(bytes: Uint8Array): void {
+    this.#hub.input(this.#session, decoder.decode(bytes));
+  }
+
+  overlong(): void {
+    this.#hub.lineTooLong(this.#session);
+  }
+
+  run(): Promise<void> {
+    const { ws } = this.#connection;
+    this.#session = this.#hub.connect(this);
+    return new Promise((resolve) => {
+      ws.on("message", (data: Uint8Array, isBinary: boolean) => {
+        if (this.#closing !== null) return;
+        if (isBinary) {
+          this.#problem = "binary message";
+          ws.close(1003, "binary messages are not accepted; send text");
+          return;
+        }
+        this.#decoder ??= new LineDecoder({ maxLineBytes: this.#options.maxLineBytes });
+        this.#decoder.push(data, this);
+        this.#decoder.end(this);
+      });
+      ws.on("error", (error: Error) => {
+        this.#problem ??= error.message.replace(/^Invalid WebSocket frame: /i, "");
+      });
+      ws.on("close", (code: number) => {
+        clearTimeout(this.#closeTimer);
+        const reason = this.#connection.endedBy ?? this.#problem ??
+          (code === 1006 ? "connection reset" : "connection closed");
+        this.#hub.disconnect(this.#session, reason);
+        resolve();
+      });
+    });
+  }
+}
