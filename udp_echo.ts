@@ -27,7 +27,7 @@ async function main(): Promise<number> {
       : createLogger({ format: config.logFormat, write: logWriter.write });
     let server;
     try {
-      server = serveUdpEcho({ hostname: config.hostname, port: config.port, logger });
+      server = serveUdpEcho({ ...config, logger });
     } catch (error) {
       console.error(
         `udp_echo: cannot listen on ${config.hostname}:${config.port}: ${errorText(error)}`,
@@ -37,8 +37,13 @@ async function main(): Promise<number> {
     console.log(`parley udp echo server listening on ${formatAddr(server.addr)}`);
     stop.signal.addEventListener("abort", () => server.shutdown());
     await server.finished;
-    const { datagrams, bytes, errors } = server.counters;
-    console.log(`udp echo: ${datagrams} datagrams, ${bytes} bytes, ${errors} errors`);
+    const { datagrams, bytes, errors, droppedSelf, droppedServicePort, droppedRate } =
+      server.counters;
+    console.log(
+      `udp echo: ${datagrams} datagrams, ${bytes} bytes, ${errors} errors; dropped: ` +
+        `${droppedSelf} from itself, ${droppedServicePort} from service ports, ` +
+        `${droppedRate} over the rate`,
+    );
     await logWriter.flush(1000);
     return 0;
   }

@@ -34,7 +34,10 @@ export const PROGRAMS: Record<string, { entry: string; permissions: string[] }> 
     ],
   },
   "parley-client": { entry: "client.ts", permissions: ["--allow-net", ENV_PERMISSION] },
-  "parley-udp-echo": { entry: "udp_echo.ts", permissions: ["--allow-net", SERVER_V8_FLAGS] },
+  "parley-udp-echo": {
+    entry: "udp_echo.ts",
+    permissions: ["--allow-net", "--allow-sys=networkInterfaces", SERVER_V8_FLAGS],
+  },
 };
 
 /** Where the compile runtime can come from, or why it cannot. */

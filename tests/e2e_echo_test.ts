@@ -28,7 +28,9 @@ Deno.test("udp_echo.ts serve and send: replies, summary, counters on SIGINT, exi
   const stopped = await server.stop("SIGINT");
   equal(stopped.code, 0);
   // 5 × 64 bytes of pings, then 16 + 10 and 16 + 11 for the two lines.
-  deepEqual(stopped.rest, ["udp echo: 7 datagrams, 373 bytes, 0 errors"]);
+  deepEqual(stopped.rest, [
+    "udp echo: 7 datagrams, 373 bytes, 0 errors; dropped: 0 from itself, 0 from service ports, 0 over the rate",
+  ]);
   await server.stderr;
 
   // The server is gone: the same request now times out, exit 1.

@@ -67,7 +67,14 @@ Deno.test("serveUdpEcho() returns empty and 65,507-byte datagrams unchanged, and
   } finally {
     socket.close();
   }
-  deepEqual(server.counters, { datagrams: 4, bytes: 1 + 1472 + MAX_UDP_PAYLOAD, errors: 0 });
+  deepEqual(server.counters, {
+    datagrams: 4,
+    bytes: 1 + 1472 + MAX_UDP_PAYLOAD,
+    errors: 0,
+    droppedSelf: 0,
+    droppedServicePort: 0,
+    droppedRate: 0,
+  });
 });
 
 Deno.test("serveUdpEcho() gives several concurrent clients only their own replies", async () => {

@@ -19,6 +19,7 @@ import {
   DEFAULT_PING_INTERVAL_MS,
   DEFAULT_PING_SIZE,
   DEFAULT_UDP_PORT,
+  DEFAULT_UDP_REPLIES_PER_SECOND,
   DEFAULT_UDP_RETRIES,
   DEFAULT_UDP_TIMEOUT_MS,
   MAX_UDP_PAYLOAD,
@@ -32,6 +33,8 @@ export type UdpConfig =
     command: "serve";
     hostname: string;
     port: number;
+    reusePort: boolean;
+    maxRepliesPerSecond: number;
     logFormat: LogFormat;
     quiet: boolean;
   }
@@ -57,6 +60,13 @@ export function udpProgram(onParsed: (config: UdpConfig) => void): Command {
       .description("echo every datagram back to its sender (RFC 862)")
       .option("--host <host>", "interface to listen on", DEFAULT_HOST)
       .option("--port <port>", "UDP port (0 = any free port)", numberIn(0, 65535), DEFAULT_UDP_PORT)
+      .option("--reuse-port", "let several processes receive on the same port", false)
+      .option(
+        "--max-replies-per-ip <n>",
+        "replies a second to one source address; more are dropped and counted (0 = no bound)",
+        numberIn(0, 10_000_000),
+        DEFAULT_UDP_REPLIES_PER_SECOND,
+      )
       .option("--log-format <format>", "text or json", oneOf("text", "json"), "text")
       .option("-q, --quiet", "no logging", false)
       .allowExcessArguments(false)
@@ -65,6 +75,8 @@ export function udpProgram(onParsed: (config: UdpConfig) => void): Command {
           command: "serve",
           hostname: flags.host,
           port: flags.port,
+          reusePort: flags.reusePort,
+          maxRepliesPerSecond: flags.maxRepliesPerIp,
           logFormat: flags.logFormat,
           quiet: flags.quiet,
         })

@@ -22,6 +22,7 @@ import {
   DEFAULT_UDP_TIMEOUT_MS,
   MAX_UDP_PAYLOAD,
 } from "../support/constants.ts";
+import { FailureBackoff } from "../net/backoff.ts";
 import { closeQuietly, formatAddr } from "../net/conn.ts";
 import { LineDecoder } from "../framing/line_codec.ts";
 
@@ -143,15 +144,20 @@ class UdpEchoClient {
 
   async #receiveLoop(): Promise<void> {
     const buffer = new Uint8Array(MAX_UDP_PAYLOAD + 1);
+    const backoff = new FailureBackoff();
     while (true) {
       let datagram: Uint8Array;
       try {
         [datagram] = await this.#socket.receive(buffer);
+        backoff.reset();
       } catch (error) {
         if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
           return;
         }
-        continue; // an ICMP error for an earlier send, where the OS reports one
+        // An ICMP error for an earlier send, where the OS reports one: go
+        // on, pausing a little more each time it repeats.
+        await backoff.wait();
+        continue;
       }
       if (this.#waiter !== null) this.#waiter(datagram);
       else this.#noteUnexpected(datagram, -1);

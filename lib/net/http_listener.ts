@@ -146,13 +146,14 @@ export class HttpListener {
       "upgrade",
       (request, socket, head) => this.#onUpgrade(request, socket as net.Socket, head),
     );
-    this.#http.on("clientError", (_error, socket: net.Socket) => {
-      // Malformed or over-long head: node:http answers 400/431 itself when
-      // it can; make sure the socket goes.
-      if (!socket.destroyed) {
-        socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-        setTimeout(() => socket.destroy(), 100);
-      }
+    this.#http.on("clientError", (error: Error & { code?: string }, socket: net.Socket) => {
+      // A malformed head, or one over the size bound: say which, and go.
+      if (socket.destroyed) return;
+      const status = error.code === "HPE_HEADER_OVERFLOW"
+        ? "431 Request Header Fields Too Large"
+        : "400 Bad Request";
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      setTimeout(() => socket.destroy(), 100);
     });
     this.#net = net.createServer({ pauseOnConnect: false }, (socket) => this.#onSocket(socket));
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));

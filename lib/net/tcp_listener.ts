@@ -13,6 +13,7 @@ import { type Admission, isTicket } from "./admission.ts";
 import { closeQuietly, errorText, formatAddr, listenProblem } from "./conn.ts";
 import { ListenError } from "../support/errors.ts";
 import { lingeringClose } from "./lingering_close.ts";
+import { FailureBackoff } from "./backoff.ts";
 
 /** Options of {@linkcode TcpListener}. */
 export interface TcpListenerOptions {
@@ -80,20 +81,20 @@ export class TcpListener {
   }
 
   async #acceptLoop(): Promise<void> {
-    let failures = 0;
+    const backoff = new FailureBackoff();
     while (!this.#closed) {
       let conn: Deno.TcpConn;
       try {
         conn = await this.#listener.accept();
-        failures = 0;
+        backoff.reset();
       } catch (error) {
         if (this.#closed || error instanceof Deno.errors.BadResource) break;
         // Out of descriptors, or a connection reset before it was accepted:
-        // log the first of a run, then back off a little each time.
-        if (failures++ === 0) {
+        // log the first of a run, then back off a little more each time.
+        if (backoff.failures === 0) {
           this.#log({ event: "error", reason: `accept failed: ${errorText(error)}` });
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * failures)));
+        await backoff.wait();
         continue;
       }
       this.#accept(conn);

@@ -53,6 +53,10 @@ export interface ServeChatOptions extends ChatHubOptions {
   allowOrigins?: readonly string[];
   /** Milliseconds shutdown waits for clients to take their last bytes. @default {5000} */
   shutdownTimeout?: number;
+  /** Milliseconds a connection to the HTTP port gets to send its request head. @default {10000} */
+  headTimeout?: number;
+  /** Refused connections that may linger at once to read why; more are closed at once. @default {64} */
+  maxLingeringRefusals?: number;
 }
 
 /** A running chat server. */
@@ -90,6 +94,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
   const admission = new Admission({
     maxClients: options.maxClients ?? DEFAULT_MAX_CLIENTS,
     maxPerIp: options.maxPerIp ?? DEFAULT_MAX_PER_IP,
+    maxLingering: options.maxLingeringRefusals,
     logger,
   });
   const hostname = options.hostname ?? DEFAULT_HOST;
@@ -117,6 +122,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
       reusePort: options.reusePort,
       admission,
       allowOrigins: options.allowOrigins,
+      headTimeoutMs: options.headTimeout,
       pingIntervalMs: pingSeconds * 1000,
       logger,
       websockets: {

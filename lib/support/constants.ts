@@ -171,5 +171,20 @@ export const DEFAULT_PING_INTERVAL_MS = 1000;
 /** Datagram size in ping mode, header included (`--size`). */
 export const DEFAULT_PING_SIZE = 64;
 
+/** Replies a second the UDP echo server sends one source address (`--max-replies-per-ip`). */
+export const DEFAULT_UDP_REPLIES_PER_SECOND = 1000;
+
 /** Largest UDP payload over IPv4: 65,535 − 8 (UDP header) − 20 (IP header). */
 export const MAX_UDP_PAYLOAD = 65_507;
+
+/** Milliseconds the client waits for the server to answer its WebSocket close before dropping the connection. */
+export const WS_CLOSE_WAIT_MS = 2000;
+
+/** Largest WebSocket message the client accepts (16 MiB); a bigger one closes with 1009. */
+export const MAX_CLIENT_WS_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/** Bytes of stdin per binary message with `client.ts --binary` (64 KiB). */
+export const WS_BINARY_CHUNK_BYTES = 64 * 1024;
+
+/** Seconds between the client's WebSocket pings (`--ping-interval`, 0 = off: servers ping). */
+export const DEFAULT_CLIENT_PING_INTERVAL_SECONDS = 0;
