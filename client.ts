@@ -1,40 +1,77 @@
 /**
  * `client.ts`: Parley's chat client. In a terminal, a full-duplex line
- * editor; in a pipe, `nc -N`-like. Flags: `--help` and the README.
+ * editor; in a pipe, `nc -N`-like. Given a `ws://` URL it speaks WebSocket
+ * (in a pipe, like wscat). Flags: `--help` and the README.
  *
  * @module
  */
 
+import { connectTcp, runPipeSession, runTerminalSession } from "./lib/client/sessions.ts";
+import type { SessionIo, TerminalIo } from "./lib/client/terminal_chat.ts";
+import { connectWebSocket } from "./lib/client/websocket.ts";
 import {
-  connectTcp,
-  runPipeSession,
-  runTerminalSession,
-  type SessionIo,
-} from "./lib/client/sessions.ts";
-import { parseClientArgs } from "./lib/cli/client_cli.ts";
+  runWebSocketPipeSession,
+  runWebSocketTerminalSession,
+  type WebSocketConnector,
+} from "./lib/client/ws_sessions.ts";
+import { type ClientConfig, parseClientArgs } from "./lib/cli/client_cli.ts";
 import { ConnectionError } from "./lib/support/errors.ts";
 
 const encoder = new TextEncoder();
 
+const io: SessionIo = {
+  stdin: Deno.stdin,
+  stdout: Deno.stdout,
+  reportError: (message) => console.error(`client: ${message}`),
+};
+
 async function main(): Promise<number> {
   const parsed = parseClientArgs(Deno.args, { NO_COLOR: Deno.env.get("NO_COLOR") });
   if (!parsed.ok) return parsed.exitCode;
-  const { hostname, port, connectTimeout, colour, nick } = parsed.options;
+  const config = parsed.options;
+  const { nick } = config;
+  const colour = config.colour && Deno.stdout.isTerminal();
+  if (config.websocket !== undefined) {
+    const connect = webSocketConnector(config);
+    if (!Deno.stdin.isTerminal()) {
+      return await runWebSocketPipeSession(connect, io, { nick, binary: config.websocket.binary });
+    }
+    return await inRawTerminal((terminal) =>
+      runWebSocketTerminalSession(connect, terminal, { nick, colour })
+    );
+  }
+
   let conn;
   try {
-    conn = await connectTcp({ hostname, port, timeout: connectTimeout });
+    conn = await connectTcp({
+      hostname: config.hostname,
+      port: config.port,
+      timeout: config.connectTimeout,
+    });
   } catch (error) {
     if (!(error instanceof ConnectionError)) throw error;
-    console.error(`client: ${error.message}`);
+    io.reportError(error.message);
     return 1;
   }
-  const io: SessionIo = {
-    stdin: Deno.stdin,
-    stdout: Deno.stdout,
-    reportError: (message) => console.error(`client: ${message}`),
-  };
   if (!Deno.stdin.isTerminal()) return await runPipeSession(conn, io, { nick });
+  return await inRawTerminal((terminal) => runTerminalSession(conn, terminal, { nick, colour }));
+}
 
+function webSocketConnector(config: ClientConfig): WebSocketConnector {
+  const target = config.websocket!;
+  return (events) =>
+    connectWebSocket(target.url, {
+      ...events,
+      headers: target.headers,
+      subprotocols: target.subprotocols,
+      origin: target.origin,
+      pingInterval: target.pingInterval,
+      timeout: config.connectTimeout,
+    });
+}
+
+/** Runs a terminal session with stdin in raw mode, restoring it whatever happens. */
+async function inRawTerminal(run: (terminal: TerminalIo) => Promise<number>): Promise<number> {
   const restore = () => Deno.stdin.setRaw(false);
   const onSignal = () => {
     restore();
@@ -44,7 +81,7 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGTERM", onSignal);
   Deno.addSignalListener("SIGHUP", onSignal);
   try {
-    return await runTerminalSession(conn, {
+    return await run({
       ...io,
       columns: () => Deno.consoleSize().columns,
       draw: (text) => {
@@ -52,7 +89,7 @@ async function main(): Promise<number> {
         let offset = 0;
         while (offset < bytes.length) offset += Deno.stdout.writeSync(bytes.subarray(offset));
       },
-    }, { nick, colour: colour && Deno.stdout.isTerminal() });
+    });
   } finally {
     restore();
   }

@@ -10,6 +10,7 @@ import { serveEcho } from "./lib/echo/serve_echo.ts";
 import { parseServerArgs } from "./lib/cli/server_cli.ts";
 import { formatAddr } from "./lib/net/conn.ts";
 import { ListenError } from "./lib/support/errors.ts";
+import { descriptorWarning, openFileLimit } from "./lib/net/limits.ts";
 import { LogWriter } from "./lib/net/log_writer.ts";
 import type { ParleyServer } from "./lib/net/server.ts";
 import { serveChat } from "./lib/server/serve_chat.ts";
@@ -32,6 +33,8 @@ async function main(): Promise<number> {
     console.error(`server: ${error.message}`);
     return 1;
   }
+  const warning = descriptorWarning(await openFileLimit(), server.descriptorsNeeded);
+  if (warning !== null) console.error(`server: warning: ${warning}`);
   const http = server.httpAddr === null ? "" : ` http=${formatAddr(server.httpAddr)}`;
   console.log(`parley ${mode} server listening on tcp=${formatAddr(server.addr)}${http}`);
   let signalled = false;

@@ -29,7 +29,7 @@ export const PROGRAMS: Record<string, { entry: string; permissions: string[] }> 
     permissions: [
       "--allow-net",
       ENV_PERMISSION,
-      "--allow-read=/proc/self/limits",
+      "--allow-run=sh", // ulimit, for the descriptor warning
       SERVER_V8_FLAGS,
     ],
   },

@@ -1,14 +1,7 @@
 // deno-lint-ignore-file no-control-regex -- the tests look for control characters
 import { deepEqual, equal } from "node:assert/strict";
-import {
-  checkNick,
-  checkRoom,
-  formatAction,
-  lineKind,
-  nameKey,
-  parseCommand,
-  sanitizeText,
-} from "../lib/chat/protocol.ts";
+import { formatAction, lineKind, parseCommand, sanitizeText } from "../lib/chat/protocol.ts";
+import { checkNick, checkRoom, nameKey } from "../lib/chat/names.ts";
 
 Deno.test({
   name: "parseCommand() reads every command and its arguments",

@@ -122,6 +122,6 @@ Deno.test("client.ts answers a bad flag with an error, the usage and exit code 2
   for (const args of [["--bogus"], ["--port", "0"], ["host:99999"], ["a", "b"]]) {
     const result = await runClient(args, "");
     equal(result.code, 2, args.join(" "));
-    match(result.stderr, /^client: error: .*\nUsage: client \[options\] \[HOST\[:PORT\]\]\n/);
+    match(result.stderr, /^client: error: .*\nUsage: client \[options\] \[HOST\[:PORT\]\|URL\]\n/);
   }
 });

@@ -1,6 +1,11 @@
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { WebSocketServer } from "ws";
+import { connectTcp, runTerminalSession } from "../lib/client/sessions.ts";
+import type { TerminalIo } from "../lib/client/terminal_chat.ts";
+import { connectWebSocket } from "../lib/client/websocket.ts";
+import { runWebSocketTerminalSession } from "../lib/client/ws_sessions.ts";
 import { serveChat } from "../lib/server/serve_chat.ts";
-import { connectChat, LOOPBACK } from "./helpers.ts";
+import { connectChat, LOOPBACK, utf8, within } from "./helpers.ts";
 import { rootPath } from "./process_helpers.ts";
 
 const hasTmux = await new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
@@ -144,4 +149,160 @@ Deno.test({
     equal(last.at(-1), "[exit 0]");
     equal(last.at(-2), "* bye");
   },
+});
+
+/**
+ * A terminal for in-process sessions: keys are queued by the test, a read
+ * can be made to fail, and the screen is kept as plain text (escape
+ * sequences dropped, rows ended by CRLF).
+ */
+class FakeTerminal implements TerminalIo {
+  readonly errors: string[] = [];
+  #screen = "";
+  readonly #input: (Uint8Array | Error)[] = [];
+  #wakeReader: (() => void) | null = null;
+  #wakeScreen: (() => void) | null = null;
+
+  readonly stdin = {
+    read: async (buffer: Uint8Array): Promise<number | null> => {
+      while (this.#input.length === 0) {
+        await new Promise<void>((resolve) => (this.#wakeReader = resolve));
+      }
+      const next = this.#input.shift()!;
+      if (next instanceof Error) throw next;
+      buffer.set(next);
+      return next.length;
+    },
+  };
+  readonly stdout = { write: (bytes: Uint8Array) => Promise.resolve(bytes.length) };
+  readonly reportError = (message: string) => void this.errors.push(message);
+  readonly columns = () => 80;
+  readonly draw = (text: string) => {
+    // deno-lint-ignore no-control-regex
+    this.#screen += text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+    this.#wakeScreen?.();
+  };
+
+  /** Queues keystrokes (`\r` is Enter, `\x03` Ctrl-C). */
+  type(keys: string): void {
+    this.#input.push(utf8(keys));
+    this.#wakeReader?.();
+  }
+
+  /** Makes the next read fail with `error`. */
+  failRead(error: Error): void {
+    this.#input.push(error);
+    this.#wakeReader?.();
+  }
+
+  /** The rows printed above the input so far. */
+  get printed(): string[] {
+    return this.#screen.split("\r\n").slice(0, -1).map((row) => row.replace(/^.*\r/s, ""));
+  }
+
+  /** Waits until a row equal to `row` has been printed. */
+  async waitForRow(row: string): Promise<void> {
+    const deadline = performance.now() + 10_000;
+    while (!this.printed.includes(row)) {
+      const left = deadline - performance.now();
+      const drawn = new Promise<void>((resolve) => (this.#wakeScreen = resolve));
+      await within(
+        drawn,
+        `the row ${JSON.stringify(row)} in ${JSON.stringify(this.printed)}`,
+        left,
+      );
+    }
+  }
+}
+
+/** A TCP peer that reads everything it is sent and never closes first. */
+function silentPeer() {
+  const listener = Deno.listen(LOOPBACK);
+  const received = (async () => {
+    const conn = await listener.accept();
+    listener.close();
+    const chunks: number[] = [];
+    const buffer = new Uint8Array(4096);
+    for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+      chunks.push(...buffer.subarray(0, n));
+    }
+    conn.close();
+    return new TextDecoder().decode(new Uint8Array(chunks));
+  })();
+  return { port: listener.addr.port, received };
+}
+
+Deno.test("runTerminalSession() leaves after a typed /quit even if the server never closes", async () => {
+  const peer = silentPeer();
+  const conn = await connectTcp({ hostname: "127.0.0.1", port: peer.port });
+  const terminal = new FakeTerminal();
+  const session = runTerminalSession(conn, terminal, { colour: false, quitWaitMs: 100 });
+  terminal.type("/quit see you\r");
+  equal(await within(session, "the session to end after /quit"), 0);
+  equal(await within(peer.received, "the peer to see the close"), "/quit see you\n");
+  deepEqual(terminal.errors, []);
+});
+
+Deno.test("runTerminalSession() ends with exit code 1 and one line when reading stdin fails", async () => {
+  const peer = silentPeer();
+  const conn = await connectTcp({ hostname: "127.0.0.1", port: peer.port });
+  const terminal = new FakeTerminal();
+  const session = runTerminalSession(conn, terminal, { colour: false });
+  terminal.type("half");
+  terminal.failRead(new Error("the keyboard is gone"));
+  equal(await within(session, "the session to end"), 1);
+  deepEqual(terminal.errors, ["cannot read input: the keyboard is gone"]);
+  equal(await within(peer.received, "the peer to see the close"), "");
+});
+
+Deno.test("runWebSocketTerminalSession() shows lines, binary messages and the close", async () => {
+  const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise((resolve) => server.once("listening", resolve));
+  server.on("connection", (socket) => {
+    socket.send("line one\nline two"); // several lines in one message, as Parley sends them
+    socket.send(utf8("abc"), { binary: true });
+    socket.once("message", (data) => {
+      socket.send(`got ${data}`);
+      socket.close(1000);
+    });
+  });
+  const { port } = server.address() as { port: number };
+  const terminal = new FakeTerminal();
+  const session = runWebSocketTerminalSession(
+    (events) => connectWebSocket(`ws://127.0.0.1:${port}/`, events),
+    terminal,
+    { colour: false },
+  );
+  await terminal.waitForRow("[binary 3 bytes] 61 62 63");
+  terminal.type("hello\r");
+  equal(await within(session, "the session to end"), 0);
+  deepEqual(terminal.printed, [
+    "line one",
+    "line two",
+    "[binary 3 bytes] 61 62 63",
+    "<you> hello",
+    "got hello",
+    "* closed: 1000 normal",
+  ]);
+  deepEqual(terminal.errors, []);
+  await new Promise((resolve) => server.close(resolve));
+});
+
+Deno.test("runWebSocketTerminalSession() sends /quit on Ctrl-C and exits 0 once the chat closes", async () => {
+  await using server = serveChat({ ...LOOPBACK, httpPort: 0 });
+  await server.ready;
+  await using bob = await connectChat(server.addr);
+  const terminal = new FakeTerminal();
+  const session = runWebSocketTerminalSession(
+    (events) => connectWebSocket(`ws://127.0.0.1:${server.httpAddr!.port}/ws`, events),
+    terminal,
+    { colour: false, nick: "ann" },
+  );
+  await terminal.waitForRow("* you are now known as ann");
+  terminal.type("hi bob\r");
+  equal(await bob.nextMatching(/^<ann>/), "<ann> hi bob");
+  terminal.type("\x03");
+  equal(await within(session, "the session to end"), 0);
+  equal(await bob.nextMatching(/left/), "* ann left (quit)");
+  deepEqual(terminal.printed.slice(-3), ["<ann> hi bob", "* bye", "* closed: 1000 quit"]);
 });

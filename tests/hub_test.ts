@@ -212,20 +212,87 @@ Deno.test({
 
 Deno.test({
   ...pure,
-  name: "ChatHub answers each line over the flood limit with an error and relays the rest",
+  name: "ChatHub refuses lines over the flood limit: one error per run, then the count",
   fn() {
-    const { room, say, clock } = testHub({ rate: 1, burst: 3 });
+    const { room, say, clock, hub } = testHub({ rate: 1, burst: 3 });
     const [alice, bob] = room(2);
-    say(alice, "1", "2", "3", "4", "5");
+    say(alice, "1", "2", "3", "4", "5", "6");
     deepEqual(bob.take(), ["<guest-1> 1", "<guest-1> 2", "<guest-1> 3"]);
     deepEqual(alice.take(), [
       "! rate limit: at most 1 lines/s (burst 3); this line was not sent",
+    ]);
+    clock.advance(1000); // one token back; the next accepted line ends the run
+    say(alice, "7", "8");
+    deepEqual(bob.take(), ["<guest-1> 7"]);
+    deepEqual(alice.take(), [
+      "! rate limit: 2 more lines were not sent",
       "! rate limit: at most 1 lines/s (burst 3); this line was not sent",
     ]);
-    clock.advance(1000); // one token back
-    say(alice, "6", "7");
-    deepEqual(bob.take(), ["<guest-1> 6"]);
-    equal(alice.take().length, 1);
+    clock.advance(999);
+    hub.tick(clock.now); // a run under a second old is not summed yet
+    say(alice, "9");
+    deepEqual(alice.take(), []);
+    clock.advance(1);
+    hub.tick(clock.now); // a second old: summed, even though nothing was accepted
+    deepEqual(alice.take(), ["! rate limit: 1 more line was not sent"]);
+  },
+});
+
+Deno.test({
+  ...pure,
+  name: "ChatHub charges empty lines to flood control too",
+  fn() {
+    const { room, say } = testHub({ rate: 1, burst: 3 });
+    const [alice, bob] = room(2);
+    say(alice, "", "\t", " ", "now I speak");
+    deepEqual(bob.take(), []);
+    deepEqual(alice.take(), [
+      "! rate limit: at most 1 lines/s (burst 3); this line was not sent",
+    ]);
+  },
+});
+
+Deno.test({
+  ...pure,
+  name: "ChatHub bounds the lines of one address, all its members together",
+  fn() {
+    const { connect, say } = testHub({ rate: 100, burst: 100, ipRate: 1, ipBurst: 3 });
+    const [a1, a2] = [connect(), connect()]; // both from 192.0.2.1
+    const other = connect(new FakeMember({ address: "198.51.100.7" }));
+    const watcher = connect(new FakeMember({ address: "203.0.113.9" }));
+    watcher.take();
+    say(a1, "one", "two");
+    say(a2, "three", "four");
+    say(other, "elsewhere");
+    deepEqual(watcher.take(), [
+      "<guest-1> one",
+      "<guest-1> two",
+      "<guest-2> three",
+      "<guest-3> elsewhere",
+    ]);
+    deepEqual(a2.take().filter((line) => line.startsWith("!")), [
+      "! rate limit: at most 1 lines/s from your address 192.0.2.1 (burst 3); this line was not sent",
+    ]);
+  },
+});
+
+Deno.test({
+  ...pure,
+  name: "ChatHub bounds the private-message bytes one address may send one member",
+  fn() {
+    const { connect, say } = testHub({ rate: 0, msgBytesRate: 100 }); // burst 400 bytes
+    const [a1, a2] = [connect(), connect()]; // attackers sharing 192.0.2.1
+    const victim = connect(new FakeMember({ address: "203.0.113.9" }));
+    const friend = connect(new FakeMember({ address: "198.51.100.7" }));
+    say(victim, "/nick victim");
+    const text = "é".repeat(40); // "[guest-N -> you] " + 80 bytes + LF: 98 bytes
+    for (let i = 0; i < 5; i++) say(i % 2 ? a2 : a1, `/msg victim ${text}`);
+    equal(victim.lines().filter((line) => line.startsWith("[")).length, 4);
+    deepEqual(a1.lines().filter((line) => line.startsWith("!")), [ // the fifth was a1's
+      "! not delivered: your address may send victim at most 100 bytes/s of private messages; try again later",
+    ]);
+    say(friend, `/msg victim ${text}`); // another address has its own budget
+    equal(victim.lines().filter((line) => line.startsWith("[")).length, 5);
   },
 });
 
@@ -317,20 +384,20 @@ Deno.test({
   fn() {
     const { room, say, hub, clock } = testHub({ idleTimeout: 10 });
     const [alice, bob] = room(2);
-    hub.sweepIdle(clock.now);
+    hub.tick(clock.now);
     clock.advance(6000);
     say(alice, "still here");
     say(bob, "", " "); // empty lines are not activity
-    hub.sweepIdle(clock.now);
+    hub.tick(clock.now);
     clock.advance(6000);
-    hub.sweepIdle(clock.now);
+    hub.tick(clock.now);
     equal(bob.closed?.kind, "idle");
     equal(bob.closeCalls, 1);
     deepEqual(bob.lines().slice(-1), ["! idle for 10 s; closing the connection"]);
     equal(alice.closeCalls, 0, "alice spoke: not idle");
     deepEqual(alice.take().slice(-1), ["* guest-2 left (idle)"]);
     clock.advance(5000);
-    hub.sweepIdle(clock.now);
+    hub.tick(clock.now);
     equal(alice.closeCalls, 1);
     equal(alice.closed!.kind, "idle");
   },

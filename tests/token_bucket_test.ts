@@ -1,4 +1,4 @@
-import { deepEqual, throws } from "node:assert/strict";
+import { deepEqual, equal, throws } from "node:assert/strict";
 import { TokenBucket } from "../lib/support/token_bucket.ts";
 
 function takes(bucket: TokenBucket, now: number, count: number): number {
@@ -32,5 +32,29 @@ Deno.test({
   fn() {
     throws(() => new TokenBucket(-1, 5, 0), RangeError);
     throws(() => new TokenBucket(1, 0, 0), RangeError);
+  },
+});
+
+Deno.test({
+  name: "TokenBucket takes several tokens at once, or none",
+  permissions: "none",
+  fn() {
+    const bucket = new TokenBucket(100, 300, 0);
+    equal(bucket.take(0, 250), true);
+    equal(bucket.take(0, 100), false); // 50 left: nothing taken
+    equal(bucket.take(0, 50), true);
+    equal(bucket.take(1000, 100), true); // 100 back after a second
+  },
+});
+
+Deno.test({
+  name: "TokenBucket.charge() goes into debt and says how long until it is paid",
+  permissions: "none",
+  fn() {
+    const bucket = new TokenBucket(1000, 1000, 0);
+    equal(bucket.charge(0, 600), 0);
+    equal(bucket.charge(0, 900), 500); // 500 in debt at 1000/s
+    equal(bucket.charge(500, 0), 0);
+    equal(new TokenBucket(0, 1, 0).charge(0, 1e9), 0); // off
   },
 });

@@ -2,6 +2,7 @@ import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { serveChat, type ServeChatOptions } from "../lib/server/serve_chat.ts";
 import type { LogEvent } from "../lib/support/log.ts";
 import { connectChat, LineClient, LOOPBACK, syncWho, utf8, within } from "./helpers.ts";
+import { closePayload, concat, encodeFrame, OP, RawWebSocket } from "./ws_frames.ts";
 import {
   connectWsChat,
   readResponse,
@@ -286,4 +287,29 @@ Deno.test("serveChat() shutdown tells WebSocket clients and closes them with 100
   deepEqual(transports.sort(), ["tcp", "ws"]);
   const listen = log.find((event) => event.event === "listen")!;
   equal(listen.http, `127.0.0.1:${server.httpAddr!.port}`);
+});
+
+Deno.test("serveChat() sends the replies to a WebSocket's last messages before answering its close", async () => {
+  await using server = await chatServer();
+  await using ws = await RawWebSocket.connect(server.httpAddr!, { path: "/ws" });
+  const welcome = new TextDecoder().decode((await ws.nextFrame()).payload);
+  match(welcome, /^\* welcome to parley, guest-1\n/);
+  // Two commands and the close in one write, as `printf ... | client` sends them.
+  await ws.write(concat([
+    encodeFrame(OP.TEXT, "/nick xavier"),
+    encodeFrame(OP.TEXT, "/who"),
+    encodeFrame(OP.CLOSE, closePayload(1000)),
+  ]));
+  const texts: string[] = [];
+  let close: Uint8Array | null = null;
+  while (close === null) {
+    const frame = await ws.nextFrame();
+    if (frame.opcode === OP.CLOSE) close = frame.payload;
+    else texts.push(new TextDecoder().decode(frame.payload));
+  }
+  deepEqual(texts.join("\n").split("\n"), [
+    "* you are now known as xavier",
+    "* 1 in lobby: xavier",
+  ]);
+  deepEqual([...close.subarray(0, 2)], [0x03, 0xe8]); // 1000
 });

@@ -25,10 +25,9 @@ import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { TokenBucket } from "../support/token_bucket.ts";
 import { type ChatEvent, type ErrorCode, Outgoing } from "./events.ts";
 import { HistoryStore } from "./history.ts";
+import { checkNick, checkRoom, nameKey, normalizeRoom } from "./names.ts";
 import {
   type ChatCommand,
-  checkNick,
-  checkRoom,
   formatAction,
   formatError,
   formatHistory,
@@ -36,8 +35,6 @@ import {
   formatNotice,
   formatPrivate,
   HELP_LINES,
-  nameKey,
-  normalizeRoom,
   parseCommand,
   sanitizeText,
 } from "./protocol.ts";
@@ -48,6 +45,9 @@ import { type ChatHubOptions, type ChatHubSettings, chatHubSettings } from "./se
 export type { ChatMember, CloseKind, MemberClose } from "./member.ts";
 export { ChatSession } from "./member.ts";
 export type { ChatHubOptions, ChatHubSettings } from "./settings.ts";
+
+/** Sender addresses whose private-message budget a member keeps at most. */
+export const MAX_INBOX_SENDERS = 64;
 
 /**
  * The chat hub. Make one per server; every transport's members share it.
@@ -82,6 +82,8 @@ export class ChatHub {
   readonly #nicks = new Map<string, ChatSession>();
   readonly #rooms = new Map<string, Room<ChatSession>>();
   readonly #history: HistoryStore;
+  /** Per IP address: members connected from it, and its line budget. */
+  readonly #addresses = new Map<string, { members: number; bucket: TokenBucket | null }>();
   /** Members found too slow during the current operation, dropped after it. */
   readonly #slow: ChatSession[] = [];
   #depth = 0;
@@ -126,6 +128,9 @@ export class ChatHub {
       const session = new ChatSession(++this.#ids, member, nick, this.#clock());
       this.#sessions.add(session);
       this.#nicks.set(nameKey(nick), session);
+      const address = this.#addresses.get(member.address);
+      if (address === undefined) this.#addresses.set(member.address, { members: 1, bucket: null });
+      else address.members++;
       this.#log({ event: "connect", peer: member.peer, nick, transport: member.transport });
       if (this.#stopping) {
         this.#end(session, "server shutting down", {
@@ -158,26 +163,16 @@ export class ChatHub {
   }
 
   /**
-   * One line from a member, decoded (invalid bytes already replaced). It is
-   * sanitised, rate-limited, then run as a command or said to the room.
+   * One line from a member, decoded (invalid bytes already replaced). Every
+   * line, empty or not, costs flood-control budget; then it is sanitised
+   * and run as a command or said to the room.
    */
   input(session: ChatSession, line: string): void {
     if (session.ended) return; // lines after /quit in the same read
     this.#operation(() => {
+      if (!this.#admitLine(session)) return;
       const text = sanitizeText(line);
-      if (text.trim() === "") return; // an empty line says nothing
-      const { rate, burst } = this.settings;
-      if (rate > 0) { // no clock read when the limit is off
-        const now = this.#clock();
-        session.bucket ??= new TokenBucket(rate, burst, now);
-        if (!session.bucket.take(now)) {
-          return this.#error(
-            session,
-            "rate_limit",
-            `rate limit: at most ${rate} lines/s (burst ${burst}); this line was not sent`,
-          );
-        }
-      }
+      if (text.trim() === "") return; // an empty line says nothing (but it cost budget)
       session.activity++;
       this.#execute(session, parseCommand(text));
     });
@@ -201,14 +196,19 @@ export class ChatHub {
   }
 
   /**
-   * Closes members that have sent no non-empty line for `idleTimeout`
-   * seconds (the server calls this every so often; `now` in ms).
+   * The hub's clock tick (the server calls it about once a second; `now`
+   * in ms): closes members that have sent no non-empty line for
+   * `idleTimeout` seconds, and tells members how many of their lines a run
+   * of refusals cost once it is a second old.
    */
-  sweepIdle(now: number): void {
+  tick(now: number): void {
     const idleMs = this.settings.idleTimeout * 1000;
-    if (idleMs === 0) return;
     this.#operation(() => {
       for (const session of this.#sessions) {
+        if (session.refusedRun > 1 && now - session.refusedSince >= 1000) {
+          this.#endRefusalRun(session);
+        }
+        if (idleMs === 0) continue;
         if (session.activity !== session.seenActivity) {
           session.seenActivity = session.activity;
           session.seenAt = now;
@@ -244,6 +244,84 @@ export class ChatHub {
         });
       }
     });
+  }
+
+  // ---- flood control ----
+
+  /**
+   * Takes one line's budget from the member and from its address. The
+   * first line refused in a run gets an error at once; the rest of the run
+   * are counted and reported in one line when it ends (a line accepted
+   * again, or a second later), so a flood cannot make the server write an
+   * error per line.
+   */
+  #admitLine(session: ChatSession): boolean {
+    const { rate, burst, ipRate, ipBurst } = this.settings;
+    if (rate === 0 && ipRate === 0) return true; // no clock read when both are off
+    const now = this.#clock();
+    if (rate > 0) {
+      session.bucket ??= new TokenBucket(rate, burst, now);
+      if (!session.bucket.take(now)) {
+        return this.#refuseLine(
+          session,
+          now,
+          `rate limit: at most ${rate} lines/s (burst ${burst}); this line was not sent`,
+        );
+      }
+    }
+    if (ipRate > 0) {
+      const address = this.#addresses.get(session.member.address)!;
+      address.bucket ??= new TokenBucket(ipRate, ipBurst, now);
+      if (!address.bucket.take(now)) {
+        return this.#refuseLine(
+          session,
+          now,
+          `rate limit: at most ${ipRate} lines/s from your address ${session.member.address} ` +
+            `(burst ${ipBurst}); this line was not sent`,
+        );
+      }
+    }
+    if (session.refusedRun > 0) this.#endRefusalRun(session);
+    return true;
+  }
+
+  #refuseLine(session: ChatSession, now: number, text: string): false {
+    if (session.refusedRun++ === 0) {
+      session.refusedSince = now;
+      this.#error(session, "rate_limit", text);
+    }
+    return false;
+  }
+
+  #endRefusalRun(session: ChatSession): void {
+    const more = session.refusedRun - 1;
+    session.refusedRun = 0;
+    if (more > 0) {
+      this.#error(
+        session,
+        "rate_limit",
+        `rate limit: ${more} more ${more === 1 ? "line was" : "lines were"} not sent`,
+      );
+    }
+  }
+
+  /**
+   * Takes the bytes of a private message from the budget of the sender's
+   * address towards `target`; false when it is spent.
+   */
+  #privateBudget(session: ChatSession, target: ChatSession, bytes: number): boolean {
+    const rate = this.settings.msgBytesRate;
+    if (rate === 0) return true;
+    const now = this.#clock();
+    const address = session.member.address;
+    const inbox = target.inbox ??= new Map();
+    let bucket = inbox.get(address);
+    if (bucket === undefined) {
+      if (inbox.size >= MAX_INBOX_SENDERS) inbox.delete(inbox.keys().next().value!);
+      bucket = new TokenBucket(rate, Math.max(1, rate * 4), now);
+    } else inbox.delete(address); // re-inserted: most recently used last
+    inbox.set(address, bucket);
+    return bucket.take(now, bytes);
   }
 
   // ---- commands ----
@@ -317,6 +395,15 @@ export class ChatHub {
       { type: "private", from: session.nick, to: target.nick, text },
       formatPrivate(session.nick, text),
     );
+    const bytes = event.bytes(target.member.format)?.length ?? 0;
+    if (!this.#privateBudget(session, target, bytes)) {
+      return this.#error(
+        session,
+        "too_much",
+        `not delivered: your address may send ${target.nick} at most ` +
+          `${this.settings.msgBytesRate} bytes/s of private messages; try again later`,
+      );
+    }
     this.#send(target, event);
     // A JSON client gets its own copy: the page shows what was delivered.
     if (session.member.format === "json" && target !== session) this.#send(session, event);
@@ -324,14 +411,15 @@ export class ChatHub {
 
   #rename(session: ChatSession, requested: string): void {
     const nick = requested.normalize("NFC");
-    const problem = checkNick(nick);
-    if (problem !== undefined) {
-      return this.#error(session, "bad_nick", `cannot use nick ${nick}: ${problem}`);
-    }
+    // A look-alike of a nick in use is "taken", whatever else is wrong with it.
     const key = nameKey(nick);
     const holder = this.#nicks.get(key);
     if (holder !== undefined && holder !== session) {
       return this.#error(session, "nick_taken", `nick ${nick} is taken`);
+    }
+    const problem = checkNick(nick);
+    if (problem !== undefined) {
+      return this.#error(session, "bad_nick", `cannot use nick ${nick}: ${problem}`);
     }
     const old = session.nick;
     if (old === nick) return this.#send(session, this.#notice(`you are already ${nick}`));
@@ -541,6 +629,10 @@ export class ChatHub {
     this.#leave(session, reason);
     const key = nameKey(session.nick);
     if (this.#nicks.get(key) === session) this.#nicks.delete(key);
+    const address = this.#addresses.get(session.member.address);
+    if (address !== undefined && --address.members === 0) {
+      this.#addresses.delete(session.member.address);
+    }
     const { peer, transport } = session.member;
     this.#log({ event: "disconnect", peer, nick: session.nick, reason, transport });
     if (close !== null) {

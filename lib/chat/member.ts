@@ -64,6 +64,15 @@ export class ChatSession {
   seenAt: number;
   /** Made on the first line, full, so idle members stay small. */
   bucket: TokenBucket | null = null;
+  /** Lines refused in the current run of refusals (the first one was told). */
+  refusedRun = 0;
+  /** When the current run of refusals began (ms). */
+  refusedSince = 0;
+  /**
+   * Private-message budgets of the addresses sending to this member, made
+   * on the first private message (least recently used first).
+   */
+  inbox: Map<string, TokenBucket> | null = null;
 
   constructor(id: number, member: ChatMember, nick: string, now: number) {
     this.id = id;

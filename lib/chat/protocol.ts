@@ -17,8 +17,6 @@
  * @module
  */
 
-import { MAX_NICK_LENGTH, MAX_ROOM_LENGTH } from "../support/constants.ts";
-
 /** A parsed input line. */
 export type ChatCommand =
   | { kind: "say"; text: string }
@@ -140,91 +138,6 @@ const HAS_UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
 export function sanitizeText(text: string): string {
   if (!HAS_UNSAFE.test(text)) return text;
   return text.replace(ESCAPE_SEQUENCE, "").replace(UNSAFE_CHARACTER, "");
-}
-
-const NAME_CHARACTERS = /^[\p{L}\p{N}_][\p{L}\p{N}\p{M}_.-]*$/u;
-
-// Letters from these scripts that look like Latin ones; folded to Latin for
-// the uniqueness key, so "аlice" (Cyrillic а) cannot pass for "alice".
-const CONFUSABLES: Record<string, string> = {
-  "а": "a",
-  "в": "b",
-  "е": "e",
-  "ё": "e",
-  "к": "k",
-  "м": "m",
-  "н": "h",
-  "о": "o",
-  "р": "p",
-  "с": "c",
-  "т": "t",
-  "у": "y",
-  "х": "x",
-  "і": "i",
-  "ї": "i",
-  "ј": "j",
-  "ѕ": "s",
-  "ԁ": "d",
-  "ɡ": "g",
-  "ο": "o",
-  "α": "a",
-  "ν": "v",
-  "ρ": "p",
-  "τ": "t",
-  "υ": "u",
-  "χ": "x",
-  "ι": "i",
-  "κ": "k",
-  "ε": "e",
-  "η": "n",
-};
-const CONFUSABLE_PATTERN = new RegExp(`[${Object.keys(CONFUSABLES).join("")}]`, "gu");
-
-/**
- * The key two nicks (or room names) collide on: NFC, lower case, and
- * Cyrillic/Greek look-alikes folded to Latin.
- */
-export function nameKey(name: string): string {
-  return name.normalize("NFKC").toLowerCase().replace(
-    CONFUSABLE_PATTERN,
-    (letter) => CONFUSABLES[letter],
-  );
-}
-
-function checkName(
-  what: string,
-  name: string,
-  maxLength: number,
-): string | undefined {
-  const length = [...name].length;
-  if (length === 0) return `${what} is empty`;
-  if (length > maxLength) return `${what} is longer than ${maxLength} characters`;
-  if (!NAME_CHARACTERS.test(name)) {
-    return `${what} may use only letters, digits, _ - . and must start with a letter, digit or _`;
-  }
-  return undefined;
-}
-
-/**
- * Checks a requested nick: 1 to 24 characters; letters and digits of any
- * script, `_`, `-`, `.`; starting with a letter, digit or `_`. Returns the
- * reason it is refused, or `undefined` when it is acceptable.
- */
-export function checkNick(nick: string): string | undefined {
-  return checkName("nick", nick, MAX_NICK_LENGTH);
-}
-
-/**
- * Checks a room name (a leading `#` is allowed and dropped by
- * {@linkcode normalizeRoom}); the same characters as a nick, up to 32.
- */
-export function checkRoom(room: string): string | undefined {
-  return checkName("room name", normalizeRoom(room), MAX_ROOM_LENGTH);
-}
-
-/** A room name as shown: NFC, without a leading `#`. */
-export function normalizeRoom(room: string): string {
-  return (room.startsWith("#") ? room.slice(1) : room).normalize("NFC");
 }
 
 /** `<alice> hello`: a message to the room. */

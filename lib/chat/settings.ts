@@ -13,11 +13,15 @@ import {
   DEFAULT_IDLE_TIMEOUT_SECONDS,
   DEFAULT_MAX_LINE_BYTES,
   DEFAULT_MAX_QUEUE_BYTES,
+  DEFAULT_MSG_BYTES_RATE,
   DEFAULT_RATE,
   DEFAULT_ROOM_HISTORY_BYTES,
   DEFAULT_SERVER_NAME,
+  IP_BUDGET_MEMBERS,
   MAX_HISTORY,
   MAX_MAX_LINE_BYTES,
+  MIN_INPUT_BYTES_BURST,
+  MIN_INPUT_BYTES_RATE,
   MIN_MAX_LINE_BYTES,
 } from "../support/constants.ts";
 import type { Logger } from "../support/log.ts";
@@ -41,6 +45,15 @@ export interface ChatHubOptions {
   rate?: number;
   /** Lines one member may send at once above the rate. @default {20} */
   burst?: number;
+  /** Lines per second from one IP address, its members together (0 = no limit). @default {4 × rate} */
+  ipRate?: number;
+  /** Lines one IP address may send at once above its rate. @default {4 × burst} */
+  ipBurst?: number;
+  /**
+   * Bytes per second of private messages one IP address may send one member
+   * (0 = no limit); the burst is four seconds' worth. @default {16384}
+   */
+  msgBytesRate?: number;
   /** Rooms with more members than this do not announce joins and leaves (0 = always). @default {200} */
   announceLimit?: number;
   /** Seconds without a non-empty line before a member is closed (0 = never). @default {0} */
@@ -65,6 +78,8 @@ export function chatHubSettings(options: ChatHubOptions = {}): ChatHubSettings {
     throw new TypeError(`Cannot create ChatHub: name must be a string, received ${options.name}`);
   }
   if (name === "") throw new RangeError("Cannot create ChatHub: name must not be empty");
+  const rate = numberIn("rate", options.rate ?? DEFAULT_RATE, 0, 1e9);
+  const burst = integerIn("burst", options.burst ?? DEFAULT_BURST, 1, 1e9);
   return {
     name,
     history: integerIn("history", options.history ?? DEFAULT_HISTORY, 0, MAX_HISTORY),
@@ -92,8 +107,11 @@ export function chatHubSettings(options: ChatHubOptions = {}): ChatHubSettings {
       4096,
       2 ** 40,
     ),
-    rate: numberIn("rate", options.rate ?? DEFAULT_RATE, 0, 1e9),
-    burst: integerIn("burst", options.burst ?? DEFAULT_BURST, 1, 1e9),
+    rate,
+    burst,
+    ipRate: numberIn("ipRate", options.ipRate ?? IP_BUDGET_MEMBERS * rate, 0, 1e9),
+    ipBurst: integerIn("ipBurst", options.ipBurst ?? IP_BUDGET_MEMBERS * burst, 1, 1e9),
+    msgBytesRate: numberIn("msgBytesRate", options.msgBytesRate ?? DEFAULT_MSG_BYTES_RATE, 0, 1e12),
     announceLimit: integerIn(
       "announceLimit",
       options.announceLimit ?? DEFAULT_ANNOUNCE_LIMIT,
@@ -127,4 +145,31 @@ function integerIn(name: string, value: number, min: number, max: number): numbe
     throw new RangeError(`Cannot create ChatHub: ${name} must be an integer, received ${value}`);
   }
   return value;
+}
+
+/** Input byte budgets (bytes per second and burst) that transports enforce. */
+export interface InputBudgetSettings {
+  /** One connection: 0 = no budget. */
+  connection: { rate: number; burst: number };
+  /** All connections of one IP address together: 0 = no budget. */
+  address: { rate: number; burst: number };
+}
+
+/**
+ * The input byte budgets that follow from the line budgets: no more bytes
+ * per second than the lines a member (or an address) may send could fill,
+ * with floors so that ordinary use never waits. Off when the line budget
+ * is off. Past its budget, a connection is not read from for a while
+ * (TCP backpressure), so a flood of lines costs a bounded amount of CPU.
+ */
+export function inputBudgets(settings: ChatHubSettings): InputBudgetSettings {
+  const budget = (rate: number, burst: number, members: number) =>
+    rate === 0 ? { rate: 0, burst: 0 } : {
+      rate: Math.max(MIN_INPUT_BYTES_RATE * members, rate * settings.maxLineBytes),
+      burst: Math.max(MIN_INPUT_BYTES_BURST * members, burst * settings.maxLineBytes),
+    };
+  return {
+    connection: budget(settings.rate, settings.burst, 1),
+    address: budget(settings.ipRate, settings.ipBurst, IP_BUDGET_MEMBERS),
+  };
 }

@@ -14,19 +14,23 @@
  * @module
  */
 
-import { localEcho, nickFromNotice, styleLine } from "../terminal/chat_display.ts";
 import { ConnectionError } from "../support/errors.ts";
-import { KeyDecoder } from "../terminal/key_decoder.ts";
 import { LineDecoder } from "../framing/line_codec.ts";
-import { LineEditor } from "../terminal/line_editor.ts";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   MAX_CLIENT_QUEUE_BYTES,
   MAX_INCOMING_LINE_BYTES,
-  QUIT_WAIT_MS,
 } from "../support/constants.ts";
 import { closeQuietly, connectionProblem, writeAll } from "../net/conn.ts";
 import { Outbound } from "../net/outbound.ts";
+import {
+  type SessionIo,
+  TerminalChat,
+  type TerminalChatOptions,
+  type TerminalIo,
+} from "./terminal_chat.ts";
+
+export type { SessionIo, TerminalIo } from "./terminal_chat.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -69,14 +73,6 @@ export async function connectTcp(options: ConnectTcpOptions): Promise<Deno.TcpCo
     }`,
     { cause: lastError },
   );
-}
-
-/** What a session reads from and writes to (Deno's stdio fits). */
-export interface SessionIo {
-  stdin: { read(buffer: Uint8Array): Promise<number | null> };
-  stdout: { write(bytes: Uint8Array): Promise<number> };
-  /** Where the one-line reason for a drop goes. */
-  reportError(message: string): void;
 }
 
 /** Options shared by both sessions. */
@@ -128,19 +124,8 @@ export async function runPipeSession(
   return 1;
 }
 
-/** What the terminal session needs beyond {@linkcode SessionIo}. */
-export interface TerminalIo extends SessionIo {
-  /** Terminal width in columns, read at each redraw (it may change). */
-  columns(): number;
-  /** Writes screen output at once and in order. */
-  draw(text: string): void;
-}
-
 /** Options of {@linkcode runTerminalSession}. */
-export interface TerminalSessionOptions extends SessionOptions {
-  /** Style lines with colours. @default {true} */
-  colour?: boolean;
-}
+export interface TerminalSessionOptions extends SessionOptions, TerminalChatOptions {}
 
 /**
  * Runs the terminal session. The caller puts the terminal in raw mode
@@ -151,68 +136,20 @@ export async function runTerminalSession(
   io: TerminalIo,
   options: TerminalSessionOptions = {},
 ): Promise<number> {
-  const colour = options.colour ?? true;
-  const editor = new LineEditor();
-  let nick = "you";
-  let quitting = false;
-  let quitTimer: ReturnType<typeof setTimeout> | undefined;
   // One writer, one write in flight: lines typed or pasted quickly go out
   // whole and in order. A failed write shows up on the reading side.
   const outbound = new Outbound(conn, { maxQueueBytes: MAX_CLIENT_QUEUE_BYTES });
-  const send = (text: string) => outbound.enqueue(encoder.encode(text + "\n"));
-  const quit = () => {
-    if (quitting) return;
-    quitting = true;
-    send("/quit");
-    // The server closes after `* bye`; if it does not, stop waiting.
-    quitTimer = setTimeout(() => closeQuietly(conn), QUIT_WAIT_MS);
-  };
-
-  io.draw(editor.render(io.columns()));
-  if (options.nick !== undefined) send(`/nick ${options.nick}`);
-
-  const keys = new KeyDecoder();
-  const typing = (async () => {
-    const buffer = new Uint8Array(1024);
-    while (!quitting) {
-      const n = await io.stdin.read(buffer);
-      if (n === null) {
-        quit();
-        break;
-      }
-      for (const key of keys.push(buffer.subarray(0, n))) {
-        const event = editor.handle(key);
-        if (event.kind === "submit") {
-          if (!send(event.text)) {
-            const note = "! not sent: the server is not reading what you send";
-            io.draw(editor.printAbove([styleLine(note, colour)], io.columns()));
-            continue;
-          }
-          const echo = localEcho(event.text, nick);
-          if (echo !== undefined) {
-            io.draw(editor.printAbove([styleLine(echo, colour)], io.columns()));
-          } else io.draw(editor.render(io.columns()));
-          if (/^\/quit(\s|$)/i.test(event.text)) quitting = true;
-        } else if (event.kind === "quit") {
-          quit();
-        } else {
-          io.draw(editor.render(io.columns()));
-        }
-      }
-    }
-  })();
-  typing.catch(() => {});
+  const chat = new TerminalChat(io, {
+    send: (text) => outbound.enqueue(encoder.encode(text + "\n")),
+    close: () => closeQuietly(conn),
+  }, options);
+  chat.start(options.nick);
 
   const lines = new LineDecoder({ maxLineBytes: MAX_INCOMING_LINE_BYTES });
   const received: string[] = [];
   const sink = {
-    line: (bytes: Uint8Array) => {
-      const line = decoder.decode(bytes);
-      nick = nickFromNotice(line) ?? nick;
-      received.push(styleLine(line, colour));
-    },
-    overlong: () =>
-      received.push(styleLine("! (a line over 1 MiB from the server was skipped)", colour)),
+    line: (bytes: Uint8Array) => received.push(decoder.decode(bytes)),
+    overlong: () => received.push("! (a line over 1 MiB from the server was skipped)"),
   };
   const buffer = new Uint8Array(64 * 1024);
   let problem: string | null = null;
@@ -221,17 +158,18 @@ export async function runTerminalSession(
       const n = await conn.read(buffer);
       if (n === null) break;
       lines.push(buffer.subarray(0, n), sink);
-      if (received.length > 0) io.draw(editor.printAbove(received.splice(0), io.columns()));
+      chat.show(received.splice(0));
     }
     lines.end(sink);
-    if (received.length > 0) io.draw(editor.printAbove(received.splice(0), io.columns()));
+    chat.show(received.splice(0));
   } catch (error) {
-    if (!quitting) problem = connectionProblem(error);
+    if (!chat.quitting) problem = connectionProblem(error);
   } finally {
-    clearTimeout(quitTimer);
+    chat.finish();
+    closeQuietly(conn);
   }
-  io.draw(editor.clear());
-  if (quitting && problem === null) return 0;
+  if (chat.inputProblem !== null) problem = chat.inputProblem;
+  else if (chat.quitting && problem === null) return 0;
   io.reportError(problem ?? "server closed the connection");
   return 1;
 }

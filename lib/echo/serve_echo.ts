@@ -118,6 +118,7 @@ export function serveEcho(options: ServeEchoOptions = {}): ParleyServer {
     },
     ready: lifecycle.ready,
     finished: lifecycle.finished,
+    descriptorsNeeded: echo.admission.descriptorsNeeded,
     shutdown: () => lifecycle.shutdown(),
     [Symbol.asyncDispose]: () => lifecycle.shutdown(),
   };
@@ -149,6 +150,7 @@ export async function serveWebSocketEcho(
     httpAddr: lifecycle.httpAddr,
     ready: lifecycle.ready,
     finished: lifecycle.finished,
+    descriptorsNeeded: echo.admission.descriptorsNeeded,
     shutdown: () => lifecycle.shutdown(),
     [Symbol.asyncDispose]: () => lifecycle.shutdown(),
   };

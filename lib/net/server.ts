@@ -21,6 +21,8 @@ export interface ParleyServer extends AsyncDisposable {
   readonly ready: Promise<void>;
   /** Resolves when the server has stopped and every connection is closed. */
   readonly finished: Promise<void>;
+  /** File descriptors the server may need at most (see `Admission`). */
+  readonly descriptorsNeeded: number;
   /** Stops accepting, lets clients take their last bytes, then closes all. */
   shutdown(): Promise<void>;
 }

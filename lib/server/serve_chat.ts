@@ -9,6 +9,8 @@
 
 import { WebSocketServer } from "ws";
 import { ChatHub, type ChatHubOptions } from "../chat/hub.ts";
+import { inputBudgets } from "../chat/settings.ts";
+import { InputBudgets } from "../net/input_budget.ts";
 import { formatError } from "../chat/protocol.ts";
 import { encodeLine } from "../framing/line_codec.ts";
 import { Admission } from "../net/admission.ts";
@@ -82,7 +84,12 @@ export interface ChatServer extends ParleyServer {
 export function serveChat(options: ServeChatOptions = {}): ChatServer {
   const logger = safeLogger(options.logger ?? silentLogger);
   const hub = new ChatHub({ ...options, logger });
-  const { maxLineBytes, maxQueueBytes } = hub.settings;
+  const budgets = inputBudgets(hub.settings);
+  const lines = {
+    maxLineBytes: hub.settings.maxLineBytes,
+    maxQueueBytes: hub.settings.maxQueueBytes,
+    budgets: new InputBudgets(budgets.connection, budgets.address),
+  };
   const shutdownTimeoutMs = nonNegative(
     "shutdownTimeout",
     options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
@@ -104,14 +111,14 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     reusePort: options.reusePort,
     admission,
     refusal: (reason) => encodeLine(formatError(reason)),
-    serve: (conn, peer) => serveTcpLines(conn, peer, hub, { maxLineBytes, maxQueueBytes }),
+    serve: (conn, peer) => serveTcpLines(conn, peer, hub, lines),
     logger,
   });
   let http: HttpListener | null = null;
   if (options.httpPort !== undefined) {
     const server = new WebSocketServer({
       noServer: true,
-      maxPayload: WS_MESSAGE_LINES * maxLineBytes,
+      maxPayload: WS_MESSAGE_LINES * hub.settings.maxLineBytes,
       perMessageDeflate: false,
       handleProtocols: (protocols: Set<string>) =>
         protocols.has(JSON_SUBPROTOCOL) ? JSON_SUBPROTOCOL : false,
@@ -128,8 +135,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
       websockets: {
         [CHAT_WS_PATH]: {
           server,
-          serve: (connection) =>
-            serveWebSocketLines(connection, hub, { maxLineBytes, maxQueueBytes }),
+          serve: (connection) => serveWebSocketLines(connection, hub, lines),
         },
       },
       handleRequest: (request, response) => {
@@ -146,10 +152,10 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
       },
     });
   }
+  // The hub's tick: idle members, and the counts of refused lines.
   const idleMs = hub.settings.idleTimeout * 1000;
-  const idleTimer = idleMs > 0
-    ? setInterval(() => hub.sweepIdle(Date.now()), Math.min(1000, Math.max(20, idleMs / 4)))
-    : undefined;
+  const tickMs = idleMs > 0 ? Math.min(1000, Math.max(20, idleMs / 4)) : 1000;
+  const ticker = setInterval(() => hub.tick(Date.now()), tickMs);
   const lifecycle = new ServerLifecycle({
     tcp,
     http,
@@ -158,7 +164,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     logger,
     describe: () => ({ clients: hub.memberCount }),
     stopClients: (graceMs) => hub.shutdown(graceMs),
-    stopTimers: () => clearInterval(idleTimer),
+    stopTimers: () => clearInterval(ticker),
   });
   return {
     addr: tcp.addr,
@@ -167,6 +173,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     },
     ready: lifecycle.ready,
     finished: lifecycle.finished,
+    descriptorsNeeded: admission.descriptorsNeeded,
     hub,
     get clientCount() {
       return hub.memberCount;

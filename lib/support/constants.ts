@@ -82,6 +82,26 @@ export const DEFAULT_RATE = 10;
 /** Lines one client may send in a burst above the rate (`--burst`). */
 export const DEFAULT_BURST = 20;
 
+/**
+ * An IP address's line budget, in members' worth: `--ip-rate` defaults to
+ * this times `--rate`, `--ip-burst` to this times `--burst`.
+ */
+export const IP_BUDGET_MEMBERS = 4;
+
+/**
+ * Bytes per second of private messages one IP address may send to one
+ * member (`--msg-bytes-rate`); the burst is four seconds' worth.
+ */
+export const DEFAULT_MSG_BYTES_RATE = 16 * 1024;
+
+/**
+ * Floors of the input byte budgets (bytes per second, and burst) of one
+ * connection; an address gets {@linkcode IP_BUDGET_MEMBERS} times these.
+ */
+export const MIN_INPUT_BYTES_RATE = 16 * 1024;
+/** See {@linkcode MIN_INPUT_BYTES_RATE}. */
+export const MIN_INPUT_BYTES_BURST = 64 * 1024;
+
 /** Messages kept per room and replayed on join (`--history`, 0 = off). */
 export const DEFAULT_HISTORY = 20;
 

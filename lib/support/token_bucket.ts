@@ -43,16 +43,35 @@ export class TokenBucket {
     this.#updatedAt = now;
   }
 
-  /** Takes one token at time `now` (ms); false when none is left. */
-  take(now: number): boolean {
+  /**
+   * Takes `amount` tokens (default 1) at time `now` (ms); false, taking
+   * nothing, when fewer are left.
+   */
+  take(now: number, amount = 1): boolean {
     if (this.rate === 0) return true;
+    this.#refill(now);
+    if (this.#tokens < amount) return false;
+    this.#tokens -= amount;
+    return true;
+  }
+
+  /**
+   * Takes `amount` tokens even into debt, and returns the milliseconds until
+   * the bucket is out of debt again (0 when it is not in debt): how long a
+   * reader should pause before reading more.
+   */
+  charge(now: number, amount: number): number {
+    if (this.rate === 0) return 0;
+    this.#refill(now);
+    this.#tokens -= amount;
+    return this.#tokens >= 0 ? 0 : Math.ceil((-this.#tokens * 1000) / this.rate);
+  }
+
+  #refill(now: number): void {
     const elapsed = now - this.#updatedAt;
     if (elapsed > 0) {
       this.#tokens = Math.min(this.burst, this.#tokens + (elapsed * this.rate) / 1000);
       this.#updatedAt = now;
     }
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
   }
 }

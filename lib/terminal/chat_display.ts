@@ -14,10 +14,10 @@ import {
   formatAction,
   formatMessage,
   lineKind,
-  nameKey,
   parseCommand,
   sanitizeText,
 } from "../chat/protocol.ts";
+import { nameKey } from "../chat/names.ts";
 
 const RESET = "\x1b[0m";
 const DIM = "\x1b[2m";

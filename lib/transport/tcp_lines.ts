@@ -24,6 +24,7 @@ import {
   CLOSE_GRACE_MS,
 } from "../support/constants.ts";
 import { closeQuietly, connectionProblem } from "../net/conn.ts";
+import type { InputBudgets } from "../net/input_budget.ts";
 import { Outbound } from "../net/outbound.ts";
 
 /** Options of {@linkcode serveTcpLines}. */
@@ -32,6 +33,8 @@ export interface TcpLinesOptions {
   maxLineBytes: number;
   /** Bytes queued for the member before it is dropped as too slow. */
   maxQueueBytes: number;
+  /** Input byte budgets; past them the connection is not read for a while. */
+  budgets: InputBudgets;
 }
 
 /**
@@ -101,6 +104,7 @@ class TcpLineMember implements ChatMember, LineSink {
 
   async run(): Promise<void> {
     this.#session = this.#hub.connect(this);
+    const budget = this.#options.budgets.acquire(this.address);
     let buffer = new Uint8Array(CHAT_READ_BUFFER_BYTES);
     let reason = "connection closed";
     try {
@@ -108,6 +112,7 @@ class TcpLineMember implements ChatMember, LineSink {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
         if (this.#closing !== null) continue; // discarding until the close
+        const pause = budget.charge(n);
         this.#decoder ??= new LineDecoder({ maxLineBytes: this.#options.maxLineBytes });
         this.#decoder.push(buffer.subarray(0, n), this);
         // A client that fills the small buffer is sending in bulk: fewer,
@@ -115,12 +120,15 @@ class TcpLineMember implements ChatMember, LineSink {
         if (n === buffer.length && buffer.length < CHAT_READ_BUFFER_GROWN_BYTES) {
           buffer = new Uint8Array(CHAT_READ_BUFFER_GROWN_BYTES);
         }
+        // Over its input budget: stop reading for a while (backpressure).
+        if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
       }
       // The peer shut its sending side: an unterminated last line counts.
       if (this.#closing === null) this.#decoder?.end(this);
     } catch (error) {
       reason = this.#writeProblem ?? connectionProblem(error);
     }
+    budget.release();
     this.#hub.disconnect(this.#session, reason);
     if (this.#closing === null && this.#writeProblem === null) {
       // It may still be reading: let it take what is queued.

@@ -21,6 +21,7 @@ import type { ChatHub, ChatMember, ChatSession, MemberClose } from "../chat/hub.
 import type { Outgoing, WireFormat } from "../chat/events.ts";
 import { LineDecoder, type LineSink } from "../framing/line_codec.ts";
 import type { WebSocketConnection } from "../net/http_listener.ts";
+import type { InputBudgets } from "../net/input_budget.ts";
 import { Outbound } from "../net/outbound.ts";
 import { WebSocketWriter } from "./ws_writer.ts";
 
@@ -33,6 +34,8 @@ export interface WebSocketLinesOptions {
   maxLineBytes: number;
   /** Bytes queued for the member before it is dropped as too slow. */
   maxQueueBytes: number;
+  /** Input byte budgets; past them the socket is not read for a while. */
+  budgets: InputBudgets;
 }
 
 /** Close code of each way the hub ends a member. */
@@ -113,9 +116,20 @@ class WebSocketLineMember implements ChatMember, LineSink {
   run(): Promise<void> {
     const { ws } = this.#connection;
     this.#session = this.#hub.connect(this);
+    const budget = this.#options.budgets.acquire(this.address);
+    let resume: ReturnType<typeof setTimeout> | undefined;
     return new Promise((resolve) => {
       ws.on("message", (data: Uint8Array, isBinary: boolean) => {
         if (this.#closing !== null) return;
+        const pause = budget.charge(data.length);
+        if (pause > 0 && resume === undefined) {
+          // Over its input budget: stop reading for a while (backpressure).
+          ws.pause();
+          resume = setTimeout(() => {
+            resume = undefined;
+            ws.resume();
+          }, pause);
+        }
         if (isBinary) {
           this.#problem = "binary message";
           ws.close(1003, "binary messages are not accepted; send text");
@@ -124,12 +138,17 @@ class WebSocketLineMember implements ChatMember, LineSink {
         this.#decoder ??= new LineDecoder({ maxLineBytes: this.#options.maxLineBytes });
         this.#decoder.push(data, this);
         this.#decoder.end(this);
+        // Send the replies now: a close frame right behind this message is
+        // answered at once, and nothing can be sent after that.
+        this.#outbound.flushNow();
       });
       ws.on("error", (error: Error) => {
         this.#problem ??= error.message.replace(/^Invalid WebSocket frame: /i, "");
       });
       ws.on("close", (code: number) => {
         clearTimeout(this.#closeTimer);
+        clearTimeout(resume);
+        budget.release();
         const reason = this.#connection.endedBy ?? this.#problem ??
           (code === 1006 ? "connection reset" : "connection closed");
         this.#hub.disconnect(this.#session, reason);
