@@ -23,14 +23,19 @@ import {
 import { targetLines } from "./targets.ts";
 import {
   type BenchPaths,
+  type Listening,
+  listeningOn,
   type Scale,
   SCENARIOS,
+  type ScenarioSpec,
   type ServerSpec,
   SKIPPED_WHEN_QUICK,
 } from "./scenarios.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const target = `${root}/bench/target`;
+/** npm `ws` for the Node WebSocket peers (bench/peers/node/ws.mjs loads it from here). */
+const NODE_WS = "ws@8.18.3";
 
 function log(message: string): void {
   console.error(`bench: ${message}`);
@@ -65,8 +70,51 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Builds the load generator (required) and every peer that can be built. */
-async function build(): Promise<BenchPaths> {
+/** First line of a tool's error output, for a "skipped" reason. */
+function firstLine(text: string, otherwise: string): string {
+  return text.split("\n").map((line) => line.trim()).find((line) => line !== "") ?? otherwise;
+}
+
+/**
+ * Installs npm `ws` under bench/target/node-peer (not a dependency of the
+ * repository) unless that version is already there. Returns why not, on failure.
+ */
+async function installNodeWs(prefix: string): Promise<string | undefined> {
+  const version = NODE_WS.split("@")[1];
+  try {
+    const installed = JSON.parse(
+      await Deno.readTextFile(`${prefix}/node_modules/ws/package.json`),
+    );
+    if (installed.version === version) return undefined;
+  } catch { /* not installed yet */ }
+  log(`installing npm ${NODE_WS} for the Node WebSocket peers (npm install --prefix ${prefix})`);
+  const npm = await run([
+    "npm",
+    "install",
+    "--prefix",
+    prefix,
+    "--no-save",
+    "--no-audit",
+    "--no-fund",
+    "--loglevel=error",
+    "--fetch-retries=1",
+    "--fetch-timeout=20000",
+    NODE_WS,
+  ]);
+  if (npm.ok && await exists(`${prefix}/node_modules/ws/package.json`)) return undefined;
+  // npm's first error lines are often `code …`, `errno …`: skip to the message.
+  const errors = npm.stderr.split("\n").map((line) =>
+    line.replace(/^npm (error|ERR!)\s*/, "").trim()
+  )
+    .filter((line) => line !== "" && !/^(npm warn|code|errno|syscall)\b/i.test(line));
+  return `npm install ${NODE_WS} failed: ${errors[0] ?? firstLine(npm.stderr, "npm missing")}`;
+}
+
+/**
+ * Builds the load generator (required) and every peer that can be built;
+ * the WebSocket peers (and npm `ws`) only when `websocket` scenarios will run.
+ */
+async function build(websocket: boolean): Promise<BenchPaths> {
   const env = { CARGO_TARGET_DIR: target };
   log("building the load generator (cargo build --release --offline)");
   const cargo = await run(["cargo", "build", "--release", "--offline", "--quiet"], {
@@ -75,13 +123,27 @@ async function build(): Promise<BenchPaths> {
   });
   if (!cargo.ok) throw new Error(`cannot build the load generator:\n${cargo.stderr}`);
   const peers = `${target}/peers`;
+  const unavailable: Record<string, string> = {};
   await Deno.mkdir(peers, { recursive: true });
-  for (const name of ["echo", "udpecho", "chat"]) {
+  // GOPATH mode (no modules, no network): the WebSocket peers find
+  // gorilla/websocket in Debian's golang-github-gorilla-websocket-dev.
+  const gopath = [Deno.env.get("GOPATH"), "/usr/share/gocode"].filter(Boolean).join(":");
+  const goPeers = ["echo", "udpecho", "chat", ...(websocket ? ["wsecho", "wschat"] : [])];
+  for (const name of goPeers) {
     const go = await run(["go", "build", "-o", `${peers}/go-${name}`, `${name}.go`], {
       cwd: `${root}/bench/peers/go`,
-      env: { GOFLAGS: "-mod=mod", GO111MODULE: "off", GOCACHE: `${target}/go-cache` },
+      env: {
+        GOFLAGS: "-mod=mod",
+        GO111MODULE: "off",
+        GOPATH: gopath,
+        GOCACHE: `${target}/go-cache`,
+      },
     });
-    if (!go.ok) log(`Go peer ${name} not built (${go.stderr.split("\n")[0] || "go missing"})`);
+    if (!go.ok) {
+      const why = firstLine(go.stderr, "go missing");
+      unavailable[`${peers}/go-${name}`] = `not built: ${why}`;
+      log(`Go peer ${name} not built (${why})`);
+    }
   }
   for (const name of ["echo", "udpecho"]) {
     const rust = await run([
@@ -93,12 +155,20 @@ async function build(): Promise<BenchPaths> {
     ]);
     if (!rust.ok) log(`Rust peer ${name} not built (${rust.stderr.split("\n")[0]})`);
   }
+  const nodeWs = `${target}/node-peer/node_modules/ws`;
+  const npm = websocket ? await installNodeWs(`${target}/node-peer`) : undefined;
+  if (npm !== undefined) {
+    unavailable[nodeWs] = npm;
+    log(`Node WebSocket peers skipped (${npm})`);
+  }
   return {
     root,
     deno: Deno.execPath(),
     loadgen: `${target}/release/parley-loadgen`,
     peers,
     node: "node",
+    nodeWs,
+    unavailable,
   };
 }
 
@@ -108,25 +178,62 @@ function pinned(core: number, command: string[], pin: boolean): string[] {
   return ["sh", "-c", `ulimit -n "$(ulimit -Hn)"; exec ${taskset}"$@"`, "sh", ...command];
 }
 
-/** Starts a server and reads its address; resolves to a handle to stop it. */
+/** Reads a stream to its end, keeping only its last `keep` characters. */
+async function tail(stream: ReadableStream<Uint8Array>, keep = 4096): Promise<string> {
+  let text = "";
+  try {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      text = (text + chunk).slice(-keep);
+    }
+  } catch { /* the process went away */ }
+  return text;
+}
+
+/** Starts a server and reads its addresses; resolves to a handle to stop it. */
 async function startServer(server: ServerSpec, paths: BenchPaths, pin: boolean) {
   const command = pinned(0, server.command(paths), pin);
   const child = new Deno.Command(command[0], {
     args: command.slice(1),
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
     cwd: root,
+    env: { NO_COLOR: "1" }, // plain error lines for the report
   }).spawn();
+  // Stderr is kept (its end) to say why a server did not start.
+  const stderr = tail(child.stderr);
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const failed = async (why: string) => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await child.status;
+    await reader.cancel().catch(() => {});
+    // The first error line (Deno's, a flag parser's), else the last line.
+    const lines = (await stderr).split("\n")
+      .map((line) => line.trim()).filter((line) => line !== "");
+    const said = lines.find((line) => /error/i.test(line)) ?? lines.at(-1);
+    return new Error(`${server.name} ${why}${said ? `: ${said}` : ""}`);
+  };
   let buffer = "";
-  const deadline = Date.now() + 20_000;
-  let addr: string | undefined;
-  while (addr === undefined) {
-    if (Date.now() > deadline) throw new Error(`${server.name} did not print its address`);
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${server.name} exited before listening`);
-    buffer += value;
-    addr = /listening on (\S+:\d+)/.exec(buffer)?.[1];
+  let listening: Listening | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), 30_000);
+  });
+  try {
+    while (listening === undefined) {
+      const read = await Promise.race([reader.read(), timeout]);
+      if (read === "timeout") throw await failed("did not print its address in 30 s");
+      if (read.done) throw await failed("exited before listening");
+      buffer += read.value;
+      const line = buffer.split("\n").slice(0, -1).find((l) => l.includes("listening on"));
+      if (line !== undefined) {
+        listening = listeningOn(line);
+        if (listening === undefined) throw await failed(`printed no address: ${line.trim()}`);
+      }
+    }
+  } finally {
+    clearTimeout(timer);
   }
   // Keep draining stdout so the server never blocks on it.
   const draining = (async () => {
@@ -135,7 +242,7 @@ async function startServer(server: ServerSpec, paths: BenchPaths, pin: boolean) 
     } catch { /* cancelled */ }
   })();
   return {
-    addr: addr.replace(/^0\.0\.0\.0:/, "127.0.0.1:"),
+    listening,
     pid: child.pid,
     async stop() {
       try {
@@ -150,23 +257,34 @@ async function startServer(server: ServerSpec, paths: BenchPaths, pin: boolean) 
       clearTimeout(timer);
       await reader.cancel().catch(() => {});
       await draining;
+      await stderr;
     },
   };
 }
 
 async function measure(
   server: ServerSpec,
-  args: string[],
+  scenario: ScenarioSpec,
+  scale: Scale,
   paths: BenchPaths,
   pin: boolean,
 ): Promise<RunResult> {
   const handle = await startServer(server, paths, pin);
   try {
+    const { tcp, http } = handle.listening;
+    const addresses = tcp === undefined ? [] : ["--addr", tcp];
+    if (scenario.wsPath !== undefined) {
+      if (http === undefined) {
+        throw new Error(`${server.name} printed no http= address (no WebSocket listener)`);
+      }
+      addresses.push("--ws-url", `ws://${http}${scenario.wsPath}`);
+    } else if (tcp === undefined) {
+      throw new Error(`${server.name} printed no TCP address`);
+    }
     const command = pinned(1, [
       paths.loadgen,
-      ...args,
-      "--addr",
-      handle.addr,
+      ...scenario.loadgen(scale),
+      ...addresses,
       "--server-pid",
       String(handle.pid),
     ], pin);
@@ -230,7 +348,7 @@ async function main(args: string[]): Promise<number> {
   const scenarios = SCENARIOS.filter((s) =>
     wanted.length > 0 ? wanted.includes(s.id) : !(scale !== "full" && SKIPPED_WHEN_QUICK.has(s.id))
   );
-  const paths = await build();
+  const paths = await build(scenarios.some((s) => s.wsPath !== undefined));
   const pin = await exists("taskset");
   const results: BenchResults = {
     date: new Date().toISOString(),
@@ -246,7 +364,9 @@ async function main(args: string[]): Promise<number> {
     const available = await Promise.all(
       scenario.servers.map(async (server) => {
         for (const need of server.needs(paths)) {
-          if (!(await exists(need))) return `${need.split("/").pop()} not available`;
+          if (!(await exists(need))) {
+            return paths.unavailable[need] ?? `${need.split("/").pop()} not available`;
+          }
         }
         return undefined;
       }),
@@ -261,7 +381,7 @@ async function main(args: string[]): Promise<number> {
         const server = scenario.servers[index];
         if (available[index] !== undefined || failures.has(server)) continue;
         try {
-          runs.get(server)!.push(await measure(server, scenario.loadgen(scale), paths, pin));
+          runs.get(server)!.push(await measure(server, scenario, scale, paths, pin));
         } catch (error) {
           failures.set(
             server,

@@ -12,7 +12,11 @@ import { SERVER_V8_FLAGS } from "../scripts/compile.ts";
 export interface ServerSpec {
   /** `parley`, `go`, `rust`, `node`. */
   name: string;
-  /** The command; it must print `listening on HOST:PORT` first on stdout. */
+  /**
+   * The command; its first stdout line must say where it listens:
+   * `listening on HOST:PORT` (TCP), or `listening on tcp=HOST:PORT
+   * http=HOST:PORT` with either part optional (see {@linkcode listeningOn}).
+   */
   command: (paths: BenchPaths) => string[];
   /** What must exist to run it (a built binary, a tool on PATH). */
   needs: (paths: BenchPaths) => string[];
@@ -26,6 +30,38 @@ export interface BenchPaths {
   /** Directory of compiled peers (Go and Rust binaries). */
   peers: string;
   node: string;
+  /** npm `ws` for the Node WebSocket peers, installed at build time. */
+  nodeWs: string;
+  /** Why a needed path is missing (a failed build or install), by path. */
+  unavailable: Record<string, string>;
+}
+
+/** Where a server listens: its TCP address, its HTTP (WebSocket) address. */
+export interface Listening {
+  tcp?: string;
+  http?: string;
+}
+
+/**
+ * Reads a server's addresses from its first stdout line: `… listening on
+ * HOST:PORT` (TCP only, the older form), or `… listening on tcp=HOST:PORT
+ * http=HOST:PORT` (either may be missing). A wildcard host becomes
+ * 127.0.0.1. Undefined when the line says neither.
+ */
+export function listeningOn(line: string): Listening | undefined {
+  const rest = /listening on (.*)/.exec(line)?.[1];
+  if (rest === undefined) return undefined;
+  const local = (addr: string) => addr.replace(/^(0\.0\.0\.0|\[::\]):/, "127.0.0.1:");
+  const tcp = /(?:^|\s)tcp=(\S+:\d+)/.exec(rest)?.[1];
+  const http = /(?:^|\s)http=(\S+:\d+)/.exec(rest)?.[1];
+  if (tcp !== undefined || http !== undefined) {
+    return {
+      ...(tcp !== undefined ? { tcp: local(tcp) } : {}),
+      ...(http !== undefined ? { http: local(http) } : {}),
+    };
+  }
+  const plain = /^(\S+:\d+)(?:\s|$)/.exec(rest)?.[1];
+  return plain === undefined ? undefined : { tcp: local(plain) };
 }
 
 /** Scale of a run. */
@@ -38,6 +74,12 @@ export interface ScenarioSpec {
   /** The load generator's scenario and arguments at a scale. */
   loadgen: (scale: Scale) => string[];
   servers: ServerSpec[];
+  /**
+   * The WebSocket path the load generator connects to, for scenarios with
+   * WebSocket clients: the runner passes `--ws-url ws://HTTP_ADDR/PATH`
+   * (and `--addr TCP_ADDR` whenever the server printed one).
+   */
+  wsPath?: string;
   /** The metric that ranks servers in the tables and chart. */
   headline:
     | "ops_per_sec"
@@ -56,18 +98,24 @@ const denoRun = (paths: BenchPaths, entry: string, args: string[]) => [
   "--allow-net",
   "--allow-env",
   "--unstable-net",
+  "--allow-run=sh", // as `deno task server` and the compiled binary have (ulimit)
   SERVER_V8_FLAGS, // as in the tasks and the compiled binaries
   `${paths.root}/${entry}`,
   ...args,
 ];
 
 const tcpFlags = ["--host", "127.0.0.1", "--port", "0", "-q", "--max-per-ip", "0"];
+const chatFlags = [...tcpFlags, "--max-clients", "20000", "--rate", "0", "--history", "0"];
+/** TCP-only scenarios run Parley without its HTTP listener (on by default, on a fixed port). */
+const noHttp = ["--no-http"];
+/** WebSocket scenarios: the HTTP listener on a free port, printed as `http=HOST:PORT`. */
+const anyHttpPort = ["--http-port", "0"];
 
 const SERVERS = {
   parleyEcho: {
     name: "parley",
     command: (p) =>
-      denoRun(p, "server.ts", ["--mode", "echo", ...tcpFlags, "--max-clients", "20000"]),
+      denoRun(p, "server.ts", ["--mode", "echo", ...tcpFlags, "--max-clients", "20000", ...noHttp]),
     needs: (p) => [p.deno],
   },
   goEcho: {
@@ -88,7 +136,18 @@ const SERVERS = {
   parleyUdp: {
     name: "parley",
     command: (p) =>
-      denoRun(p, "udp_echo.ts", ["serve", "--host", "127.0.0.1", "--port", "0", "-q"]),
+      // One load generator address sends 150k datagrams/s: the per-address
+      // reply bound (1000/s by default) is for the internet, not this.
+      denoRun(p, "udp_echo.ts", [
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "-q",
+        "--max-replies-per-ip",
+        "0",
+      ]),
     needs: (p) => [p.deno],
   },
   goUdp: {
@@ -108,16 +167,7 @@ const SERVERS = {
   },
   parleyChat: {
     name: "parley",
-    command: (p) =>
-      denoRun(p, "server.ts", [
-        ...tcpFlags,
-        "--max-clients",
-        "20000",
-        "--rate",
-        "0",
-        "--history",
-        "0",
-      ]),
+    command: (p) => denoRun(p, "server.ts", [...chatFlags, ...noHttp]),
     needs: (p) => [p.deno],
   },
   goChat: {
@@ -130,10 +180,49 @@ const SERVERS = {
     command: (p) => [p.node, `${p.root}/bench/peers/node/chat.mjs`],
     needs: (p) => [p.node],
   },
+  parleyWsEcho: {
+    name: "parley",
+    command: (p) =>
+      denoRun(p, "server.ts", [
+        "--mode",
+        "echo",
+        ...tcpFlags,
+        "--max-clients",
+        "20000",
+        ...anyHttpPort,
+      ]),
+    needs: (p) => [p.deno],
+  },
+  goWsEcho: {
+    name: "go",
+    command: (p) => [`${p.peers}/go-wsecho`],
+    needs: (p) => [`${p.peers}/go-wsecho`],
+  },
+  nodeWsEcho: {
+    name: "node",
+    command: (p) => [p.node, `${p.root}/bench/peers/node/wsecho.mjs`],
+    needs: (p) => [p.node, p.nodeWs],
+  },
+  parleyWsChat: {
+    name: "parley",
+    command: (p) => denoRun(p, "server.ts", [...chatFlags, ...anyHttpPort]),
+    needs: (p) => [p.deno],
+  },
+  goWsChat: {
+    name: "go",
+    command: (p) => [`${p.peers}/go-wschat`],
+    needs: (p) => [`${p.peers}/go-wschat`],
+  },
+  nodeWsChat: {
+    name: "node",
+    command: (p) => [p.node, `${p.root}/bench/peers/node/wschat.mjs`],
+    needs: (p) => [p.node, p.nodeWs],
+  },
 } satisfies Record<string, ServerSpec>;
 
 const echoServers = [SERVERS.parleyEcho, SERVERS.goEcho, SERVERS.rustEcho, SERVERS.nodeEcho];
 const chatServers = [SERVERS.parleyChat, SERVERS.goChat, SERVERS.nodeChat];
+const wsChatServers = [SERVERS.parleyWsChat, SERVERS.goWsChat, SERVERS.nodeWsChat];
 
 /** Seconds of measurement (after warm-up) at each scale. */
 const seconds = (scale: Scale, full: number) =>
@@ -155,6 +244,37 @@ function chatScenario(rate: number): ScenarioSpec {
       "3",
     ],
     servers: chatServers,
+    headline: "p99_us",
+    repetitions: 1,
+  };
+}
+
+/** Chat over WebSocket: `ws` clients, plus `tcp` TCP clients, in one room. */
+function wsChatScenario(
+  id: string,
+  title: string,
+  clients: { tcp: number; ws: number },
+  rate: number,
+): ScenarioSpec {
+  const smoke = (n: number) => String(Math.min(n, 3));
+  return {
+    id,
+    title,
+    loadgen: (scale) => [
+      "ws-chat",
+      "--tcp-clients",
+      scale === "smoke" ? smoke(clients.tcp) : String(clients.tcp),
+      "--ws-clients",
+      scale === "smoke" ? smoke(clients.ws) : String(clients.ws),
+      "--rate",
+      String(rate),
+      "--duration",
+      seconds(scale, 2),
+      "--drain",
+      "3",
+    ],
+    servers: wsChatServers,
+    wsPath: "/ws",
     headline: "p99_us",
     repetitions: 1,
   };
@@ -200,9 +320,32 @@ export const SCENARIOS: ScenarioSpec[] = [
     headline: "ops_per_sec",
     repetitions: 3,
   },
+  {
+    id: "ws-echo-64",
+    title: "WebSocket echo ping-pong, 50 connections, 64 B text messages",
+    loadgen: (
+      scale,
+    ) => ["ws-echo", "--conns", "50", "--size", "64", "--duration", seconds(scale, 1.5)],
+    servers: [SERVERS.parleyWsEcho, SERVERS.goWsEcho, SERVERS.nodeWsEcho],
+    wsPath: "/",
+    headline: "ops_per_sec",
+    repetitions: 3,
+  },
   chatScenario(10),
   chatScenario(40),
   chatScenario(80),
+  wsChatScenario(
+    "chat-ws-40",
+    "WebSocket chat fan-out: 100 clients in one room, 40 lines/s each",
+    { tcp: 0, ws: 100 },
+    40,
+  ),
+  wsChatScenario(
+    "chat-mixed-40",
+    "Mixed chat fan-out: 50 TCP + 50 WebSocket clients in one room, 40 lines/s each",
+    { tcp: 50, ws: 50 },
+    40,
+  ),
   {
     id: "slow-reader",
     title: "Slow reader: 50 clients at 40 lines/s plus one that never reads",

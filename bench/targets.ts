@@ -21,6 +21,29 @@ function verdict(met: boolean): string {
   return met ? "**met**" : "**missed**";
 }
 
+const ms = (us: number) => `${(us / 1000).toFixed(2)} ms`;
+
+/** A WebSocket chat scenario's three targets: all delivered, p99 under 10 ms, ahead of the peers. */
+function chatTargets(results: BenchResults, id: string, what: string): string[] {
+  const parley = find(results, id, "parley")?.[1];
+  if (!parley) return [];
+  const delivered = parley.median.delivered_ratio;
+  const p99 = parley.median.p99_us;
+  const peers = ["go", "node"].flatMap((name) => {
+    const peer = find(results, id, name)?.[1];
+    return peer && peer.median.p99_us !== undefined ? [[name, peer.median.p99_us] as const] : [];
+  });
+  const ahead = peers.length > 0 && peers.every(([, theirs]) => p99 < theirs);
+  const against = peers.length > 0
+    ? peers.map(([name, theirs]) => `${name} ${ms(theirs)}`).join(", ")
+    : "no peer ran";
+  return [
+    `- ${what}, 100% delivered: ${(delivered * 100).toFixed(3)}% ${verdict(delivered >= 1)}`,
+    `- ${what}, p99 under 10 ms: ${ms(p99)} ${verdict(p99 < 10_000)}`,
+    `- ${what}, p99 ahead of the Go and Node peers: ${ms(p99)} vs ${against} ${verdict(ahead)}`,
+  ];
+}
+
 /** One Markdown bullet per target: what it asks, what was measured, met or missed. */
 export function targetLines(results: BenchResults): string[] {
   const lines: string[] = [];
@@ -59,6 +82,28 @@ export function targetLines(results: BenchResults): string[] {
       `- Chat 100×40 lines/s, p99 under 10 ms: ${p99.toFixed(2)} ms ${verdict(p99 < 10)}`,
     );
   }
+  const wsEcho = find(results, "ws-echo-64", "parley");
+  if (wsEcho) {
+    const [scenario, parley] = wsEcho;
+    const go = find(results, "ws-echo-64", "go")?.[1];
+    const node = find(results, "ws-echo-64", "node")?.[1];
+    const vsGo = ratioToGo(scenario, parley);
+    const vsNode = node ? parley.median.ops_per_sec / node.median.ops_per_sec : NaN;
+    const times = (ratio: number, peer: string) =>
+      Number.isNaN(ratio) ? `no ${peer} result` : `${ratio.toFixed(2)}×`;
+    lines.push(
+      `- WebSocket echo 50×64 B, at least 1.0× Node + ws: ${times(vsNode, "Node")} ${
+        verdict(vsNode >= 1)
+      }`,
+      `- WebSocket echo 50×64 B, at least 0.8× Go (gorilla/websocket): ${times(vsGo, "Go")} ${
+        verdict(vsGo >= 0.8)
+      }${go?.saturated ? " (the load generator was saturated by Go)" : ""}`,
+    );
+  }
+  lines.push(
+    ...chatTargets(results, "chat-ws-40", "WebSocket chat 100×40 lines/s"),
+    ...chatTargets(results, "chat-mixed-40", "Mixed chat 50 TCP + 50 WebSocket ×40 lines/s"),
+  );
   const slow = find(results, "slow-reader", "parley");
   if (slow) {
     const [, parley] = slow;

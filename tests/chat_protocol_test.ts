@@ -112,3 +112,12 @@ Deno.test({
     deepEqual(lineKind(formatAction("alice", "left (quit)")), "message");
   },
 });
+
+Deno.test({
+  name: "sanitizeText() turns the line and paragraph separators U+2028 and U+2029 into spaces",
+  permissions: "none",
+  fn() {
+    deepEqual(sanitizeText("one\u2028two\u2029three"), "one two three");
+    deepEqual(sanitizeText("\u2028"), " ");
+  },
+});

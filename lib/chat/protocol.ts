@@ -119,13 +119,17 @@ const ESCAPE_SEQUENCE =
 // C0 controls except TAB, DEL, C1 controls, and the bidirectional overrides
 // and isolates that can make text display in another order than it was sent.
 const UNSAFE_CHARACTER = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
-const HAS_UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+// Line and paragraph separators end a line in some clients (JavaScript,
+// many editors): inside a message they become a space.
+const LINE_SEPARATOR = /[\u2028\u2029]/g;
+const HAS_UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
 
 /**
  * Removes everything that could act on a terminal instead of being shown:
  * ESC sequences whole (colours, cursor moves, title changes, clear screen),
  * every other C0 control but TAB, DEL, C1 controls, and Unicode bidi
- * overrides and isolates. Text without any of these is returned as is.
+ * overrides and isolates. The line and paragraph separators U+2028 and
+ * U+2029 become a space. Text without any of these is returned as is.
  *
  * @example
  * ```ts
@@ -137,7 +141,10 @@ const HAS_UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
  */
 export function sanitizeText(text: string): string {
   if (!HAS_UNSAFE.test(text)) return text;
-  return text.replace(ESCAPE_SEQUENCE, "").replace(UNSAFE_CHARACTER, "");
+  return text.replace(ESCAPE_SEQUENCE, "").replace(UNSAFE_CHARACTER, "").replace(
+    LINE_SEPARATOR,
+    " ",
+  );
 }
 
 /** `<alice> hello`: a message to the room. */

@@ -1,9 +1,13 @@
 //! Parley's load generator: standard library only, so `cargo build --release
 //! --offline` works anywhere Rust does. One scenario per run; prints one JSON
-//! object on stdout. Blocking I/O with a thread per connection: on loopback
-//! with a 2-core machine (server pinned to one core, us to the other) this is
-//! cheap enough not to be the bottleneck, and the runner flags a run when our
-//! own CPU use says otherwise.
+//! object on stdout. The ping-pong scenarios and `ws-chat` drive every
+//! connection from one epoll thread; `chat` uses a reader and a writer thread
+//! per client. On loopback with a 2-core machine (server pinned to one core,
+//! us to the other) this is cheap enough not to be the bottleneck, and the
+//! runner flags a run when our own CPU use says otherwise. WebSocket clients
+//! (`ws-echo`, `ws-chat`) speak RFC 6455 through `ws.rs`.
+
+mod ws;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,6 +25,7 @@ mod epoll {
 
     pub const IN: u32 = 0x001;
     const CTL_ADD: i32 = 1;
+    const CTL_DEL: i32 = 2;
 
     #[repr(C, packed)]
     #[derive(Clone, Copy)]
@@ -48,10 +53,49 @@ mod epoll {
             let rc = unsafe { epoll_ctl(self.0, CTL_ADD, fd, &mut event) };
             assert!(rc == 0, "epoll_ctl failed");
         }
+        /// Stops watching `fd` (a closed connection stays readable, at EOF).
+        pub fn remove(&self, fd: RawFd) {
+            let mut event = Event { events: 0, data: 0 };
+            unsafe { epoll_ctl(self.0, CTL_DEL, fd, &mut event) };
+        }
         /// Tokens of ready descriptors, waiting at most `timeout_ms`.
         pub fn wait(&self, events: &mut [Event], timeout_ms: i32) -> usize {
             let n = unsafe { epoll_wait(self.0, events.as_mut_ptr(), events.len() as i32, timeout_ms) };
             if n < 0 { 0 } else { n as usize }
+        }
+    }
+
+    extern "C" {
+        fn timerfd_create(clockid: i32, flags: i32) -> i32;
+        fn timerfd_settime(fd: i32, flags: i32, new: *const [i64; 4], old: *mut [i64; 4]) -> i32;
+        fn read(fd: i32, buf: *mut u8, count: usize) -> isize;
+    }
+
+    /// A one-shot monotonic timer whose expiry makes its descriptor readable:
+    /// wake-ups with microsecond precision (epoll_wait's timeout is in ms).
+    pub struct Timer(i32);
+
+    impl Timer {
+        pub fn new() -> Timer {
+            const CLOCK_MONOTONIC: i32 = 1;
+            const NONBLOCK: i32 = 0o4000;
+            let fd = unsafe { timerfd_create(CLOCK_MONOTONIC, NONBLOCK) };
+            assert!(fd >= 0, "timerfd_create failed");
+            Timer(fd)
+        }
+        pub fn fd(&self) -> RawFd {
+            self.0
+        }
+        /// Fires once after `delay` (at least 1 ns; zero would disarm it).
+        pub fn arm(&self, delay: std::time::Duration) {
+            let ns = (delay.as_nanos() as i64).max(1);
+            let spec = [0, 0, ns / 1_000_000_000, ns % 1_000_000_000]; // interval, value
+            unsafe { timerfd_settime(self.0, 0, &spec, std::ptr::null_mut()) };
+        }
+        /// Acknowledges an expiry so the descriptor stops being readable.
+        pub fn clear(&self) {
+            let mut count = [0u8; 8];
+            unsafe { read(self.0, count.as_mut_ptr(), 8) };
         }
     }
 
@@ -96,6 +140,7 @@ impl Args {
 fn usage(problem: &str) -> ! {
     eprintln!("loadgen: {problem}");
     eprintln!("usage: loadgen tcp-echo|tcp-bulk|udp-echo|chat|idle --addr HOST:PORT [--flag value]...");
+    eprintln!("       loadgen ws-echo|ws-chat --ws-url ws://HOST:PORT/PATH [--addr HOST:PORT] [--flag value]...");
     std::process::exit(2);
 }
 
@@ -591,6 +636,423 @@ fn idle(args: &Args) {
     drop(held);
 }
 
+/// Connects to `url` and completes the WebSocket handshake; returns the
+/// stream (non-blocking, registered nowhere yet) and a frame reader holding
+/// whatever the server sent right after its 101 response.
+fn ws_connect(url: &str, rng: &mut ws::Rng) -> (TcpStream, ws::Reader) {
+    let (host, path) = ws::parse_url(url).unwrap_or_else(|e| usage(&e));
+    let mut stream = connect(&host);
+    let leftover = ws::handshake(&mut stream, &host, &path, rng).unwrap_or_else(|e| {
+        eprintln!("loadgen: {url}: {e}");
+        std::process::exit(1);
+    });
+    stream.set_nonblocking(true).unwrap();
+    let mut reader = ws::Reader::default();
+    reader.feed(&leftover);
+    (stream, reader)
+}
+
+/// WebSocket ping-pong: each connection sends a `size`-byte text message
+/// (masked, as a client must), waits for the whole echoed message, repeats.
+/// One thread drives every connection through epoll, as `tcp-echo` does.
+fn ws_echo(args: &Args) {
+    let url = args.str("ws-url");
+    let conns = args.num("conns", 50.0) as usize;
+    let size = args.num("size", 64.0) as usize;
+    let warmup = Duration::from_secs_f64(args.num("warmup", 0.5));
+    let duration = Duration::from_secs_f64(args.num("duration", 2.0));
+    let pid = args.flags.get("server-pid").cloned();
+    let mut rng = ws::Rng::new(1);
+    let poller = epoll::Epoll::new();
+    let (mut streams, mut readers): (Vec<TcpStream>, Vec<ws::Reader>) = (0..conns).map(|_| ws_connect(&url, &mut rng)).unzip();
+    for (i, stream) in streams.iter().enumerate() {
+        poller.add(stream.as_raw_fd(), i as u64);
+    }
+    let payload = vec![b'x'; size];
+    let mut frame = Vec::with_capacity(size + 14);
+    let mut send = |stream: &mut TcpStream, opcode: u8, body: &[u8], rng: &mut ws::Rng| {
+        frame.clear();
+        ws::encode(&mut frame, opcode, body, rng.mask());
+        write_fully(stream, &frame)
+    };
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut sent_at = vec![Instant::now(); conns];
+    let mut open = vec![true; conns];
+    let (mut ops, mut errors, mut unexpected) = (0u64, 0u64, 0u64);
+    let mut latencies: Vec<u32> = Vec::with_capacity(1 << 20);
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let end = measure_from + duration;
+    for (i, stream) in streams.iter_mut().enumerate() {
+        if send(stream, ws::TEXT, &payload, &mut rng).is_err() {
+            errors += 1;
+        }
+        sent_at[i] = Instant::now();
+    }
+    let mut events = epoll::empty(1024);
+    let mut window: Option<CpuWindow> = None;
+    let mut active = conns;
+    let mut pongs: Vec<Vec<u8>> = vec![];
+    while active > 0 {
+        let now = Instant::now();
+        if window.is_none() && now >= measure_from {
+            window = Some(CpuWindow::start(pid.clone()));
+        }
+        if now >= end + Duration::from_secs(2) {
+            break; // replies still missing two seconds after the end
+        }
+        let ready = poller.wait(&mut events, 50);
+        for event in &events[..ready] {
+            let i = epoll::token(event) as usize;
+            let mut ended = false;
+            // One read per readiness: epoll is level-triggered, so more data
+            // wakes us again, and ping-pong never needs a read that would block.
+            'read: {
+                if !open[i] {
+                    break 'read;
+                }
+                let n = match streams[i].read(&mut buffer) {
+                    Ok(0) => {
+                        ended = true;
+                        errors += 1;
+                        break 'read;
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break 'read,
+                    Err(_) => {
+                        ended = true;
+                        errors += 1;
+                        break 'read;
+                    }
+                };
+                readers[i].feed(&buffer[..n]);
+                let (mut replies, mut closed) = (0u32, false);
+                let parsed = readers[i].drain(|event| match event {
+                    ws::Event::Message { binary: false, data } if data.len() == size => replies += 1,
+                    ws::Event::Message { .. } => unexpected += 1,
+                    ws::Event::Ping(data) => pongs.push(data.to_vec()),
+                    ws::Event::Close => closed = true,
+                });
+                for pong in pongs.drain(..) {
+                    send(&mut streams[i], ws::PONG, &pong, &mut rng).ok();
+                }
+                if parsed.is_err() || closed {
+                    errors += 1;
+                    ended = true;
+                }
+                for _ in 0..replies {
+                    let done = Instant::now();
+                    if sent_at[i] >= measure_from && sent_at[i] < end {
+                        ops += 1;
+                        latencies.push(done.duration_since(sent_at[i]).as_micros() as u32);
+                    }
+                    if done < end && !ended {
+                        if send(&mut streams[i], ws::TEXT, &payload, &mut rng).is_err() {
+                            errors += 1;
+                        }
+                        sent_at[i] = Instant::now();
+                    } else {
+                        ended = true;
+                    }
+                }
+            }
+            if ended && open[i] {
+                open[i] = false;
+                active -= 1;
+                poller.remove(streams[i].as_raw_fd());
+            }
+        }
+    }
+    for stream in streams.iter_mut() {
+        send(stream, ws::CLOSE, &1000u16.to_be_bytes(), &mut rng).ok();
+    }
+    let cpu = window.map(|w| w.finish()).unwrap_or((None, 0.0, duration.as_secs_f64()));
+    let cpu = (cpu.0, cpu.1, duration.as_secs_f64().min(cpu.2));
+    report(
+        "ws-echo",
+        ops,
+        cpu.2,
+        latencies,
+        cpu,
+        pid.as_deref(),
+        &[("errors", errors.to_string()), ("unexpected", unexpected.to_string()), ("size", size.to_string()), ("conns", conns.to_string())],
+    );
+}
+
+/// A chat line's `@T<send µs>@S<sender>@`, if it carries them.
+fn chat_stamp(line: &[u8]) -> Option<(u64, usize)> {
+    fn number(bytes: &[u8]) -> Option<(u64, &[u8])> {
+        let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+        let value = std::str::from_utf8(&bytes[..digits]).ok()?.parse().ok()?;
+        Some((value, &bytes[digits..]))
+    }
+    let at = line.windows(2).position(|w| w == b"@T")?;
+    let (sent_us, rest) = number(&line[at + 2..])?;
+    let (sender, rest) = number(rest.strip_prefix(b"@S")?)?;
+    (rest.first() == Some(&b'@')).then_some((sent_us, sender as usize))
+}
+
+/// One client of `ws-chat`: TCP (newline-terminated lines) or WebSocket (a
+/// line per text message sent; a server message may hold several lines).
+struct ChatConn {
+    stream: TcpStream,
+    ws: Option<ws::Reader>,
+    /// TCP: the start of a line whose end has not arrived.
+    partial: Vec<u8>,
+    /// Bytes the socket has not taken yet.
+    out: Vec<u8>,
+    open: bool,
+}
+
+impl ChatConn {
+    /// Marks the connection failed and stops watching it.
+    fn fail(&mut self, poller: &epoll::Epoll, errors: &mut u64) {
+        if self.open {
+            self.open = false;
+            *errors += 1;
+            poller.remove(self.stream.as_raw_fd());
+        }
+    }
+
+    /// Writes what is queued; false when the connection failed.
+    fn flush(&mut self) -> bool {
+        let mut done = 0;
+        while done < self.out.len() {
+            match self.stream.write(&self.out[done..]) {
+                Ok(0) => return false,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => return false,
+            }
+        }
+        self.out.drain(..done);
+        true
+    }
+}
+
+/// Chat fan-out over WebSocket, optionally mixed with TCP: `tcp-clients`
+/// connections to `addr` and `ws-clients` to `ws-url`, all in one room, each
+/// sending `rate` lines/s carrying `@T<send µs>@S<sender>@N<seq>` (as `chat`
+/// does); every client reads every line. One thread and epoll drive all of
+/// them; a timerfd paces the sends, spread evenly over each period.
+fn ws_chat(args: &Args) {
+    let tcp_clients = args.num("tcp-clients", 0.0) as usize;
+    let ws_clients = args.num("ws-clients", 100.0) as usize;
+    let clients = tcp_clients + ws_clients;
+    if clients < 2 {
+        usage("ws-chat needs at least two clients");
+    }
+    let rate = args.num("rate", 40.0);
+    let duration = Duration::from_secs_f64(args.num("duration", 3.0));
+    let drain = Duration::from_secs_f64(args.num("drain", 3.0));
+    let sample_every = Duration::from_millis(args.num("sample-ms", 1000.0) as u64);
+    let pid = args.flags.get("server-pid").cloned();
+    let epoch = Instant::now();
+    let mut rng = ws::Rng::new(2);
+    let poller = epoll::Epoll::new();
+    let mut conns: Vec<ChatConn> = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let (stream, ws) = if i < tcp_clients {
+            let stream = connect(&args.str("addr"));
+            stream.set_nonblocking(true).unwrap();
+            (stream, None)
+        } else {
+            let (stream, reader) = ws_connect(&args.str("ws-url"), &mut rng);
+            (stream, Some(reader))
+        };
+        poller.add(stream.as_raw_fd(), i as u64);
+        conns.push(ChatConn { stream, ws, partial: vec![], out: vec![], open: true });
+    }
+    const TIMER: u64 = u64::MAX;
+    let timer = epoll::Timer::new();
+    poller.add(timer.fd(), TIMER);
+    // Everyone is connected (and joined) before anyone speaks.
+    thread::sleep(Duration::from_millis(500));
+    let start = Instant::now() + Duration::from_millis(100);
+    let end = start + duration;
+    let period = Duration::from_secs_f64(1.0 / rate);
+    // Send slot s belongs to client s % clients: each client once per period.
+    let slot_at = |s: u64| start + period.mul_f64(s as f64 / clients as f64);
+    let mut slot = 0u64;
+    let mut seq = vec![0u64; clients];
+    let (mut sent, mut delivered, mut errors, mut pings) = (0u64, 0u64, 0u64, 0u64);
+    let mut latencies: Vec<u32> = Vec::with_capacity(1 << 20);
+    let mut window: Option<CpuWindow> = None;
+    let mut cpu: Option<(Option<u64>, f64, f64)> = None;
+    let mut rss_samples = vec![];
+    let mut next_sample = start;
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut events = epoll::empty(1024);
+    let mut armed: Option<Instant> = None;
+    let mut pending_out = false;
+    let mut pongs: Vec<Vec<u8>> = vec![];
+    let mut line = String::with_capacity(128);
+    loop {
+        let now = Instant::now();
+        if window.is_none() && now >= start {
+            window = Some(CpuWindow::start(pid.clone()));
+        }
+        if cpu.is_none() && now >= end {
+            cpu = window.as_ref().map(|w| w.finish());
+        }
+        if cpu.is_none() && now >= next_sample {
+            if let Some(kib) = pid.as_deref().and_then(|p| status_kib(p, "VmRSS")) {
+                rss_samples.push(kib);
+            }
+            next_sample += sample_every;
+        }
+        // Send every line that is due.
+        while slot_at(slot) <= now && slot_at(slot) < end {
+            let c = (slot % clients as u64) as usize;
+            slot += 1;
+            let conn = &mut conns[c];
+            if !conn.open {
+                continue;
+            }
+            seq[c] += 1;
+            line.clear();
+            use std::fmt::Write as _;
+            write!(line, "@T{}@S{c}@N{}@ padding-to-look-like-a-chat-line", now_us(epoch), seq[c]).ok();
+            if conn.ws.is_some() {
+                ws::encode(&mut conn.out, ws::TEXT, line.as_bytes(), rng.mask());
+            } else {
+                conn.out.extend_from_slice(line.as_bytes());
+                conn.out.push(b'\n');
+            }
+            if conn.flush() {
+                sent += 1;
+                pending_out |= !conn.out.is_empty();
+            } else {
+                conn.fail(&poller, &mut errors);
+            }
+        }
+        let sending = slot_at(slot) < end;
+        let drain_end = end + drain;
+        if !sending && now >= end && (delivered >= sent * (clients as u64 - 1) || now >= drain_end) {
+            break;
+        }
+        // Sleep until the next thing due, or until a socket is readable.
+        let mut wake = drain_end;
+        if sending {
+            wake = wake.min(slot_at(slot));
+        }
+        if cpu.is_none() {
+            wake = wake.min(end).min(next_sample);
+        }
+        if armed != Some(wake) {
+            timer.arm(wake.saturating_duration_since(Instant::now()));
+            armed = Some(wake);
+        }
+        let ready = poller.wait(&mut events, if pending_out { 1 } else { 100 });
+        for event in &events[..ready] {
+            let token = epoll::token(event);
+            if token == TIMER {
+                timer.clear();
+                armed = None;
+                continue;
+            }
+            let i = token as usize;
+            let conn = &mut conns[i];
+            // One read per readiness (level-triggered epoll wakes us again).
+            'read: {
+                if !conn.open {
+                    break 'read;
+                }
+                let n = match conn.stream.read(&mut buffer) {
+                    Ok(0) => 0,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break 'read,
+                    Err(_) => 0,
+                };
+                if n == 0 {
+                    conn.fail(&poller, &mut errors);
+                    break 'read;
+                }
+                let arrived = now_us(epoch);
+                let mut count = |line: &[u8]| {
+                    if let Some((sent_us, sender)) = chat_stamp(line) {
+                        if sender != i {
+                            delivered += 1;
+                            latencies.push(arrived.saturating_sub(sent_us) as u32);
+                        }
+                    }
+                };
+                match conn.ws.as_mut() {
+                    None => {
+                        let bytes = &buffer[..n];
+                        let mut from = 0;
+                        for end in bytes.iter().enumerate().filter(|(_, &b)| b == b'\n').map(|(k, _)| k) {
+                            if conn.partial.is_empty() {
+                                count(&bytes[from..end]);
+                            } else {
+                                conn.partial.extend_from_slice(&bytes[from..end]);
+                                count(&conn.partial);
+                                conn.partial.clear();
+                            }
+                            from = end + 1;
+                        }
+                        conn.partial.extend_from_slice(&bytes[from..]);
+                    }
+                    Some(reader) => {
+                        reader.feed(&buffer[..n]);
+                        let mut closed = false;
+                        let parsed = reader.drain(|event| match event {
+                            ws::Event::Message { data, .. } => data.split(|&b| b == b'\n').for_each(&mut count),
+                            ws::Event::Ping(data) => pongs.push(data.to_vec()),
+                            ws::Event::Close => closed = true,
+                        });
+                        for pong in pongs.drain(..) {
+                            ws::encode(&mut conn.out, ws::PONG, &pong, rng.mask());
+                            pending_out = true;
+                            pings += 1;
+                        }
+                        if parsed.is_err() || closed {
+                            ws::encode(&mut conn.out, ws::CLOSE, &1000u16.to_be_bytes(), rng.mask());
+                            conn.flush();
+                            conn.fail(&poller, &mut errors);
+                        }
+                    }
+                }
+            }
+        }
+        if pending_out {
+            pending_out = false;
+            for conn in conns.iter_mut().filter(|c| c.open && !c.out.is_empty()) {
+                if !conn.flush() {
+                    conn.fail(&poller, &mut errors);
+                }
+                pending_out |= !conn.out.is_empty();
+            }
+        }
+    }
+    for conn in conns.iter_mut().filter(|c| c.open && c.ws.is_some()) {
+        conn.out.clear();
+        ws::encode(&mut conn.out, ws::CLOSE, &1000u16.to_be_bytes(), rng.mask());
+        conn.flush();
+    }
+    let cpu = cpu.or_else(|| window.map(|w| w.finish())).unwrap_or((None, 0.0, duration.as_secs_f64()));
+    let expected = sent * (clients as u64 - 1);
+    let samples: Vec<String> = rss_samples.iter().map(|k| k.to_string()).collect();
+    report(
+        "ws-chat",
+        delivered,
+        cpu.2,
+        latencies,
+        cpu,
+        pid.as_deref(),
+        &[
+            ("sent", sent.to_string()),
+            ("expected", expected.to_string()),
+            ("delivered_ratio", format!("{:.5}", if expected == 0 { 0.0 } else { delivered as f64 / expected as f64 })),
+            ("rss_samples_kib", format!("[{}]", samples.join(","))),
+            ("errors", errors.to_string()),
+            ("pings", pings.to_string()),
+            ("tcp_clients", tcp_clients.to_string()),
+            ("ws_clients", ws_clients.to_string()),
+        ],
+    );
+}
+
 fn main() {
     let args = Args::parse();
     match args.scenario.as_str() {
@@ -599,6 +1061,8 @@ fn main() {
         "udp-echo" => udp_echo(&args),
         "chat" => chat(&args),
         "idle" => idle(&args),
+        "ws-echo" => ws_echo(&args),
+        "ws-chat" => ws_chat(&args),
         other => usage(&format!("unknown scenario {other}")),
     }
 }
