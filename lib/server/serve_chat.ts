@@ -30,6 +30,7 @@ import {
 } from "../support/constants.ts";
 import { safeLogger, silentLogger } from "../support/log.ts";
 import { serveTcpLines } from "../transport/tcp_lines.ts";
+import { createPageHandler } from "./page.ts";
 import { JSON_SUBPROTOCOL, serveWebSocketLines } from "../transport/ws_lines.ts";
 
 /** Options of {@linkcode serveChat}: the hub's, plus the listeners'. */
@@ -138,18 +139,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
           serve: (connection) => serveWebSocketLines(connection, hub, lines),
         },
       },
-      handleRequest: (request, response) => {
-        if ((request.url ?? "/").split("?")[0] !== "/") return false;
-        const host = request.headers.host ?? `localhost:${options.httpPort}`;
-        const text = `Parley chat server ${hub.settings.name}: connect a WebSocket client to ` +
-          `ws://${host}${CHAT_WS_PATH} (text lines, as over TCP on port ${tcp.addr.port})\n`;
-        response.writeHead(200, {
-          "content-type": "text/plain; charset=utf-8",
-          "content-length": String(new TextEncoder().encode(text).length),
-        });
-        response.end(request.method === "HEAD" ? undefined : text);
-        return true;
-      },
+      handleRequest: createPageHandler({ name: hub.settings.name, tcpPort: tcp.addr.port }),
     });
   }
   // The hub's tick: idle members, and the counts of refused lines.
