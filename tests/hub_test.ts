@@ -90,13 +90,16 @@ Deno.test({
 
 Deno.test({
   ...pure,
-  name: "ChatHub numbers guests past nicks already taken",
+  name: "ChatHub keeps guest nicks, and their look-alikes, for the server to give",
   fn() {
-    const { connect, say } = testHub();
-    const alice = connect();
-    say(alice, "/nick guest-2");
-    const bob = connect();
-    equal(bob.nick, "guest-3");
+    const { room, say } = testHub();
+    const [alice] = room(1);
+    for (const nick of ["guest-7", "Guest-12", "guest-l2"]) {
+      say(alice, `/nick ${nick}`);
+      deepEqual(alice.take(), [`! cannot use nick ${nick}: guest nicks are given by the server`]);
+    }
+    say(alice, "/nick guest", "/nick guest-bob");
+    deepEqual(alice.take(), ["* you are now known as guest", "* you are now known as guest-bob"]);
   },
 });
 

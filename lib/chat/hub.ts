@@ -1,8 +1,8 @@
 /**
- * The chat hub: rooms, nicks and guest numbering, commands, history, the
- * announce policy, flood control and the slow-member and idle policies.
- * Pure: it knows nothing of sockets. A transport (TCP lines, WebSocket)
- * hands it a {@linkcode ChatMember} and then text, one line at a time:
+ * The chat hub: commands, rooms as this node sees them, flood control and
+ * the slow-member and idle policies. Pure: it knows nothing of sockets.
+ * A transport (TCP lines, WebSocket) hands it a {@linkcode ChatMember} and
+ * then text, one line at a time:
  *
  * ```
  * const session = hub.connect(member);   // welcome, lobby, history
@@ -10,21 +10,45 @@
  * hub.disconnect(session, "connection closed");
  * ```
  *
- * Each member leaves through one path, once ({@linkcode ChatHub} `#end`):
- * it leaves its room (announced with the reason), its nick is freed, the
- * disconnect is logged, and, when the hub is the one ending it, its
- * transport is told how to close. A member whose queue overflows during a
- * broadcast is dropped after that broadcast, never from inside it, so one
- * slow member cannot re-enter the loop that found it slow.
+ * What lies beyond this node's members (nicks, who is where, history, the
+ * order of each room's events) is the {@linkcode ChatDirectory}'s: in
+ * memory by default, or shared by several processes through Redis. A
+ * command the directory answers later (another node) holds the member's
+ * next lines until it is answered, so each member's lines run in order.
+ *
+ * Each member leaves through one path, once (`#end`): it leaves its room
+ * (announced with the reason), its nick is freed, the disconnect is logged,
+ * and, when the hub is the one ending it, its transport is told how to
+ * close. A member whose queue overflows during a broadcast is dropped
+ * after that broadcast, never from inside it.
  *
  * @module
  */
 
-import { CLOSE_GRACE_MS, DEFAULT_ROOM, SLOW_CLIENT_GRACE_MS } from "../support/constants.ts";
+import {
+  CLOSE_GRACE_MS,
+  DEFAULT_ROOM,
+  MAX_HELD_EVENTS,
+  MAX_PRIVATE_BUDGETS,
+  MAX_QUEUED_LINES,
+  SLOW_CLIENT_GRACE_MS,
+} from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { TokenBucket } from "../support/token_bucket.ts";
+import {
+  type ChatDirectory,
+  type DirectEnvelope,
+  type DirectoryListener,
+  isGuestName,
+  LocalDirectory,
+  localRef,
+  type MaybePromise,
+  type MemberRef,
+  type RoomEnvelope,
+} from "./directory.ts";
 import { type ChatEvent, type ErrorCode, Outgoing } from "./events.ts";
-import { HistoryStore } from "./history.ts";
+import type { HistoryEntry } from "./history.ts";
+import { type ChatMember, ChatSession, type MemberClose } from "./member.ts";
 import { checkNick, checkRoom, nameKey, normalizeRoom } from "./names.ts";
 import {
   type ChatCommand,
@@ -39,15 +63,32 @@ import {
   sanitizeText,
 } from "./protocol.ts";
 import { Room } from "./room.ts";
-import { type ChatMember, ChatSession, type MemberClose } from "./member.ts";
 import { type ChatHubOptions, type ChatHubSettings, chatHubSettings } from "./settings.ts";
 
 export type { ChatMember, CloseKind, MemberClose } from "./member.ts";
 export { ChatSession } from "./member.ts";
 export type { ChatHubOptions, ChatHubSettings } from "./settings.ts";
 
-/** Sender addresses whose private-message budget a member keeps at most. */
-export const MAX_INBOX_SENDERS = 64;
+const LOBBY_KEY = nameKey(DEFAULT_ROOM);
+const LINK_DOWN = "the link between servers is down";
+
+/** The text rendering of a room event, as members of the room see it. */
+function roomEventText(event: ChatEvent): string | null {
+  switch (event.type) {
+    case "message":
+      return formatMessage(event.from, event.text);
+    case "action":
+      return formatAction(event.from, event.text);
+    case "join":
+      return formatNotice(`${event.nick} joined ${event.room}`);
+    case "leave":
+      return formatNotice(`${event.nick} left (${event.reason})`);
+    case "nick":
+      return formatNotice(`${event.from} is now known as ${event.to}`);
+    default:
+      return null;
+  }
+}
 
 /**
  * The chat hub. Make one per server; every transport's members share it.
@@ -74,42 +115,45 @@ export const MAX_INBOX_SENDERS = 64;
  * equal(seen.at(-1), "<guest-1> hello");
  * ```
  */
-export class ChatHub {
+export class ChatHub implements DirectoryListener {
   readonly settings: ChatHubSettings;
+  readonly directory: ChatDirectory;
   readonly #log: Logger;
   readonly #clock: () => number;
   readonly #sessions = new Set<ChatSession>();
-  readonly #nicks = new Map<string, ChatSession>();
+  readonly #byRef = new Map<MemberRef, ChatSession>();
+  /** Rooms with members on this node. */
   readonly #rooms = new Map<string, Room<ChatSession>>();
-  readonly #history: HistoryStore;
   /** Per IP address: members connected from it, and its line budget. */
   readonly #addresses = new Map<string, { members: number; bucket: TokenBucket | null }>();
+  /** Private-message budgets, per sender address and recipient (least recently used first). */
+  readonly #privateBudgets = new Map<string, TokenBucket>();
   /** Members found too slow during the current operation, dropped after it. */
   readonly #slow: ChatSession[] = [];
   #depth = 0;
   #ids = 0;
-  #guests = 0;
   #stopping = false;
 
-  constructor(options: ChatHubOptions = {}) {
+  constructor(options: ChatHubOptions & { directory?: ChatDirectory } = {}) {
     this.settings = chatHubSettings(options);
     this.#log = safeLogger(options.logger ?? silentLogger);
     this.#clock = options.clock ?? Date.now;
-    this.#history = new HistoryStore({
+    this.directory = options.directory ?? new LocalDirectory({
       lines: this.settings.history,
       roomBytes: this.settings.roomHistoryBytes,
       totalBytes: this.settings.historyBytes,
     });
+    this.directory.attach(this);
   }
 
-  /** Members connected now, of every transport. */
+  /** Members connected to this node now, of every transport. */
   get memberCount(): number {
     return this.#sessions.size;
   }
 
-  /** Bytes of room history kept now (see `history.ts` for the accounting). */
+  /** Bytes of room history kept by this node (see `history.ts` for the accounting). */
   get historyBytes(): number {
-    return this.#history.bytes;
+    return this.directory.historyBytes;
   }
 
   /** True once {@linkcode ChatHub.shutdown} has been called. */
@@ -123,11 +167,12 @@ export class ChatHub {
    */
   connect(member: ChatMember): ChatSession {
     return this.#operation(() => {
-      let nick: string;
-      do nick = `guest-${++this.#guests}`; while (this.#nicks.has(nameKey(nick)));
-      const session = new ChatSession(++this.#ids, member, nick, this.#clock());
+      const id = ++this.#ids;
+      const ref = localRef(this.directory.nodeId, id);
+      const nick = this.directory.guest(ref);
+      const session = new ChatSession(id, ref, member, nick, this.#clock());
       this.#sessions.add(session);
-      this.#nicks.set(nameKey(nick), session);
+      this.#byRef.set(ref, session);
       const address = this.#addresses.get(member.address);
       if (address === undefined) this.#addresses.set(member.address, { members: 1, bucket: null });
       else address.members++;
@@ -141,11 +186,10 @@ export class ChatHub {
         });
         return session;
       }
+      const online = this.directory.online() + 1;
       const welcome = [
         formatNotice(`welcome to ${this.settings.name}, ${nick}`),
-        formatNotice(
-          `${this.#sessions.size} online; you are in ${DEFAULT_ROOM}; type /help for commands`,
-        ),
+        formatNotice(`${online} online; you are in ${DEFAULT_ROOM}; type /help for commands`),
       ].join("\n");
       this.#send(
         session,
@@ -153,11 +197,11 @@ export class ChatHub {
           type: "welcome",
           server: this.settings.name,
           nick,
-          online: this.#sessions.size,
+          online,
           room: DEFAULT_ROOM,
         }, welcome),
       );
-      this.#join(session, DEFAULT_ROOM, false);
+      this.#whenDone(session, this.#enterRoom(session, DEFAULT_ROOM, false));
       return session;
     });
   }
@@ -174,7 +218,18 @@ export class ChatHub {
       const text = sanitizeText(line);
       if (text.trim() === "") return; // an empty line says nothing (but it cost budget)
       session.activity++;
-      this.#execute(session, parseCommand(text));
+      if (session.busy) {
+        if (session.queue.length >= MAX_QUEUED_LINES) {
+          return this.#error(
+            session,
+            "too_much",
+            `too many lines while the server waits for an answer; this line was not sent`,
+          );
+        }
+        session.queue.push(text);
+        return;
+      }
+      this.#whenDone(session, this.#execute(session, parseCommand(text)));
     });
   }
 
@@ -229,7 +284,7 @@ export class ChatHub {
 
   /**
    * Graceful stop: every member gets `* server shutting down` and `graceMs`
-   * to take what is queued. Leaves are not announced.
+   * to take what is queued. Leaves are announced to other nodes only.
    */
   shutdown(graceMs: number): void {
     this.#stopping = true;
@@ -244,6 +299,85 @@ export class ChatHub {
         });
       }
     });
+  }
+
+  // ---- what the directory delivers ----
+
+  /** @internal A room event for this node's members of `roomKey`, in the room's order. */
+  roomEvent(roomKey: string, envelope: RoomEnvelope): void {
+    this.#operation(() => {
+      const room = this.#rooms.get(roomKey);
+      if (room === undefined) return;
+      const event = new Outgoing(envelope.event, roomEventText(envelope.event), envelope.ts);
+      for (const member of room.members) {
+        if (member.ref === envelope.origin && !(envelope.echo && member.member.format === "json")) {
+          continue;
+        }
+        this.#send(member, event);
+      }
+    });
+  }
+
+  /** @internal Some of a room's events could not be recovered. */
+  roomGap(roomKey: string): void {
+    this.#operation(() => {
+      const room = this.#rooms.get(roomKey);
+      if (room === undefined) return;
+      const notice = this.#notice("some messages were lost (server link interrupted)");
+      for (const member of room.members) this.#send(member, notice);
+    });
+  }
+
+  /** @internal A direct event for one member of this node. */
+  direct(ref: MemberRef, envelope: DirectEnvelope): void {
+    this.#operation(() => {
+      const session = this.#byRef.get(ref);
+      if (session !== undefined && !session.ended && !session.dropping) {
+        this.#send(
+          session,
+          new Outgoing(envelope.event, this.#directText(envelope.event), envelope.ts),
+        );
+      } else if (envelope.event.type === "private" && envelope.from !== null) {
+        const text = `no such nick: ${envelope.event.to}`;
+        void this.directory.send(envelope.from, {
+          event: { type: "error", code: "no_such_nick", text },
+          ts: this.#clock(),
+          from: null,
+        });
+      }
+    });
+  }
+
+  /** @internal A member's nick was taken while the link was down. */
+  nickLost(ref: MemberRef, guest: string): void {
+    this.#operation(() => {
+      const session = this.#byRef.get(ref);
+      if (session === undefined || session.ended) return;
+      const old = session.nick;
+      session.nick = guest;
+      this.#send(
+        session,
+        this.#notice(
+          `your nick ${old} was taken while ${LINK_DOWN}; you are now known as ${guest}`,
+        ),
+      );
+      const room = session.room;
+      if (room !== null) {
+        void this.directory.publish(room.key, {
+          event: { type: "nick", room: room.name, from: old, to: guest, self: false },
+          ts: this.#clock(),
+          origin: session.ref,
+          echo: false,
+        });
+      }
+    });
+  }
+
+  #directText(event: ChatEvent): string | null {
+    if (event.type === "private") return formatPrivate(event.from, event.text);
+    if (event.type === "error") return formatError(event.text);
+    if (event.type === "notice") return formatNotice(event.text);
+    return null;
   }
 
   // ---- flood control ----
@@ -309,24 +443,25 @@ export class ChatHub {
    * Takes the bytes of a private message from the budget of the sender's
    * address towards `target`; false when it is spent.
    */
-  #privateBudget(session: ChatSession, target: ChatSession, bytes: number): boolean {
+  #privateBudget(session: ChatSession, target: MemberRef, bytes: number): boolean {
     const rate = this.settings.msgBytesRate;
     if (rate === 0) return true;
     const now = this.#clock();
-    const address = session.member.address;
-    const inbox = target.inbox ??= new Map();
-    let bucket = inbox.get(address);
+    const key = `${session.member.address} ${target}`;
+    let bucket = this.#privateBudgets.get(key);
     if (bucket === undefined) {
-      if (inbox.size >= MAX_INBOX_SENDERS) inbox.delete(inbox.keys().next().value!);
+      if (this.#privateBudgets.size >= MAX_PRIVATE_BUDGETS) {
+        this.#privateBudgets.delete(this.#privateBudgets.keys().next().value!);
+      }
       bucket = new TokenBucket(rate, Math.max(1, rate * 4), now);
-    } else inbox.delete(address); // re-inserted: most recently used last
-    inbox.set(address, bucket);
+    } else this.#privateBudgets.delete(key); // re-inserted: most recently used last
+    this.#privateBudgets.set(key, bucket);
     return bucket.take(now, bytes);
   }
 
   // ---- commands ----
 
-  #execute(session: ChatSession, command: ChatCommand): void {
+  #execute(session: ChatSession, command: ChatCommand): MaybePromise<void> {
     switch (command.kind) {
       case "say":
       case "me":
@@ -355,12 +490,7 @@ export class ChatHub {
         return this.#end(
           session,
           command.reason === "" ? "quit" : `quit: ${command.reason}`,
-          {
-            kind: "quit",
-            reason: "quit",
-            last: null,
-            graceMs: CLOSE_GRACE_MS,
-          },
+          { kind: "quit", reason: "quit", last: null, graceMs: CLOSE_GRACE_MS },
         );
       case "usage":
         return this.#error(session, "usage", `usage: ${command.usage}`);
@@ -374,217 +504,261 @@ export class ChatHub {
   }
 
   #say(session: ChatSession, kind: "message" | "action", text: string): void {
-    const room = session.room!;
-    const rendered = kind === "message"
-      ? formatMessage(session.nick, text)
-      : formatAction(session.nick, text);
-    const event = this.#event({ type: kind, room: room.name, from: session.nick, text }, rendered);
-    room.history.add(
-      { kind, from: session.nick, text, ts: event.ts },
-      event.bytes("text")!.length,
-    );
-    this.#broadcast(room, event, session);
+    const room = session.room;
+    if (room === null) {
+      return this.#error(session, "not_delivered", "not delivered: you are in no room");
+    }
+    const published = this.directory.publish(room.key, {
+      event: { type: kind, room: room.name, from: session.nick, text },
+      ts: this.#clock(),
+      origin: session.ref,
+      echo: true,
+    });
+    void this.#after(published, (delivered) => {
+      if (!delivered && !session.ended) {
+        this.#error(
+          session,
+          "not_delivered",
+          `not delivered to other servers: ${LINK_DOWN}; only people on this server saw it`,
+        );
+      }
+    });
   }
 
-  #privateMessage(session: ChatSession, nick: string, text: string): void {
-    const target = this.#nicks.get(nameKey(nick));
-    if (target === undefined || target.ended || target.dropping) {
-      return this.#error(session, "no_such_nick", `no such nick: ${nick}`);
-    }
-    const event = this.#event(
-      { type: "private", from: session.nick, to: target.nick, text },
-      formatPrivate(session.nick, text),
-    );
-    const bytes = event.bytes(target.member.format)?.length ?? 0;
-    if (!this.#privateBudget(session, target, bytes)) {
-      return this.#error(
-        session,
-        "too_much",
-        `not delivered: your address may send ${target.nick} at most ` +
-          `${this.settings.msgBytesRate} bytes/s of private messages; try again later`,
+  #privateMessage(session: ChatSession, nick: string, text: string): MaybePromise<void> {
+    return this.#after(this.directory.find(nameKey(nick)), (ref) => {
+      if (ref === undefined) {
+        return this.#error(session, "not_delivered", `not delivered: ${LINK_DOWN}`);
+      }
+      const local = ref === null ? undefined : this.#byRef.get(ref);
+      if (ref === null || (local !== undefined && (local.ended || local.dropping))) {
+        return this.#error(session, "no_such_nick", `no such nick: ${nick}`);
+      }
+      const to = local?.nick ?? nick;
+      const event = this.#event(
+        { type: "private", from: session.nick, to, text },
+        formatPrivate(session.nick, text),
       );
-    }
-    this.#send(target, event);
-    // A JSON client gets its own copy: the page shows what was delivered.
-    if (session.member.format === "json" && target !== session) this.#send(session, event);
+      const bytes = event.bytes(local?.member.format ?? "text")?.length ?? 0;
+      if (!this.#privateBudget(session, ref, bytes)) {
+        return this.#error(
+          session,
+          "too_much",
+          `not delivered: your address may send ${to} at most ` +
+            `${this.settings.msgBytesRate} bytes/s of private messages; try again later`,
+        );
+      }
+      const copy = () => { // a JSON client sees what was delivered
+        if (session.member.format === "json" && local !== session) this.#send(session, event);
+      };
+      if (local !== undefined) {
+        this.#send(local, event);
+        return copy();
+      }
+      return this.#after(
+        this.directory.send(ref, { event: event.event, ts: event.ts, from: session.ref }),
+        (sent) =>
+          sent ? copy() : this.#error(session, "not_delivered", `not delivered: ${LINK_DOWN}`),
+      );
+    });
   }
 
-  #rename(session: ChatSession, requested: string): void {
+  #rename(session: ChatSession, requested: string): MaybePromise<void> {
     const nick = requested.normalize("NFC");
-    // A look-alike of a nick in use is "taken", whatever else is wrong with it.
-    const key = nameKey(nick);
-    const holder = this.#nicks.get(key);
-    if (holder !== undefined && holder !== session) {
-      return this.#error(session, "nick_taken", `nick ${nick} is taken`);
-    }
-    const problem = checkNick(nick);
-    if (problem !== undefined) {
-      return this.#error(session, "bad_nick", `cannot use nick ${nick}: ${problem}`);
-    }
     const old = session.nick;
     if (old === nick) return this.#send(session, this.#notice(`you are already ${nick}`));
-    this.#nicks.delete(nameKey(old));
-    this.#nicks.set(key, session);
-    session.nick = nick;
-    const room = session.room!;
-    this.#send(
-      session,
-      this.#event(
-        { type: "nick", room: room.name, from: old, to: nick, self: true },
-        formatNotice(`you are now known as ${nick}`),
-      ),
-    );
-    this.#broadcast(
-      room,
-      this.#event(
-        { type: "nick", room: room.name, from: old, to: nick, self: false },
-        formatNotice(`${old} is now known as ${nick}`),
-      ),
-      session,
-      true,
-    );
-    this.#log({ event: "nick", peer: session.member.peer, nick: old, to: nick });
+    const key = nameKey(nick);
+    const problem = checkNick(nick) ??
+      (isGuestName(nick) ? "guest nicks are given by the server" : undefined);
+    if (problem !== undefined) {
+      // A look-alike of a nick in use is "taken", whatever else is wrong with it.
+      return this.#after(this.directory.find(key), (holder) => {
+        if (holder && holder !== session.ref) {
+          return this.#error(session, "nick_taken", `nick ${nick} is taken`);
+        }
+        this.#error(session, "bad_nick", `cannot use nick ${nick}: ${problem}`);
+      });
+    }
+    return this.#after(this.directory.claim(key, session.ref, nick), (claimed) => {
+      if (session.ended) {
+        if (claimed) this.directory.release(key, session.ref);
+        return;
+      }
+      if (claimed === null) {
+        return this.#error(session, "not_delivered", `cannot change nick now: ${LINK_DOWN}`);
+      }
+      if (!claimed) return this.#error(session, "nick_taken", `nick ${nick} is taken`);
+      const oldKey = nameKey(old);
+      if (oldKey !== key) this.directory.release(oldKey, session.ref);
+      session.nick = nick;
+      this.directory.renamed(session.ref, nick);
+      const room = session.room;
+      this.#send(
+        session,
+        this.#event(
+          { type: "nick", room: room?.name ?? "", from: old, to: nick, self: true },
+          formatNotice(`you are now known as ${nick}`),
+        ),
+      );
+      if (room !== null) {
+        void this.directory.publish(room.key, {
+          event: { type: "nick", room: room.name, from: old, to: nick, self: false },
+          ts: this.#clock(),
+          origin: session.ref,
+          echo: false,
+        });
+      }
+      this.#log({ event: "nick", peer: session.member.peer, nick: old, to: nick });
+    });
   }
 
-  #move(session: ChatSession, requested: string): void {
+  #move(session: ChatSession, requested: string): MaybePromise<void> {
     const problem = checkRoom(requested);
     if (problem !== undefined) {
       return this.#error(session, "bad_room", `cannot join ${requested}: ${problem}`);
     }
     const name = normalizeRoom(requested);
-    const current = session.room!;
-    if (nameKey(name) === current.key) {
+    const current = session.room;
+    if (current !== null && nameKey(name) === current.key) {
       return this.#error(session, "already_there", `you are already in ${current.name}`);
     }
     const target = this.#rooms.get(nameKey(name))?.name ?? name;
-    this.#leave(session, `moved to ${target}`);
-    this.#join(session, name, true);
+    this.#leaveRoom(session, `moved to ${target}`);
+    return this.#enterRoom(session, name, true);
   }
 
-  #who(session: ChatSession): void {
-    const room = session.room!;
-    const members = [...room.members].map((member) => member.nick);
-    this.#send(
-      session,
-      this.#event(
-        { type: "members", room: room.name, members },
-        formatNotice(`${members.length} in ${room.name}: ${members.join(", ")}`),
-      ),
-    );
+  #who(session: ChatSession): MaybePromise<void> {
+    const room = session.room;
+    if (room === null) return;
+    return this.#after(this.directory.members(room.key), (members) => {
+      if (members === null) {
+        return this.#error(session, "not_delivered", `cannot list members now: ${LINK_DOWN}`);
+      }
+      this.#send(
+        session,
+        this.#event(
+          { type: "members", room: room.name, members },
+          formatNotice(`${members.length} in ${room.name}: ${members.join(", ")}`),
+        ),
+      );
+    });
   }
 
-  #listRooms(session: ChatSession): void {
-    const rooms = [...this.#rooms.values()]
-      .filter((room) => room.size > 0)
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map((room) => ({ name: room.name, count: room.size }));
-    const listed = rooms.map((room) => `${room.name} (${room.count})`).join(", ");
-    this.#send(
-      session,
-      this.#event(
-        { type: "rooms", rooms },
-        formatNotice(`${rooms.length} ${rooms.length === 1 ? "room" : "rooms"}: ${listed}`),
-      ),
-    );
+  #listRooms(session: ChatSession): MaybePromise<void> {
+    return this.#after(this.directory.rooms(), (found) => {
+      if (found === null) {
+        return this.#error(session, "not_delivered", `cannot list rooms now: ${LINK_DOWN}`);
+      }
+      const rooms = found.filter((room) => room.count > 0)
+        .sort((a, b) => a.name.localeCompare(b.name));
+      const listed = rooms.map((room) => `${room.name} (${room.count})`).join(", ");
+      this.#send(
+        session,
+        this.#event(
+          { type: "rooms", rooms },
+          formatNotice(`${rooms.length} ${rooms.length === 1 ? "room" : "rooms"}: ${listed}`),
+        ),
+      );
+    });
   }
 
   // ---- rooms ----
 
-  #join(session: ChatSession, name: string, tellMembers: boolean): void {
-    const key = nameKey(name);
-    let room = this.#rooms.get(key);
-    if (room === undefined) {
-      room = new Room<ChatSession>(name, key, this.#history.room());
-      this.#rooms.set(key, room);
-    }
-    if (this.#announces(room)) {
-      this.#broadcast(
-        room,
+  /** Enters a room: announced, the member list, then its history. */
+  #enterRoom(session: ChatSession, requested: string, tellMembers: boolean): MaybePromise<void> {
+    const key = nameKey(requested);
+    const entered = this.directory.enter(session.ref, session.nick, key, requested);
+    return this.#after(entered, (entry) => {
+      if (session.ended) return void this.directory.exit(session.ref, key, false);
+      // With the link down, the room is what this node knows of it.
+      const localRoom = this.#rooms.get(key);
+      const name = entry?.name ?? localRoom?.name ?? requested;
+      const members = entry?.members ??
+        [...(localRoom?.members ?? [])].map((member) => member.nick).concat(session.nick);
+      if (this.#announces(members.length - 1)) {
+        void this.directory.publish(key, {
+          event: { type: "join", room: name, nick: session.nick },
+          ts: this.#clock(),
+          origin: session.ref,
+          echo: false,
+        });
+      }
+      let room = this.#rooms.get(key);
+      if (room === undefined) {
+        room = new Room<ChatSession>(name, key);
+        this.#rooms.set(key, room);
+      }
+      room.members.add(session);
+      session.room = room;
+      this.#send(
+        session,
         this.#event(
-          { type: "join", room: room.name, nick: session.nick },
-          formatNotice(`${session.nick} joined ${room.name}`),
+          { type: "members", room: name, members },
+          tellMembers
+            ? formatNotice(`you joined ${name}; ${members.length} here: ${members.join(", ")}`)
+            : null, // the welcome said where you are; JSON clients want the list
         ),
       );
-    }
-    room.members.add(session);
-    session.room = room;
-    const members = [...room.members].map((member) => member.nick);
-    this.#send(
-      session,
-      this.#event(
-        { type: "members", room: room.name, members },
-        tellMembers
-          ? formatNotice(`you joined ${room.name}; ${members.length} here: ${members.join(", ")}`)
-          : null, // the welcome said where you are; JSON clients want the list
-      ),
-    );
-    for (const entry of room.history.entries()) {
+      if (entry === null) return;
+      const history = this.directory.history(key, entry.cursor);
+      if (history instanceof Promise) session.held ??= []; // history first, then what came since
+      return this.#after(history, (entries) => this.#replay(session, name, entries));
+    });
+  }
+
+  #replay(session: ChatSession, room: string, entries: readonly HistoryEntry[]): void {
+    const held = session.held;
+    session.held = null;
+    for (const entry of entries) {
       const rendered = entry.kind === "message"
         ? formatMessage(entry.from, entry.text)
         : formatAction(entry.from, entry.text);
       this.#send(
         session,
         new Outgoing(
-          {
-            type: "history",
-            room: room.name,
-            kind: entry.kind,
-            from: entry.from,
-            text: entry.text,
-          },
+          { type: "history", room, kind: entry.kind, from: entry.from, text: entry.text },
           formatHistory(rendered),
           entry.ts,
         ),
       );
     }
+    for (const event of held ?? []) this.#send(session, event);
   }
 
-  #leave(session: ChatSession, reason: string): void {
+  /** Leaves the room: this node's view at once, the directory's (and the announcement) after. */
+  #leaveRoom(session: ChatSession, reason: string): void {
     const room = session.room;
     if (room === null) return;
     session.room = null;
+    session.held = null;
     room.members.delete(session);
-    if (!this.#stopping && this.#announces(room)) {
-      this.#broadcast(
-        room,
-        this.#event(
-          { type: "leave", room: room.name, nick: session.nick, reason },
-          formatNotice(`${session.nick} left (${reason})`),
-        ),
-      );
-    }
-    if (room.size === 0 && room.name !== DEFAULT_ROOM) {
-      this.#rooms.delete(room.key);
-      room.history.clear();
-    }
+    if (room.size === 0 && room.key !== LOBBY_KEY) this.#rooms.delete(room.key);
+    const { ref, nick } = session;
+    const elsewhere = this.#stopping; // this node's members are all leaving
+    void this.#after(this.directory.exit(ref, room.key, room.size === 0), (left) => {
+      if (!this.#announces(left)) return;
+      void this.directory.publish(room.key, {
+        event: { type: "leave", room: room.name, nick, reason },
+        ts: this.#clock(),
+        origin: ref,
+        echo: false,
+      }, elsewhere);
+    });
   }
 
-  /** Whether joins and leaves in `room` are announced (it is small enough). */
-  #announces(room: Room<ChatSession>): boolean {
-    return this.settings.announceLimit === 0 || room.size < this.settings.announceLimit;
+  /** Whether joins and leaves are announced in a room of `size` other members. */
+  #announces(size: number): boolean {
+    return this.settings.announceLimit === 0 || size < this.settings.announceLimit;
   }
 
   // ---- delivery and ending ----
 
-  /**
-   * Sends `event` to the room's members but `except`; a JSON `except` gets
-   * its own copy unless `notToSelf` (it was told otherwise).
-   */
-  #broadcast(
-    room: Room<ChatSession>,
-    event: Outgoing,
-    except?: ChatSession,
-    notToSelf = false,
-  ): void {
-    for (const member of room.members) {
-      if (member !== except || (!notToSelf && member.member.format === "json")) {
-        this.#send(member, event);
-      }
-    }
-  }
-
   #send(session: ChatSession, event: Outgoing): void {
     if (session.ended || session.dropping) return;
+    if (session.held !== null) {
+      if (session.held.length < MAX_HELD_EVENTS) return void session.held.push(event);
+      this.#replay(session, "", []); // the history is too late: stop holding
+    }
     if (!session.member.deliver(event)) {
       session.dropping = true; // nothing more reaches it; dropped after this operation
       this.#slow.push(session);
@@ -621,14 +795,40 @@ export class ChatHub {
     }
   }
 
+  /**
+   * Uses `value` at once when it is one, or once it resolves (as a hub
+   * operation of its own).
+   */
+  #after<T>(value: MaybePromise<T>, next: (value: T) => MaybePromise<void>): MaybePromise<void> {
+    if (!(value instanceof Promise)) return next(value);
+    return value.then((resolved) => this.#operation(() => next(resolved)));
+  }
+
+  /** Marks the member busy until `work` is done, then runs the lines it sent meanwhile. */
+  #whenDone(session: ChatSession, work: MaybePromise<void>): void {
+    if (!(work instanceof Promise)) return;
+    session.busy = true;
+    work.catch((error) => {
+      this.#log({ event: "error", peer: session.member.peer, reason: String(error) });
+    }).finally(() =>
+      this.#operation(() => {
+        session.busy = false;
+        while (!session.busy && !session.ended && session.queue.length > 0) {
+          this.#whenDone(session, this.#execute(session, parseCommand(session.queue.shift()!)));
+        }
+      })
+    );
+  }
+
   /** The one way out: leave the room, free the nick, log, close the transport. */
   #end(session: ChatSession, reason: string, close: MemberClose | null): void {
     if (session.ended) return;
     session.ended = true;
+    session.queue.length = 0;
+    this.#leaveRoom(session, reason);
     this.#sessions.delete(session);
-    this.#leave(session, reason);
-    const key = nameKey(session.nick);
-    if (this.#nicks.get(key) === session) this.#nicks.delete(key);
+    this.#byRef.delete(session.ref);
+    this.directory.release(nameKey(session.nick), session.ref);
     const address = this.#addresses.get(session.member.address);
     if (address !== undefined && --address.members === 0) {
       this.#addresses.delete(session.member.address);

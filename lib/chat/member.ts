@@ -7,6 +7,7 @@
  */
 
 import type { TokenBucket } from "../support/token_bucket.ts";
+import type { MemberRef } from "./directory.ts";
 import type { Outgoing, WireFormat } from "./events.ts";
 import type { Room } from "./room.ts";
 
@@ -50,6 +51,8 @@ export interface ChatMember {
 /** The hub's record of one member; transports hold it and pass it back. */
 export class ChatSession {
   readonly id: number;
+  /** Where it lives in the cluster (`NODE/ID`). */
+  readonly ref: MemberRef;
   readonly member: ChatMember;
   nick: string;
   room: Room<ChatSession> | null = null;
@@ -68,14 +71,19 @@ export class ChatSession {
   refusedRun = 0;
   /** When the current run of refusals began (ms). */
   refusedSince = 0;
+  /** A command it sent is still being answered (another node, Redis). */
+  busy = false;
+  /** Lines it sent meanwhile, run in order once the answer is in. */
+  readonly queue: string[] = [];
   /**
-   * Private-message budgets of the addresses sending to this member, made
-   * on the first private message (least recently used first).
+   * Events held back while its room's history is on the way, so it sees
+   * the history first; null when nothing is held.
    */
-  inbox: Map<string, TokenBucket> | null = null;
+  held: Outgoing[] | null = null;
 
-  constructor(id: number, member: ChatMember, nick: string, now: number) {
+  constructor(id: number, ref: MemberRef, member: ChatMember, nick: string, now: number) {
     this.id = id;
+    this.ref = ref;
     this.member = member;
     this.nick = nick;
     this.seenAt = now;

@@ -1,28 +1,25 @@
 /**
- * A chat room: its name, its members in join order and its history. Pure.
+ * A room as one node sees it: its name and its members on this node, in
+ * join order (who else is in it, on other nodes, is the directory's). Pure.
  *
  * @module
  */
 
-import type { RoomHistory } from "./history.ts";
-
-/** A room whose members are of type `M` (the hub's sessions). */
+/** A room whose local members are of type `M` (the hub's sessions). */
 export class Room<M> {
   /** The name as first created (NFC, no `#`). */
   readonly name: string;
   /** The key rooms are told apart by (see `nameKey`). */
   readonly key: string;
-  /** Members in join order. */
+  /** Members on this node, in join order. */
   readonly members = new Set<M>();
-  readonly history: RoomHistory;
 
-  constructor(name: string, key: string, history: RoomHistory) {
+  constructor(name: string, key: string) {
     this.name = name;
     this.key = key;
-    this.history = history;
   }
 
-  /** How many members are in the room. */
+  /** How many members of this node are in the room. */
   get size(): number {
     return this.members.size;
   }

@@ -1,0 +1,297 @@
+/**
+ * The hub's view of everything beyond its own members: which nicks are
+ * taken, who is in which room, each room's history, and the order in which
+ * a room's events reach every member. One process keeps all of it in
+ * memory ({@linkcode LocalDirectory}, synchronous, the default); several
+ * processes share it through Redis (`lib/cluster/`), where the same calls
+ * answer later. The hub treats both alike: a {@linkcode MaybePromise} is
+ * used at once when it is a value.
+ *
+ * @module
+ */
+
+import { DEFAULT_ROOM } from "../support/constants.ts";
+import type { ChatEvent, RoomCount } from "./events.ts";
+import {
+  type HistoryEntry,
+  type HistoryLimits,
+  HistoryStore,
+  type RoomHistory,
+} from "./history.ts";
+import { nameKey } from "./names.ts";
+
+/** A value now, or later. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Where a member lives, unique in the cluster: `NODE/ID`. */
+export type MemberRef = string;
+
+/** A room event on its way to every member of the room, on every node. */
+export interface RoomEnvelope {
+  /** A `message`, `action`, `join`, `leave` or `nick` event. */
+  event: ChatEvent;
+  /** When it happened (ms since the epoch). */
+  ts: number;
+  /** The member it came from (its text copy is skipped), or null. */
+  origin: MemberRef | null;
+  /** The origin, when it receives JSON, gets its own copy (messages, actions). */
+  echo: boolean;
+}
+
+/** A private event for one member (a `private` message, or an error back to a sender). */
+export interface DirectEnvelope {
+  event: ChatEvent;
+  ts: number;
+  /** Who sent it, to answer `no such nick` if the target is gone. */
+  from: MemberRef | null;
+}
+
+/** What a directory calls back on the hub. */
+export interface DirectoryListener {
+  /** Delivers a room event to this node's members of `roomKey`, in the room's order. */
+  roomEvent(roomKey: string, envelope: RoomEnvelope): void;
+  /** Tells this node's members of `roomKey` that some events could not be recovered. */
+  roomGap(roomKey: string): void;
+  /** Delivers an event to one member of this node. */
+  direct(ref: MemberRef, envelope: DirectEnvelope): void;
+  /** A member of this node lost its nick (taken while the link was down): it becomes `guest`. */
+  nickLost(ref: MemberRef, guest: string): void;
+}
+
+/** What entering a room tells the joiner. */
+export interface RoomEntry {
+  /** The room's name as it was first created (its case, its script). */
+  name: string;
+  /** Every member now in the room, the joiner included, in join order. */
+  members: string[];
+  /** Where the room's event order stood when the joiner was added (for history). */
+  cursor: number;
+}
+
+/** Everything the hub asks of the world beyond its own members. */
+export interface ChatDirectory {
+  /** Where this node's members live (`NODE` of their refs). */
+  readonly nodeId: string;
+  /** Called once by the hub that uses the directory. */
+  attach(listener: DirectoryListener): void;
+  /** A guest nick nobody holds (`guest-N`), registered to `ref`. */
+  guest(ref: MemberRef): string;
+  /** Claims a nick key: true, false when taken, null when the link is down. */
+  claim(key: string, ref: MemberRef, nick: string): MaybePromise<boolean | null>;
+  /** Frees a nick key held by `ref`. */
+  release(key: string, ref: MemberRef): void;
+  /** Who holds a nick key: a ref, null when nobody, undefined when the link is down. */
+  find(key: string): MaybePromise<MemberRef | null | undefined>;
+  /** Members on every node (as last known). */
+  online(): number;
+  /**
+   * Puts `ref` (known as `nick`) in a room; the answer comes once this node
+   * receives the room's events, or null when the link is down.
+   */
+  enter(
+    ref: MemberRef,
+    nick: string,
+    roomKey: string,
+    room: string,
+  ): MaybePromise<RoomEntry | null>;
+  /**
+   * Takes `ref` out of its room; answers how many members are left there.
+   * `lastHere`: no member of this node is left in it.
+   */
+  exit(ref: MemberRef, roomKey: string, lastHere: boolean): MaybePromise<number>;
+  /** Records `ref`'s new nick in its room's member list. */
+  renamed(ref: MemberRef, nick: string): void;
+  /** The members of a room in join order, or null when the link is down. */
+  members(roomKey: string): MaybePromise<string[] | null>;
+  /** Rooms with members and their counts, or null when the link is down. */
+  rooms(): MaybePromise<RoomCount[] | null>;
+  /**
+   * Sends a room event to the room's members on every node (this node's
+   * members through `roomEvent`); messages and actions join the history.
+   * Answers false when it reached only this node (the link is down).
+   * `elsewhere`: deliver only to other nodes (this one is shutting down).
+   */
+  publish(roomKey: string, envelope: RoomEnvelope, elsewhere?: boolean): MaybePromise<boolean>;
+  /** The room's last history lines said up to `cursor`, oldest first. */
+  history(roomKey: string, cursor: number): MaybePromise<HistoryEntry[]>;
+  /** Sends a direct event to a member of another node; false when it cannot. */
+  send(ref: MemberRef, envelope: DirectEnvelope): MaybePromise<boolean>;
+  /** Bytes of history kept on this node (0 when it lives elsewhere). */
+  readonly historyBytes: number;
+  /** Finishes what is under way (publishes of a shutdown), then lets go. */
+  close(): Promise<void>;
+}
+
+/** Refs of members of a {@linkcode LocalDirectory}. */
+const LOCAL_NODE = "local";
+
+interface LocalRoom {
+  name: string;
+  /** Member ref → nick, in join order. */
+  members: Map<MemberRef, string>;
+  history: RoomHistory;
+  /** Events published so far (the cursor). */
+  events: number;
+}
+
+/**
+ * Everything in one process's memory: the default directory, with no
+ * asynchrony at all (every answer is a value).
+ */
+export class LocalDirectory implements ChatDirectory {
+  readonly nodeId = LOCAL_NODE;
+  readonly #nicks = new Map<string, MemberRef>();
+  readonly #rooms = new Map<string, LocalRoom>();
+  readonly #where = new Map<MemberRef, string>();
+  readonly #history: HistoryStore;
+  #listener: DirectoryListener | null = null;
+  #guests = 0;
+
+  constructor(history: HistoryLimits) {
+    this.#history = new HistoryStore(history);
+  }
+
+  get historyBytes(): number {
+    return this.#history.bytes;
+  }
+
+  attach(listener: DirectoryListener): void {
+    this.#listener = listener;
+  }
+
+  guest(ref: MemberRef): string {
+    let nick: string;
+    do nick = `guest-${++this.#guests}`; while (this.#nicks.has(nameKey(nick)));
+    this.#nicks.set(nameKey(nick), ref);
+    return nick;
+  }
+
+  claim(key: string, ref: MemberRef): boolean {
+    const holder = this.#nicks.get(key);
+    if (holder !== undefined && holder !== ref) return false;
+    this.#nicks.set(key, ref);
+    return true;
+  }
+
+  release(key: string, ref: MemberRef): void {
+    if (this.#nicks.get(key) === ref) this.#nicks.delete(key);
+  }
+
+  find(key: string): MemberRef | null {
+    return this.#nicks.get(key) ?? null;
+  }
+
+  online(): number {
+    return this.#where.size;
+  }
+
+  enter(ref: MemberRef, nick: string, roomKey: string, name: string): RoomEntry {
+    let room = this.#rooms.get(roomKey);
+    if (room === undefined) {
+      room = { name, members: new Map(), history: this.#history.room(), events: 0 };
+      this.#rooms.set(roomKey, room);
+    }
+    room.members.set(ref, nick);
+    this.#where.set(ref, roomKey);
+    return { name: room.name, members: [...room.members.values()], cursor: room.events };
+  }
+
+  exit(ref: MemberRef, roomKey: string): number {
+    const room = this.#rooms.get(roomKey);
+    this.#where.delete(ref);
+    if (room === undefined) return 0;
+    room.members.delete(ref);
+    if (room.members.size === 0 && room.name !== DEFAULT_ROOM) {
+      this.#rooms.delete(roomKey);
+      room.history.clear();
+    }
+    return room.members.size;
+  }
+
+  renamed(ref: MemberRef, nick: string): void {
+    const roomKey = this.#where.get(ref);
+    const room = roomKey === undefined ? undefined : this.#rooms.get(roomKey);
+    if (room?.members.has(ref)) room.members.set(ref, nick);
+  }
+
+  members(roomKey: string): string[] {
+    return [...(this.#rooms.get(roomKey)?.members.values() ?? [])];
+  }
+
+  rooms(): RoomCount[] {
+    return [...this.#rooms.values()]
+      .filter((room) => room.members.size > 0)
+      .map((room) => ({ name: room.name, count: room.members.size }));
+  }
+
+  publish(roomKey: string, envelope: RoomEnvelope, elsewhere = false): boolean {
+    const room = this.#rooms.get(roomKey);
+    if (room !== undefined) {
+      room.events++;
+      const { event } = envelope;
+      if (event.type === "message" || event.type === "action") {
+        const entry = { kind: event.type, from: event.from, text: event.text, ts: envelope.ts };
+        room.history.add(entry, historyCost(entry));
+      }
+    }
+    if (!elsewhere) this.#listener?.roomEvent(roomKey, envelope);
+    return true;
+  }
+
+  history(roomKey: string): HistoryEntry[] {
+    return this.#rooms.get(roomKey)?.history.entries() ?? [];
+  }
+
+  send(): boolean {
+    return false; // every member is local: the hub delivers directly
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const GUEST_PREFIX = nameKey("guest-");
+const DIGIT_KEYS = new Set([..."0123456789"].map((digit) => nameKey(digit)));
+
+/**
+ * True for a nick that looks like a guest nick (`guest-12`, or a look-alike
+ * of one): those are given by the server only, so that every node can hand
+ * them out without asking the others.
+ */
+export function isGuestName(nick: string): boolean {
+  const key = nameKey(nick);
+  if (!key.startsWith(GUEST_PREFIX) || key.length === GUEST_PREFIX.length) return false;
+  return [...key.slice(GUEST_PREFIX.length)].every((char) => DIGIT_KEYS.has(char));
+}
+
+/**
+ * The accounted size of a history line: the UTF-8 bytes of its rendered
+ * text (`<from> text` or `<from> *text*`), without encoding it.
+ */
+export function historyCost(entry: Pick<HistoryEntry, "kind" | "from" | "text">): number {
+  return utf8Length(entry.from) + utf8Length(entry.text) + (entry.kind === "action" ? 5 : 3);
+}
+
+/** Bytes of `text` in UTF-8 (lone surrogates count as U+FFFD, 3 bytes). */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** The ref of local member number `id`. */
+export function localRef(nodeId: string, id: number): MemberRef {
+  return `${nodeId}/${id}`;
+}
