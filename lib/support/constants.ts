@@ -102,6 +102,15 @@ export const MIN_INPUT_BYTES_RATE = 16 * 1024;
 /** See {@linkcode MIN_INPUT_BYTES_RATE}. */
 export const MIN_INPUT_BYTES_BURST = 64 * 1024;
 
+/** Lines a member may send while one of its commands awaits another node's answer. */
+export const MAX_QUEUED_LINES = 64;
+
+/** Events held for a joining member while its room's history is on the way. */
+export const MAX_HELD_EVENTS = 1000;
+
+/** Private-message budgets (sender address, recipient) a node keeps at most. */
+export const MAX_PRIVATE_BUDGETS = 10_000;
+
 /** Messages kept per room and replayed on join (`--history`, 0 = off). */
 export const DEFAULT_HISTORY = 20;
 
