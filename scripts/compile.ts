@@ -22,8 +22,17 @@ export const SERVER_V8_FLAGS = "--v8-flags=--max-semi-space-size=4";
  */
 export const ENV_PERMISSION = "--allow-env=NO_COLOR,WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE";
 
-/** Each program and the permissions (and runtime flags) baked into its binary. */
-export const PROGRAMS: Record<string, { entry: string; permissions: string[] }> = {
+/**
+ * Each program, the permissions (and runtime flags) baked into its binary,
+ * and the folders embedded in it (`--include`), relative to the repository.
+ * An embedded folder keeps its place relative to the modules, and the
+ * binary may read its embedded files without `--allow-read` (Deno grants
+ * read access to the binary's own virtual file system).
+ */
+export const PROGRAMS: Record<
+  string,
+  { entry: string; permissions: string[]; include?: string[] }
+> = {
   "parley-server": {
     entry: "server.ts",
     permissions: [
@@ -32,6 +41,7 @@ export const PROGRAMS: Record<string, { entry: string; permissions: string[] }> 
       "--allow-run=sh", // ulimit, for the descriptor warning
       SERVER_V8_FLAGS,
     ],
+    include: ["web"], // the chat page (lib/server/page.ts serves it)
   },
   "parley-client": { entry: "client.ts", permissions: ["--allow-net", ENV_PERMISSION] },
   "parley-udp-echo": {
@@ -76,6 +86,7 @@ async function main(names: string[]): Promise<number> {
         "compile",
         "--quiet",
         ...program.permissions,
+        ...(program.include ?? []).flatMap((path) => ["--include", `${root}${path}`]),
         "--output",
         output,
         `${root}${program.entry}`,
