@@ -1,7 +1,8 @@
 /**
  * `client.ts`: Parley's chat client. In a terminal, a full-duplex line
  * editor; in a pipe, `nc -N`-like. Given a `ws://` URL it speaks WebSocket
- * (in a pipe, like wscat). Flags: `--help` and the README.
+ * (in a pipe, like wscat); `tls://` (or `--tls`) and `wss://` are the same
+ * over TLS. Flags: `--help` and the README.
  *
  * @module
  */
@@ -9,13 +10,15 @@
 import { connectTcp, runPipeSession, runTerminalSession } from "./lib/client/sessions.ts";
 import type { SessionIo, TerminalIo } from "./lib/client/terminal_chat.ts";
 import { connectWebSocket } from "./lib/client/websocket.ts";
+import { connectTls, type TlsTrust } from "./lib/client/tls_connect.ts";
 import {
   runWebSocketPipeSession,
   runWebSocketTerminalSession,
   type WebSocketConnector,
 } from "./lib/client/ws_sessions.ts";
-import { type ClientConfig, parseClientArgs } from "./lib/cli/client_cli.ts";
+import { type ClientConfig, parseClientArgs, type TlsSettings } from "./lib/cli/client_cli.ts";
 import { ConnectionError } from "./lib/support/errors.ts";
+import { errorText } from "./lib/net/conn.ts";
 
 const encoder = new TextEncoder();
 
@@ -31,8 +34,10 @@ async function main(): Promise<number> {
   const config = parsed.options;
   const { nick } = config;
   const colour = config.colour && Deno.stdout.isTerminal();
+  const trust = config.tls === undefined ? undefined : await tlsTrust(config.tls);
+  if (trust === null) return 1;
   if (config.websocket !== undefined) {
-    const connect = webSocketConnector(config);
+    const connect = webSocketConnector(config, trust);
     if (!Deno.stdin.isTerminal()) {
       return await runWebSocketPipeSession(connect, io, { nick, binary: config.websocket.binary });
     }
@@ -43,11 +48,10 @@ async function main(): Promise<number> {
 
   let conn;
   try {
-    conn = await connectTcp({
-      hostname: config.hostname,
-      port: config.port,
-      timeout: config.connectTimeout,
-    });
+    const target = { hostname: config.hostname, port: config.port, timeout: config.connectTimeout };
+    conn = trust === undefined
+      ? await connectTcp(target)
+      : await connectTls({ ...target, ...trust });
   } catch (error) {
     if (!(error instanceof ConnectionError)) throw error;
     io.reportError(error.message);
@@ -57,11 +61,36 @@ async function main(): Promise<number> {
   return await inRawTerminal((terminal) => runTerminalSession(conn, terminal, { nick, colour }));
 }
 
-function webSocketConnector(config: ClientConfig): WebSocketConnector {
+/**
+ * The trust of `--ca` and `--insecure` (warned about on every run); null,
+ * after one line on stderr, when the `--ca` file cannot be used.
+ */
+async function tlsTrust(settings: TlsSettings): Promise<TlsTrust | null> {
+  if (settings.insecure) {
+    io.reportError("warning: --insecure: the server's certificate is not verified");
+  }
+  if (settings.caFile === undefined) return { insecure: settings.insecure };
+  let ca: string;
+  try {
+    ca = await Deno.readTextFile(settings.caFile);
+  } catch (error) {
+    const problem = error instanceof Deno.errors.NotFound ? "no such file" : errorText(error);
+    io.reportError(`cannot read --ca ${settings.caFile}: ${problem}`);
+    return null;
+  }
+  if (!ca.includes("-----BEGIN CERTIFICATE-----")) {
+    io.reportError(`--ca ${settings.caFile} is not a PEM certificate`);
+    return null;
+  }
+  return { ca, insecure: settings.insecure };
+}
+
+function webSocketConnector(config: ClientConfig, trust: TlsTrust | undefined): WebSocketConnector {
   const target = config.websocket!;
   return (events) =>
     connectWebSocket(target.url, {
       ...events,
+      ...trust,
       headers: target.headers,
       subprotocols: target.subprotocols,
       origin: target.origin,

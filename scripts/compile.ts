@@ -38,12 +38,16 @@ export const PROGRAMS: Record<
     permissions: [
       "--allow-net",
       ENV_PERMISSION,
+      "--allow-read", // --tls-cert and --tls-key (the page is embedded: no permission needed)
       "--allow-run=sh", // ulimit, for the descriptor warning
       SERVER_V8_FLAGS,
     ],
     include: ["web"], // the chat page (lib/server/page.ts serves it)
   },
-  "parley-client": { entry: "client.ts", permissions: ["--allow-net", ENV_PERMISSION] },
+  "parley-client": {
+    entry: "client.ts",
+    permissions: ["--allow-net", "--allow-read", ENV_PERMISSION], // --allow-read: --ca
+  },
   "parley-udp-echo": {
     entry: "udp_echo.ts",
     permissions: ["--allow-net", "--allow-sys=networkInterfaces", SERVER_V8_FLAGS],

@@ -56,7 +56,7 @@ export interface ChatHubOptions {
   msgBytesRate?: number;
   /** Rooms with more members than this do not announce joins and leaves (0 = always). @default {200} */
   announceLimit?: number;
-  /** Seconds without a non-empty line before a member is closed (0 = never). @default {0} */
+  /** Seconds without a non-empty line before a member is closed (0 = never). @default {1800} */
   idleTimeout?: number;
   /** Receives connect, disconnect and nick events; its errors are swallowed. @default {silent} */
   logger?: Logger;

@@ -35,6 +35,14 @@ export interface WebSocketTarget {
   binary: boolean;
 }
 
+/** How to trust the server over TLS (`tls://`, `--tls`, `wss://`). */
+export interface TlsSettings {
+  /** `--ca FILE`: the CA (PEM) to trust, in place of the default roots. */
+  caFile?: string;
+  /** `--insecure`: no verification (warned about on stderr). */
+  insecure: boolean;
+}
+
 /** What `client.ts` was asked to do. */
 export interface ClientConfig {
   /** The server's host (from the URL, over WebSocket). */
@@ -47,6 +55,8 @@ export interface ClientConfig {
   colour: boolean;
   /** Set when the target is a `ws://` or `wss://` URL; the client then speaks WebSocket. */
   websocket?: WebSocketTarget;
+  /** Set for TLS: `tls://HOST:PORT`, `--tls`, or a `wss://` URL. */
+  tls?: TlsSettings;
 }
 
 const WS_ONLY_FLAGS = ["header", "subprotocol", "origin", "pingInterval", "binary"] as const;
@@ -55,11 +65,11 @@ const WS_ONLY_FLAGS = ["header", "subprotocol", "origin", "pingInterval", "binar
 export function clientProgram(): Command {
   return newProgram(
     "client",
-    "Parley's terminal chat client: full duplex, never clobbers what you type; in a pipe it behaves like nc -N. Given a ws:// URL it speaks WebSocket (in a pipe like wscat).",
+    "Parley's terminal chat client: full duplex, never clobbers what you type; in a pipe it behaves like nc -N. Given a ws:// URL it speaks WebSocket (in a pipe like wscat); tls:// and wss:// are the same over TLS.",
   )
     .argument(
       "[HOST[:PORT]|URL]",
-      `server to connect to (default ${DEFAULT_CLIENT_HOST}:${DEFAULT_CHAT_PORT}), or ws://HOST:PORT/PATH`,
+      `server to connect to (default ${DEFAULT_CLIENT_HOST}:${DEFAULT_CHAT_PORT}), tls://HOST:PORT, or ws[s]://HOST:PORT/PATH`,
     )
     .option("--host <host>", "server host (overrides HOST)")
     .option("--port <port>", "server port (overrides PORT)", numberIn(1, 65535))
@@ -71,6 +81,9 @@ export function clientProgram(): Command {
       DEFAULT_CONNECT_TIMEOUT_MS,
     )
     .option("--no-color", "no colours (also when NO_COLOR is set)")
+    .option("--tls", "speak TLS to HOST:PORT (as tls://HOST:PORT does)")
+    .option("--ca <file>", "TLS: trust this CA certificate (PEM) instead of the default roots")
+    .option("--insecure", "TLS: do not verify the server's certificate (warned on stderr)")
     .option(
       "--header <name:value>",
       "WebSocket: send this request header (repeatable)",
@@ -112,16 +125,26 @@ function parseHeader(text: string): [string, string] {
   return [parseToken(text.slice(0, colon), "header"), value];
 }
 
-/** A `ws://` or `wss://` URL, checked. */
-function parseWebSocketUrl(text: string): URL {
+/** A `tls://`, `ws://` or `wss://` URL, checked. */
+function parseUrl(text: string): URL {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
     throw new InvalidArgumentError(`cannot parse URL: ${text}`);
   }
+  if (url.protocol === "tls:") {
+    if (
+      url.hostname === "" || !/^\/?$/.test(url.pathname) || url.search !== "" || url.hash !== ""
+    ) {
+      throw new InvalidArgumentError(`a tls:// URL is tls://HOST[:PORT], received ${text}`);
+    }
+    return url;
+  }
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {
-    throw new InvalidArgumentError(`unsupported URL scheme ${url.protocol} (use ws:// or wss://)`);
+    throw new InvalidArgumentError(
+      `unsupported URL scheme ${url.protocol} (use tls://, ws:// or wss://)`,
+    );
   }
   if (url.hash !== "") throw new InvalidArgumentError(`a WebSocket URL cannot have a #fragment`);
   return url;
@@ -169,8 +192,21 @@ export function parseClientArgs(
       connectTimeout: flags.connectTimeout as number,
       colour: flags.color !== false && (env.NO_COLOR ?? "") === "",
     };
-    if (operands[0]?.includes("://")) {
-      const url = parseWebSocketUrl(operands[0]);
+    const url = operands[0]?.includes("://") ? parseUrl(operands[0]) : undefined;
+    const tls: TlsSettings = {
+      caFile: flags.ca as string | undefined,
+      insecure: flags.insecure === true,
+    };
+    const secure = flags.tls === true || url?.protocol === "tls:" || url?.protocol === "wss:";
+    if (!secure && (tls.caFile !== undefined || tls.insecure)) {
+      throw new InvalidArgumentError(
+        `--${tls.insecure ? "insecure" : "ca"} needs TLS: tls://HOST:PORT, --tls, or wss://`,
+      );
+    }
+    if (url !== undefined && url.protocol !== "tls:") {
+      if (flags.tls === true) {
+        throw new InvalidArgumentError("--tls is for HOST:PORT; for WebSocket over TLS use wss://");
+      }
       if (flags.host !== undefined || flags.port !== undefined) {
         throw new InvalidArgumentError("--host and --port cannot be used with a URL");
       }
@@ -179,6 +215,7 @@ export function parseClientArgs(
         hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
         port: url.port === "" ? (url.protocol === "wss:" ? 443 : 80) : Number(url.port),
         websocket: webSocketTarget(url, flags),
+        ...(secure ? { tls } : {}),
       };
     }
     const wsOnly = WS_ONLY_FLAGS.find((name) => flags[name] !== undefined);
@@ -186,11 +223,19 @@ export function parseClientArgs(
       const flag = wsOnly.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
       throw new InvalidArgumentError(`--${flag} needs a ws:// or wss:// URL`);
     }
-    const target = operands[0] === undefined ? {} : parseHostPort(operands[0]);
+    const target = url !== undefined
+      ? {
+        hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+        port: url.port === "" ? undefined : Number(url.port),
+      }
+      : operands[0] === undefined
+      ? {}
+      : parseHostPort(operands[0]);
     return {
       ...common,
       hostname: (flags.host as string | undefined) ?? target.hostname ?? DEFAULT_CLIENT_HOST,
       port: (flags.port as number | undefined) ?? target.port ?? DEFAULT_CHAT_PORT,
+      ...(secure ? { tls } : {}),
     };
   }, output);
 }

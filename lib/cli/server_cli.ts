@@ -18,6 +18,7 @@ import {
   DEFAULT_ANNOUNCE_LIMIT,
   DEFAULT_BURST,
   DEFAULT_CHAT_PORT,
+  DEFAULT_CLUSTER,
   DEFAULT_ECHO_WS_PATH,
   DEFAULT_HISTORY,
   DEFAULT_HISTORY_BYTES,
@@ -29,11 +30,13 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_PER_IP,
   DEFAULT_MAX_QUEUE_BYTES,
+  DEFAULT_MSG_BYTES_RATE,
   DEFAULT_PING_INTERVAL_SECONDS,
   DEFAULT_RATE,
   DEFAULT_ROOM_HISTORY_BYTES,
   DEFAULT_SERVER_NAME,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
   MAX_HISTORY,
   MAX_MAX_LINE_BYTES,
   MIN_MAX_LINE_BYTES,
@@ -50,13 +53,39 @@ function pathValue(value: string): string {
   return value;
 }
 
+/** The certificate and key files of `--tls-cert` and `--tls-key` (read by `server.ts`). */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** `--redis` and `--cluster`: rooms shared with other servers. */
+export interface ClusterConfig {
+  url: string;
+  cluster: string;
+}
+
 /** What `server.ts` was asked to run. */
 export type ServerConfig =
-  & { logFormat: LogFormat; quiet: boolean }
+  & { logFormat: LogFormat; quiet: boolean; tls?: TlsFiles }
   & (
-    | { mode: "chat"; options: ServeChatOptions }
+    | { mode: "chat"; options: ServeChatOptions; redis?: ClusterConfig }
     | { mode: "echo"; options: ServeEchoOptions }
   );
+
+/** A commander value parser for a `redis://HOST[:PORT]` URL. */
+function redisUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError("must be a URL like redis://HOST:PORT");
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new InvalidArgumentError("must be a redis:// (or rediss://) URL");
+  }
+  return value;
+}
 
 /** The `server.ts` program: every flag with its default. */
 export function serverProgram(): Command {
@@ -74,6 +103,21 @@ export function serverProgram(): Command {
       DEFAULT_HTTP_PORT,
     )
     .option("--no-http", "no HTTP listener (TCP only)")
+    .option(
+      "--reuse-port",
+      "let several server processes listen on the same ports (the kernel spreads connections)",
+      false,
+    )
+    .option(
+      "--redis <url>",
+      "share rooms, nicks and history with every server on this Redis (redis://HOST:PORT)",
+      redisUrl,
+    )
+    .option(
+      "--cluster <name>",
+      "with --redis: servers share rooms only within one cluster name",
+      DEFAULT_CLUSTER,
+    )
     .option("--name <name>", "server name in the welcome line", DEFAULT_SERVER_NAME)
     .option(
       "--max-clients <n>",
@@ -116,6 +160,22 @@ export function serverProgram(): Command {
       "messages per room replayed on join (0 = off)",
       numberIn(0, MAX_HISTORY),
       DEFAULT_HISTORY,
+    )
+    .option(
+      "--ip-rate <n>",
+      "lines per second from one IP address, its clients together (0 = no limit) (default: 4 × --rate)",
+      numberIn(0, 1_000_000, false),
+    )
+    .option(
+      "--ip-burst <n>",
+      "lines one IP address may send at once (default: 4 × --burst)",
+      numberIn(1, 1_000_000),
+    )
+    .option(
+      "--msg-bytes-rate <n>",
+      "bytes per second of /msg one IP address may send one member (0 = no limit)",
+      numberIn(0, 1024 ** 3),
+      DEFAULT_MSG_BYTES_RATE,
     )
     .option(
       "--room-history-bytes <n>",
@@ -175,8 +235,32 @@ export function serverProgram(): Command {
       oneOf("none", "upper"),
       "none",
     )
+    .option(
+      "--tls-cert <file>",
+      "PEM certificate (chain): the TCP port then speaks TLS, the HTTP port https and wss",
+    )
+    .option("--tls-key <file>", "PEM private key of --tls-cert (unencrypted)")
+    .option(
+      "--tls-handshake-timeout <ms>",
+      "close a TLS client whose handshake is not complete this long after connecting",
+      numberIn(1, 600_000),
+      DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+    )
     .option("--log-format <format>", "text or json", oneOf("text", "json"), "text")
     .option("-q, --quiet", "no logging", false);
+}
+
+/** `--tls-cert` and `--tls-key`, both or neither. */
+function tlsFiles(flags: Record<string, unknown>): { tls?: TlsFiles } {
+  const certFile = flags.tlsCert as string | undefined;
+  const keyFile = flags.tlsKey as string | undefined;
+  if (certFile === undefined && keyFile === undefined) return {};
+  if (certFile === undefined || keyFile === undefined) {
+    throw new RangeError(
+      `--tls-cert and --tls-key go together (${certFile ? "no --tls-key" : "no --tls-cert"})`,
+    );
+  }
+  return { tls: { certFile, keyFile } };
 }
 
 /**
@@ -206,9 +290,16 @@ export function parseServerArgs(
       shutdownTimeout: flags.shutdownTimeout as number,
       pingInterval: flags.pingInterval as number,
       allowOrigins: (flags.allowOrigin as string[] | undefined) ?? [],
+      tlsHandshakeTimeout: flags.tlsHandshakeTimeout as number,
+      reusePort: flags.reusePort as boolean,
     };
-    const logging = { logFormat: flags.logFormat as LogFormat, quiet: flags.quiet as boolean };
+    const logging = {
+      logFormat: flags.logFormat as LogFormat,
+      quiet: flags.quiet as boolean,
+      ...tlsFiles(flags),
+    };
     if (flags.mode === "echo") {
+      if (flags.redis !== undefined) throw new RangeError("--redis applies only to --mode chat");
       return {
         ...logging,
         mode: "echo",
@@ -229,9 +320,15 @@ export function parseServerArgs(
     ) {
       if (value !== initial) throw new RangeError(`${flag} applies only to --mode echo`);
     }
+    if (flags.cluster !== DEFAULT_CLUSTER && flags.redis === undefined) {
+      throw new RangeError("--cluster needs --redis");
+    }
     return {
       ...logging,
       mode: "chat",
+      ...(flags.redis === undefined
+        ? {}
+        : { redis: { url: flags.redis as string, cluster: flags.cluster as string } }),
       options: {
         ...common,
         name: flags.name as string,
@@ -239,6 +336,9 @@ export function parseServerArgs(
         maxQueueBytes: flags.maxQueueBytes as number,
         rate: flags.rate as number,
         burst: flags.burst as number,
+        ipRate: flags.ipRate as number | undefined,
+        ipBurst: flags.ipBurst as number | undefined,
+        msgBytesRate: flags.msgBytesRate as number,
         history: flags.history as number,
         roomHistoryBytes: flags.roomHistoryBytes as number,
         historyBytes: flags.historyBytes as number,

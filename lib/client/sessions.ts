@@ -1,5 +1,6 @@
 /**
- * The client side: connecting with a timeout, and the two sessions.
+ * The client side: connecting with a timeout, and the two sessions (over
+ * plain TCP, or TLS from `tls_connect.ts`: both are a {@linkcode StreamConn}).
  *
  * - {@linkcode runPipeSession} (stdin is not a terminal): bytes from stdin
  *   go to the server unchanged and bytes from the server go to stdout
@@ -21,7 +22,7 @@ import {
   MAX_CLIENT_QUEUE_BYTES,
   MAX_INCOMING_LINE_BYTES,
 } from "../support/constants.ts";
-import { closeQuietly, connectionProblem, writeAll } from "../net/conn.ts";
+import { closeQuietly, connectionProblem, type StreamConn, writeAll } from "../net/conn.ts";
 import { Outbound } from "../net/outbound.ts";
 import {
   type SessionIo,
@@ -83,7 +84,7 @@ export interface SessionOptions {
 
 /** Runs the pipe-mode session (see the module documentation). */
 export async function runPipeSession(
-  conn: Deno.TcpConn,
+  conn: StreamConn,
   io: SessionIo,
   options: SessionOptions = {},
 ): Promise<number> {
@@ -132,7 +133,7 @@ export interface TerminalSessionOptions extends SessionOptions, TerminalChatOpti
  * before and restores it after, whatever happens.
  */
 export async function runTerminalSession(
-  conn: Deno.TcpConn,
+  conn: StreamConn,
   io: TerminalIo,
   options: TerminalSessionOptions = {},
 ): Promise<number> {

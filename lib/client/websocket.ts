@@ -18,6 +18,12 @@ import { type RawData, WebSocket } from "ws";
 import { ConnectionError } from "../support/errors.ts";
 import { errorText } from "../net/conn.ts";
 import {
+  explainRefusal,
+  isCertificateRefusal,
+  tlsClientOptions,
+  type TlsTrust,
+} from "./tls_connect.ts";
+import {
   DEFAULT_CLIENT_PING_INTERVAL_SECONDS,
   DEFAULT_CONNECT_TIMEOUT_MS,
   MAX_CLIENT_QUEUE_BYTES,
@@ -42,8 +48,11 @@ export interface WebSocketEvents {
   onClose?(code: number, reason: string): void;
 }
 
-/** Options of {@linkcode connectWebSocket}. */
-export interface ConnectWebSocketOptions extends WebSocketEvents {
+/**
+ * Options of {@linkcode connectWebSocket}. For `wss://`, `ca` is the CA to
+ * trust and `insecure` skips verification (see `tls_connect.ts`).
+ */
+export interface ConnectWebSocketOptions extends WebSocketEvents, TlsTrust {
   /** Extra request headers; an array value sends the header several times. @default {{}} */
   headers?: Record<string, string | readonly string[]>;
   /** Subprotocols to offer (`Sec-WebSocket-Protocol`). @default {[]} */
@@ -136,6 +145,7 @@ export async function connectWebSocket(
   const hasHost = Object.keys(headers).some((name) => name.toLowerCase() === "host");
   const hosts = target.hostname === "localhost" && !hasHost ? ["127.0.0.1", "[::1]"] : [null];
   let firstError: unknown; // with ::1 missing, its error would say less than 127.0.0.1's
+  const started = performance.now();
   for (const host of hosts) {
     const attempt = new URL(target);
     if (host !== null) attempt.hostname = host;
@@ -157,11 +167,23 @@ export async function connectWebSocket(
     }
   }
   const failure = new ConnectionError(
-    `cannot connect to ${target.href}: ${connectProblem(firstError, timeout)}`,
+    isCertificateRefusal(firstError)
+      ? await explainRefusal(firstError, {
+        ...options,
+        hostname: target.hostname.replace(/^\[(.*)\]$/, "$1"),
+        port: port(target),
+        timeout: timeout - (performance.now() - started),
+      })
+      : `cannot connect to ${target.href}: ${connectProblem(firstError, timeout)}`,
     { cause: firstError },
   );
   options.onError?.(failure);
   throw failure;
+}
+
+/** The port of a `ws://` or `wss://` URL, its scheme's default when none is written. */
+function port(url: URL): number {
+  return url.port !== "" ? Number(url.port) : url.protocol === "wss:" ? 443 : 80;
 }
 
 /** Thrown inside when the connect timeout fires. */
@@ -234,6 +256,10 @@ class Client implements WebSocketClient {
       maxPayload: options.maxMessageBytes ?? MAX_CLIENT_WS_MESSAGE_BYTES,
       perMessageDeflate: false,
       followRedirects: false,
+      // wss: verify the name asked for, also when connecting to 127.0.0.1 for `localhost`.
+      ...(address.protocol === "wss:"
+        ? tlsClientOptions(new URL(url).hostname.replace(/^\[(.*)\]$/, "$1"), options)
+        : {}),
     });
     this.#ws.on("open", () => {
       this.#isOpen = true;

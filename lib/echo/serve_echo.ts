@@ -18,6 +18,8 @@ import { HttpListener } from "../net/http_listener.ts";
 import { IdleSweep } from "../net/idle_sweep.ts";
 import { type ParleyServer, ServerLifecycle } from "../net/server.ts";
 import { TcpListener } from "../net/tcp_listener.ts";
+import { TlsAcceptor } from "../net/tls_acceptor.ts";
+import type { TlsPair } from "../net/tls_pair.ts";
 import {
   CLOSE_GRACE_MS,
   DEFAULT_CHAT_PORT,
@@ -52,6 +54,14 @@ export interface EchoLimitsOptions {
   shutdownTimeout?: number;
   /** Receives listen, connect, disconnect, refuse and shutdown events. @default {silent} */
   logger?: Logger;
+  /**
+   * Certificate (chain) and key, PEM: every port then speaks TLS (echo over
+   * TLS, `wss://`). A pair that cannot serve throws a `CertificateError` at
+   * once. @default {plain TCP and HTTP}
+   */
+  tls?: TlsPair;
+  /** Milliseconds a TLS client gets from connecting to a complete handshake. @default {10000} */
+  tlsHandshakeTimeout?: number;
 }
 
 /** Options of the WebSocket side of the echo servers. */
@@ -107,6 +117,7 @@ export function serveEcho(options: ServeEchoOptions = {}): ParleyServer {
     admission: echo.admission,
     refusal: () => null,
     serve: (conn, peer) => echo.serveTcp(new TcpEchoConnection(conn, peer), transform),
+    tls: echo.tls,
     logger: echo.log,
   });
   const http = options.httpPort === undefined ? null : echo.httpListener(options.httpPort);
@@ -120,6 +131,7 @@ export function serveEcho(options: ServeEchoOptions = {}): ParleyServer {
     finished: lifecycle.finished,
     descriptorsNeeded: echo.admission.descriptorsNeeded,
     shutdown: () => lifecycle.shutdown(),
+    reloadTls: (pair) => lifecycle.reloadTls(pair),
     [Symbol.asyncDispose]: () => lifecycle.shutdown(),
   };
 }
@@ -152,6 +164,7 @@ export async function serveWebSocketEcho(
     finished: lifecycle.finished,
     descriptorsNeeded: echo.admission.descriptorsNeeded,
     shutdown: () => lifecycle.shutdown(),
+    reloadTls: (pair) => lifecycle.reloadTls(pair),
     [Symbol.asyncDispose]: () => lifecycle.shutdown(),
   };
 }
@@ -160,6 +173,7 @@ export async function serveWebSocketEcho(
 class EchoCore {
   readonly log: Logger;
   readonly admission: Admission;
+  readonly tls: TlsAcceptor | undefined;
   readonly #options: EchoLimitsOptions & WebSocketEchoOptions;
   readonly #tcp = new Set<TcpEchoConnection>();
   readonly #ws = new Set<WebSocketEchoConnection>();
@@ -168,6 +182,11 @@ class EchoCore {
   constructor(options: EchoLimitsOptions & WebSocketEchoOptions) {
     this.#options = options;
     this.log = safeLogger(options.logger ?? silentLogger);
+    this.tls = options.tls === undefined ? undefined : new TlsAcceptor({
+      pair: options.tls,
+      handshakeTimeoutMs: options.tlsHandshakeTimeout,
+      logger: this.log,
+    });
     this.admission = new Admission({
       maxClients: options.maxClients ?? DEFAULT_MAX_CLIENTS,
       maxPerIp: options.maxPerIp ?? DEFAULT_MAX_PER_IP,
@@ -188,11 +207,12 @@ class EchoCore {
   async serveTcp(connection: TcpEchoConnection, transform: EchoTransform): Promise<void> {
     this.#tcp.add(connection);
     this.#idle.add(connection);
-    this.log({ event: "connect", peer: connection.peer, transport: "tcp" });
+    this.log({ event: "connect", peer: connection.peer, transport: connection.transport });
     const reason = await connection.run(transform);
     this.#idle.delete(connection);
     this.#tcp.delete(connection);
-    this.log({ event: "disconnect", peer: connection.peer, reason, transport: "tcp" });
+    const { peer, transport } = connection;
+    this.log({ event: "disconnect", peer, reason, transport });
   }
 
   httpListener(port: number): HttpListener {
@@ -211,6 +231,7 @@ class EchoCore {
       admission: this.admission,
       allowOrigins: options.allowOrigins,
       pingIntervalMs: (options.pingInterval ?? DEFAULT_PING_INTERVAL_SECONDS) * 1000,
+      tls: this.tls,
       logger: this.log,
       websockets: {
         [options.path ?? DEFAULT_ECHO_WS_PATH]: {
@@ -230,6 +251,7 @@ class EchoCore {
       tcp,
       http,
       admission: this.admission,
+      tls: this.tls,
       shutdownTimeoutMs: this.#options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
       logger: this.log,
       describe: () => ({ clients: this.#tcp.size + this.#ws.size }),
@@ -244,10 +266,11 @@ class EchoCore {
   async #serveWebSocket(connection: WebSocketEchoConnection): Promise<void> {
     this.#ws.add(connection);
     this.#idle.add(connection);
-    this.log({ event: "connect", peer: connection.peer, transport: "ws" });
+    const transport = connection.connection.secure ? "wss" : "ws";
+    this.log({ event: "connect", peer: connection.peer, transport });
     const reason = await connection.run();
     this.#idle.delete(connection);
     this.#ws.delete(connection);
-    this.log({ event: "disconnect", peer: connection.peer, reason, transport: "ws" });
+    this.log({ event: "disconnect", peer: connection.peer, reason, transport });
   }
 }

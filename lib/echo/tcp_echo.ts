@@ -1,7 +1,8 @@
 /**
- * RFC 862 echo over TCP, one connection: every byte comes back in order,
- * unmodified (or upper-cased with `transform: "upper"`), as soon as it
- * arrives.
+ * RFC 862 echo over TCP (plain, or TLS through the same small connection
+ * surface, {@linkcode StreamConn}), one connection: every byte comes back
+ * in order, unmodified (or upper-cased with `transform: "upper"`), as soon
+ * as it arrives.
  *
  * Backpressure: each connection reads into one reused buffer and does not
  * read again until what it read has been written back, so a client that
@@ -15,7 +16,7 @@
  */
 
 import { ECHO_READ_BUFFER_BYTES } from "../support/constants.ts";
-import { closeQuietly, connectionProblem, writeAll } from "../net/conn.ts";
+import { closeQuietly, connectionProblem, type StreamConn, writeAll } from "../net/conn.ts";
 import { createUpperCaser } from "../framing/text_transform.ts";
 
 /** What the echo server does to the bytes before sending them back. */
@@ -23,8 +24,10 @@ export type EchoTransform = "none" | "upper";
 
 /** One echo connection, as the echo server tracks it. */
 export class TcpEchoConnection {
-  readonly conn: Deno.TcpConn;
+  readonly conn: StreamConn;
   readonly peer: string;
+  /** `tcp`, or `tls` (for the log). */
+  readonly transport: string;
   /** Reads echoed (the idle sweep watches it). */
   activity = 0;
   #writing = false;
@@ -32,9 +35,10 @@ export class TcpEchoConnection {
   #idle = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(conn: Deno.TcpConn, peer: string) {
+  constructor(conn: StreamConn, peer: string) {
     this.conn = conn;
     this.peer = peer;
+    this.transport = conn.secure ? "tls" : "tcp";
   }
 
   /** Echoes until the connection ends; resolves with the reason. */

@@ -24,6 +24,7 @@ import {
   RESERVED_DESCRIPTORS,
 } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
+import { BurstLog } from "./burst_log.ts";
 
 /** Options of {@linkcode Admission}. */
 export interface AdmissionOptions {
@@ -58,21 +59,15 @@ export interface Refusal {
   done(): void;
 }
 
-/** Milliseconds over which refusals are summed into one log line. */
-const REFUSAL_LOG_WINDOW_MS = 1000;
-
 /** The shared limits of a server's listeners. */
 export class Admission {
   readonly maxClients: number;
   readonly maxPerIp: number;
   readonly maxLingering: number;
-  readonly #log: Logger;
+  readonly #log: BurstLog;
   readonly #perIp = new Map<string, number>();
   #clients = 0;
   #lingering = 0;
-  /** Refusals in the current log window, by reason, after the first. */
-  #suppressed = new Map<string, number>();
-  #window: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: AdmissionOptions = {}) {
     this.maxClients = positiveInteger("maxClients", options.maxClients ?? DEFAULT_MAX_CLIENTS, 1);
@@ -82,7 +77,7 @@ export class Admission {
       options.maxLingering ?? MAX_LINGERING_REFUSALS,
       0,
     );
-    this.#log = safeLogger(options.logger ?? silentLogger);
+    this.#log = new BurstLog(safeLogger(options.logger ?? silentLogger));
   }
 
   /** Connections admitted now. */
@@ -134,24 +129,13 @@ export class Admission {
 
   /** Stops the refusal log window (logging what it summed). Call at shutdown. */
   close(): void {
-    clearTimeout(this.#window);
-    this.#window = undefined;
-    this.#flushRefusals();
+    this.#log.close();
   }
 
   #refuse(reason: string, peer: string, transport: string): Refusal {
     const linger = this.#lingering < this.maxLingering;
     if (linger) this.#lingering++;
-    if (this.#window === undefined) {
-      this.#log({ event: "refuse", peer, transport, reason });
-      this.#window = setTimeout(() => {
-        this.#window = undefined;
-        this.#flushRefusals();
-      }, REFUSAL_LOG_WINDOW_MS);
-      Deno.unrefTimer(this.#window);
-    } else {
-      this.#suppressed.set(reason, (this.#suppressed.get(reason) ?? 0) + 1);
-    }
+    this.#log.log({ event: "refuse", peer, transport, reason });
     let done = !linger;
     return {
       reason,
@@ -162,13 +146,6 @@ export class Admission {
         this.#lingering--;
       },
     };
-  }
-
-  #flushRefusals(): void {
-    for (const [reason, more] of this.#suppressed) {
-      this.#log({ event: "refuse", reason, more, within: `${REFUSAL_LOG_WINDOW_MS} ms` });
-    }
-    this.#suppressed.clear();
   }
 }
 

@@ -9,6 +9,26 @@ export interface PartialWriter {
   write(bytes: Uint8Array): Promise<number>;
 }
 
+/**
+ * A byte stream to one peer, as the line and echo protocols use it: a
+ * `Deno.TcpConn` fits as it is (the fast path of plain TCP), and
+ * `SocketConn` gives a TLS socket the same surface.
+ */
+export interface StreamConn {
+  /** The peer's address. */
+  readonly remoteAddr: Deno.NetAddr;
+  /** True over TLS. @default {false} */
+  readonly secure?: boolean;
+  /** Reads into `buffer`; resolves with the byte count, or null at the peer's end of stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes some of `bytes`; resolves with how many, once they are handed on. */
+  write(bytes: Uint8Array): Promise<number>;
+  /** Shuts the sending side (the peer reads its end of stream). */
+  closeWrite(): Promise<void>;
+  /** Closes at once; a read or write in flight then rejects. */
+  close(): void;
+}
+
 /** Writes all of `bytes`, continuing after partial writes. */
 export async function writeAll(writer: PartialWriter, bytes: Uint8Array): Promise<void> {
   let offset = 0;
@@ -40,6 +60,8 @@ export function errorText(error: unknown): string {
  */
 export function connectionProblem(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
+  const code = (error as { code?: string })?.code;
+  if (code === "ECONNRESET" || code === "EPIPE") return "connection reset";
   if (error instanceof Deno.errors.ConnectionReset) return "connection reset";
   if (error instanceof Deno.errors.BrokenPipe) return "connection reset";
   if (error instanceof Deno.errors.ConnectionAborted) return "connection aborted";

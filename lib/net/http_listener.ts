@@ -19,11 +19,17 @@
  * Every open WebSocket is pinged every `pingIntervalMs`; one that has not
  * answered the previous ping by then is terminated (`ping timeout`).
  *
+ * With `tls` the port serves `https://` and `wss://`: a connection is
+ * admitted as raw TCP (so handshakes count against the limits), completes
+ * its TLS handshake within the acceptor's bound, and only then is handed
+ * to the HTTP parser; the head timeout starts then.
+ *
  * @module
  */
 
 import http from "node:http";
 import net from "node:net";
+import type tls from "node:tls";
 import { Buffer } from "node:buffer";
 import type { WebSocket, WebSocketServer } from "ws";
 import { HTTP_HEAD_TIMEOUT_MS, MAX_HTTP_HEAD_BYTES } from "../support/constants.ts";
@@ -31,6 +37,9 @@ import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { type Admission, isTicket, type Refusal, type Ticket } from "./admission.ts";
 import { formatAddr, listenProblem } from "./conn.ts";
 import { ListenError } from "../support/errors.ts";
+import { endWithUnderlying } from "./conn_duplex.ts";
+import { SocketConn } from "./socket_conn.ts";
+import type { TlsAcceptor } from "./tls_acceptor.ts";
 
 /** An open WebSocket with what the listener knows of its connection. */
 export class WebSocketConnection {
@@ -50,6 +59,11 @@ export class WebSocketConnection {
     this.request = request;
     this.peer = peer;
     this.address = address;
+  }
+
+  /** True over TLS (`wss://`). */
+  get secure(): boolean {
+    return (this.request.socket as tls.TLSSocket).encrypted === true;
   }
 
   /**
@@ -100,6 +114,8 @@ export interface HttpListenerOptions {
   headTimeoutMs?: number;
   /** Milliseconds between pings of each WebSocket (0 = none). @default {30000} */
   pingIntervalMs?: number;
+  /** Serve `https://` and `wss://`: handshakes through this acceptor. @default {plain HTTP} */
+  tls?: TlsAcceptor;
   /** Receives `error` events. @default {silent} */
   logger?: Logger;
 }
@@ -110,6 +126,8 @@ interface SocketState {
   address: string;
   headTimer: ReturnType<typeof setTimeout> | undefined;
   upgraded: boolean;
+  /** The socket the HTTP parser reads: the accepted one, or the TLS socket over it. */
+  httpSocket: net.Socket | null;
 }
 
 /** Normalises `::ffff:1.2.3.4` to `1.2.3.4`. */
@@ -128,7 +146,10 @@ export class HttpListener {
   readonly #log: Logger;
   readonly #net: net.Server;
   readonly #http: http.Server;
+  /** Every accepted socket (raw TCP) and its state. */
   readonly #sockets = new Map<net.Socket, SocketState>();
+  /** The state of each socket handed to the HTTP parser. */
+  readonly #byHttpSocket = new WeakMap<net.Socket, SocketState>();
   readonly #websockets = new Set<WebSocketConnection>();
   readonly #allowOrigins: Set<string>;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
@@ -196,14 +217,22 @@ export class HttpListener {
     this.#closed = true;
     clearInterval(this.#pingTimer);
     if (this.#listening) this.#net.close(() => this.#maybeFinished());
-    for (const [socket, state] of this.#sockets) if (!state.upgraded) socket.destroy();
+    for (const [socket, state] of this.#sockets) {
+      if (!state.upgraded) {
+        state.httpSocket?.destroy();
+        socket.destroy();
+      }
+    }
     this.#maybeFinished();
   }
 
   /** Resets every connection still open (the end of a shutdown). */
   closeAll(): void {
     for (const connection of this.#websockets) connection.reset();
-    for (const socket of this.#sockets.keys()) socket.destroy();
+    for (const [socket, state] of this.#sockets) {
+      state.httpSocket?.destroy();
+      socket.destroy();
+    }
   }
 
   #maybeFinished(): void {
@@ -217,21 +246,24 @@ export class HttpListener {
     if (this.#closed) return void socket.destroy();
     const address = plainAddress(socket.remoteAddress);
     const peer = formatAddr({ hostname: address, port: socket.remotePort ?? 0 });
-    const admitted = this.#options.admission.admit(address, peer, "http");
+    const admitted = this.#options.admission.admit(
+      address,
+      peer,
+      this.#options.tls ? "https" : "http",
+    );
     if (!isTicket(admitted) && !admitted.linger) {
       socket.destroy();
       return;
     }
     socket.setNoDelay(true);
-    const state: SocketState = { admitted, peer, address, headTimer: undefined, upgraded: false };
-    state.headTimer = setTimeout(() => {
-      if (!socket.destroyed) {
-        socket.end(
-          "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-        );
-        setTimeout(() => socket.destroy(), 100);
-      }
-    }, this.#options.headTimeoutMs ?? HTTP_HEAD_TIMEOUT_MS);
+    const state: SocketState = {
+      admitted,
+      peer,
+      address,
+      headTimer: undefined,
+      upgraded: false,
+      httpSocket: null,
+    };
     this.#sockets.set(socket, state);
     socket.once("close", () => {
       clearTimeout(state.headTimer);
@@ -241,11 +273,43 @@ export class HttpListener {
       this.#maybeFinished();
     });
     socket.on("error", () => {}); // resets are normal; 'close' follows
+    const tls = this.#options.tls;
+    if (tls === undefined) return this.#parse(socket, state);
+    const raw = new SocketConn(socket, {
+      transport: "tcp",
+      hostname: address,
+      port: socket.remotePort ?? 0,
+    });
+    tls.handshake(raw, peer, { plaintextReply: PLAIN_HTTP_REPLY }).then((secure) => {
+      if (secure === null) return; // logged, and closed
+      if (this.#closed) return void secure.socket.destroy();
+      secure.socket.once("close", () => socket.destroy());
+      this.#parse(secure.socket, state);
+      // The parser, then the WebSocket, read as bytes come: nothing piles up
+      // in the TLS layer. Paused (a WebSocket over its input budget), no
+      // 'data' comes and the bridge stops reading at its bound.
+      secure.socket.on("data", () => secure.duplex.caughtUp());
+      endWithUnderlying(secure.socket, secure.duplex);
+    });
+  }
+
+  /** Hands a socket to the HTTP parser, which must send its head in time. */
+  #parse(socket: net.Socket | tls.TLSSocket, state: SocketState): void {
+    state.httpSocket = socket;
+    this.#byHttpSocket.set(socket, state);
+    state.headTimer = setTimeout(() => {
+      if (!socket.destroyed) {
+        socket.end(
+          "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        );
+        setTimeout(() => socket.destroy(), 100);
+      }
+    }, this.#options.headTimeoutMs ?? HTTP_HEAD_TIMEOUT_MS);
     this.#http.emit("connection", socket);
   }
 
   #onRequest(request: http.IncomingMessage, response: http.ServerResponse): void {
-    const state = this.#sockets.get(request.socket as net.Socket);
+    const state = this.#byHttpSocket.get(request.socket as net.Socket);
     if (state !== undefined) clearTimeout(state.headTimer);
     response.shouldKeepAlive = false; // one request per connection
     const reply = (status: number, text: string, headers: Record<string, string> = {}) => {
@@ -273,7 +337,7 @@ export class HttpListener {
   }
 
   #onUpgrade(request: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
-    const state = this.#sockets.get(socket);
+    const state = this.#byHttpSocket.get(socket);
     if (state === undefined || this.#closed) return void socket.destroy();
     clearTimeout(state.headTimer);
     state.upgraded = true;
@@ -336,6 +400,13 @@ export class HttpListener {
     }
   }
 }
+
+/** What a plain `http://` request to the `https://` port gets, in clear (as nginx does). */
+const PLAIN_HTTP_REPLY = new TextEncoder().encode(
+  "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n" +
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 60\r\n\r\n" +
+    "this port speaks HTTPS: use https:// (wss:// for WebSocket)\n",
+);
 
 /** The path of a request, without its query. */
 function pathOf(request: http.IncomingMessage): string {

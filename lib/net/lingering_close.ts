@@ -4,7 +4,7 @@
  * @module
  */
 
-import { closeQuietly, writeAll } from "./conn.ts";
+import { closeQuietly, type StreamConn, writeAll } from "./conn.ts";
 
 /**
  * Writes `last` (if any), half-closes, then discards input until the peer
@@ -12,7 +12,7 @@ import { closeQuietly, writeAll } from "./conn.ts";
  * make the kernel send a reset that can destroy the last bytes in flight.
  */
 export async function lingeringClose(
-  conn: Deno.Conn,
+  conn: StreamConn,
   last: Uint8Array | null,
   lingerMs: number,
 ): Promise<void> {

@@ -9,6 +9,8 @@ import type { Logger } from "../support/log.ts";
 import type { Admission } from "./admission.ts";
 import type { HttpListener } from "./http_listener.ts";
 import type { TcpListener } from "./tcp_listener.ts";
+import type { TlsAcceptor } from "./tls_acceptor.ts";
+import type { CertificateInfo, TlsPair } from "./tls_pair.ts";
 import { formatAddr } from "./conn.ts";
 
 /** A running server: its addresses, a promise for its end, and `shutdown()`. */
@@ -25,6 +27,13 @@ export interface ParleyServer extends AsyncDisposable {
   readonly descriptorsNeeded: number;
   /** Stops accepting, lets clients take their last bytes, then closes all. */
   shutdown(): Promise<void>;
+  /**
+   * Serves TLS handshakes with a new certificate and key from now on
+   * (renewal without a restart); clients already connected keep talking.
+   * Throws a `CertificateError`, keeping the pair in use, when the new one
+   * cannot serve, and a `TypeError` on a server started without `tls`.
+   */
+  reloadTls(pair: TlsPair): CertificateInfo;
 }
 
 /** Options of {@linkcode ServerLifecycle}. */
@@ -32,6 +41,8 @@ export interface ServerLifecycleOptions {
   tcp: TcpListener | null;
   http: HttpListener | null;
   admission: Admission;
+  /** The TLS side of both listeners, if they speak TLS. @default {null} */
+  tls?: TlsAcceptor | null;
   /** Milliseconds clients get to take their last bytes. */
   shutdownTimeoutMs: number;
   logger: Logger;
@@ -61,6 +72,7 @@ export class ServerLifecycle {
         event: "listen",
         ...(tcp ? { addr: formatAddr(tcp.addr) } : {}),
         ...(this.#httpAddr ? { http: formatAddr(this.#httpAddr) } : {}),
+        ...(options.tls ? { tls: true } : {}),
       });
     })();
     const stopRequested = new Promise<void>((resolve) => (this.#stop = resolve));
@@ -88,6 +100,14 @@ export class ServerLifecycle {
     return this.#httpAddr;
   }
 
+  /** See {@linkcode ParleyServer.reloadTls}. */
+  reloadTls(pair: TlsPair): CertificateInfo {
+    if (!this.#options.tls) {
+      throw new TypeError("Cannot reload TLS: the server was started without tls");
+    }
+    return this.#options.tls.reload(pair);
+  }
+
   /** Starts the graceful stop (once); resolves when finished. */
   shutdown(): Promise<void> {
     if (!this.#stopping) {
@@ -99,6 +119,7 @@ export class ServerLifecycle {
       this.#options.stopTimers?.();
       this.#options.stopClients(this.#options.shutdownTimeoutMs);
       admission.close();
+      this.#options.tls?.close();
       this.#stop();
     }
     return this.finished;

@@ -4,16 +4,22 @@
  * ones get the protocol's refusal bytes (if any) and a lingering close, or,
  * when too many are lingering already, are closed at once.
  *
+ * With `tls`, every connection is admitted (or refused) as a raw TCP
+ * connection first, so handshakes count against the limits like clients;
+ * then it completes its handshake within the acceptor's bound, and only
+ * then is it served (or, refused but lingering, told why over TLS).
+ *
  * @module
  */
 
 import { REFUSAL_LINGER_MS } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { type Admission, isTicket } from "./admission.ts";
-import { closeQuietly, errorText, formatAddr, listenProblem } from "./conn.ts";
+import { closeQuietly, errorText, formatAddr, listenProblem, type StreamConn } from "./conn.ts";
 import { ListenError } from "../support/errors.ts";
 import { lingeringClose } from "./lingering_close.ts";
 import { FailureBackoff } from "./backoff.ts";
+import type { TlsAcceptor } from "./tls_acceptor.ts";
 
 /** Options of {@linkcode TcpListener}. */
 export interface TcpListenerOptions {
@@ -24,12 +30,19 @@ export interface TcpListenerOptions {
   reusePort?: boolean;
   /** The limits shared with the server's other listeners. */
   admission: Admission;
-  /** Name of the transport in logs. @default {"tcp"} */
+  /** Name of the transport in logs. @default {"tcp", or "tls" with `tls`} */
   transport?: string;
   /** Bytes that tell a refused client why, or null to close without a word. */
   refusal: (reason: string) => Uint8Array | null;
-  /** Serves an admitted connection; resolves once it is closed. */
-  serve: (conn: Deno.TcpConn, peer: string) => Promise<void>;
+  /**
+   * Serves an admitted connection; resolves once it is closed. Without
+   * `tls` the connection is the `Deno.TcpConn` itself.
+   */
+  serve: (conn: StreamConn, peer: string) => Promise<void>;
+  /** Speak TLS: handshakes through this acceptor. @default {plain TCP} */
+  tls?: TlsAcceptor;
+  /** With `tls`: bytes, in clear, for a client that speaks plain text to the port. @default {none} */
+  plaintextReply?: Uint8Array | null;
   /** Receives accept errors. @default {silent} */
   logger?: Logger;
 }
@@ -109,7 +122,7 @@ export class TcpListener {
     const admitted = this.#options.admission.admit(
       remote.hostname,
       peer,
-      this.#options.transport ?? "tcp",
+      this.#options.transport ?? (this.#options.tls ? "tls" : "tcp"),
     );
     let done: Promise<void>;
     if (isTicket(admitted)) {
@@ -117,13 +130,19 @@ export class TcpListener {
         conn.setNoDelay(true);
         conn.setKeepAlive(true);
       } catch { /* the peer is already gone; serve() will notice */ }
-      done = this.#options.serve(conn, peer).catch(() => {}).finally(() => {
+      const serving = this.#options.tls === undefined
+        ? this.#options.serve(conn, peer)
+        : this.#serveSecure(this.#options.tls, conn, peer);
+      done = serving.catch(() => {}).finally(() => {
         closeQuietly(conn);
         admitted.release();
       });
     } else if (admitted.linger) {
-      done = lingeringClose(conn, this.#options.refusal(admitted.reason), REFUSAL_LINGER_MS)
-        .finally(() => admitted.done());
+      const refusal = this.#options.refusal(admitted.reason);
+      const refusing = this.#options.tls === undefined
+        ? lingeringClose(conn, refusal, REFUSAL_LINGER_MS)
+        : this.#refuseSecure(this.#options.tls, conn, peer, refusal);
+      done = refusing.finally(() => admitted.done());
     } else {
       closeQuietly(conn);
       return;
@@ -134,5 +153,31 @@ export class TcpListener {
       this.#open.delete(conn);
       this.#pending.delete(done);
     });
+  }
+
+  async #serveSecure(tls: TlsAcceptor, conn: Deno.TcpConn, peer: string): Promise<void> {
+    const secure = await tls.secureConn(conn, peer, this.#plaintext());
+    if (secure === null) return;
+    try {
+      await this.#options.serve(secure, peer);
+    } finally {
+      closeQuietly(secure);
+    }
+  }
+
+  /** A refused client that may linger completes its handshake, then reads why. */
+  async #refuseSecure(
+    tls: TlsAcceptor,
+    conn: Deno.TcpConn,
+    peer: string,
+    refusal: Uint8Array | null,
+  ): Promise<void> {
+    const secure = await tls.secureConn(conn, peer, this.#plaintext());
+    if (secure !== null) await lingeringClose(secure, refusal, REFUSAL_LINGER_MS);
+    closeQuietly(conn);
+  }
+
+  #plaintext(): { plaintextReply: Uint8Array | null } {
+    return { plaintextReply: this.#options.plaintextReply ?? null };
   }
 }

@@ -8,6 +8,7 @@
  */
 
 import { WebSocketServer } from "ws";
+import type { ChatDirectory } from "../chat/directory.ts";
 import { ChatHub, type ChatHubOptions } from "../chat/hub.ts";
 import { inputBudgets } from "../chat/settings.ts";
 import { InputBudgets } from "../net/input_budget.ts";
@@ -18,6 +19,8 @@ import { HttpListener } from "../net/http_listener.ts";
 import type { ParleyServer } from "../net/server.ts";
 import { ServerLifecycle } from "../net/server.ts";
 import { TcpListener } from "../net/tcp_listener.ts";
+import { TlsAcceptor } from "../net/tls_acceptor.ts";
+import type { TlsPair } from "../net/tls_pair.ts";
 import {
   CHAT_WS_PATH,
   DEFAULT_CHAT_PORT,
@@ -60,6 +63,20 @@ export interface ServeChatOptions extends ChatHubOptions {
   headTimeout?: number;
   /** Refused connections that may linger at once to read why; more are closed at once. @default {64} */
   maxLingeringRefusals?: number;
+  /**
+   * Certificate (chain) and key, PEM: both ports then speak TLS (`tls://`
+   * lines, `https://` and `wss://`). A pair that cannot serve throws a
+   * `CertificateError` at once; `reloadTls()` swaps it later. @default {plain TCP and HTTP}
+   */
+  tls?: TlsPair;
+  /** Milliseconds a TLS client gets from connecting to a complete handshake. @default {10000} */
+  tlsHandshakeTimeout?: number;
+  /**
+   * Where nicks, rooms and history live beyond this process: a
+   * `RedisDirectory` (lib/cluster/) shares them with other servers; it is
+   * closed when the server finishes. @default {this process's memory}
+   */
+  directory?: ChatDirectory;
 }
 
 /** A running chat server. */
@@ -84,6 +101,12 @@ export interface ChatServer extends ParleyServer {
  */
 export function serveChat(options: ServeChatOptions = {}): ChatServer {
   const logger = safeLogger(options.logger ?? silentLogger);
+  // First: a certificate that cannot serve throws before anything is started.
+  const tls = options.tls === undefined ? undefined : new TlsAcceptor({
+    pair: options.tls,
+    handshakeTimeoutMs: options.tlsHandshakeTimeout,
+    logger,
+  });
   const hub = new ChatHub({ ...options, logger });
   const budgets = inputBudgets(hub.settings);
   const lines = {
@@ -113,6 +136,8 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     admission,
     refusal: (reason) => encodeLine(formatError(reason)),
     serve: (conn, peer) => serveTcpLines(conn, peer, hub, lines),
+    tls,
+    plaintextReply: encodeLine(formatError(TLS_ONLY)),
     logger,
   });
   let http: HttpListener | null = null;
@@ -132,6 +157,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
       allowOrigins: options.allowOrigins,
       headTimeoutMs: options.headTimeout,
       pingIntervalMs: pingSeconds * 1000,
+      tls,
       logger,
       websockets: {
         [CHAT_WS_PATH]: {
@@ -150,28 +176,35 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     tcp,
     http,
     admission,
+    tls,
     shutdownTimeoutMs,
     logger,
     describe: () => ({ clients: hub.memberCount }),
     stopClients: (graceMs) => hub.shutdown(graceMs),
     stopTimers: () => clearInterval(ticker),
   });
+  const finished = lifecycle.finished.then(() => hub.directory.close());
   return {
     addr: tcp.addr,
     get httpAddr() {
       return lifecycle.httpAddr;
     },
     ready: lifecycle.ready,
-    finished: lifecycle.finished,
+    finished,
     descriptorsNeeded: admission.descriptorsNeeded,
     hub,
     get clientCount() {
       return hub.memberCount;
     },
-    shutdown: () => lifecycle.shutdown(),
-    [Symbol.asyncDispose]: () => lifecycle.shutdown(),
+    reloadTls: (pair) => lifecycle.reloadTls(pair),
+    shutdown: () => lifecycle.shutdown().then(() => finished),
+    [Symbol.asyncDispose]: () => lifecycle.shutdown().then(() => finished),
   };
 }
+
+/** What a plain-text client of the TLS line port reads, in clear, before the close. */
+const TLS_ONLY = "this port speaks TLS; connect with a TLS client " +
+  "(client.ts tls://HOST:PORT, openssl s_client -connect HOST:PORT)";
 
 function nonNegative(name: string, value: number): number {
   if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {

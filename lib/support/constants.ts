@@ -111,6 +111,21 @@ export const MAX_HELD_EVENTS = 1000;
 /** Private-message budgets (sender address, recipient) a node keeps at most. */
 export const MAX_PRIVATE_BUDGETS = 10_000;
 
+/** Name of the cluster when `--redis` is given without `--cluster`. */
+export const DEFAULT_CLUSTER = "parley";
+
+/** Milliseconds between a cluster node's heartbeats (and its checks of the others). */
+export const CLUSTER_HEARTBEAT_MS = 2000;
+
+/**
+ * Milliseconds a node's heartbeat key lives: a node silent this long is
+ * gone, and another announces its members as left within one more beat.
+ */
+export const CLUSTER_NODE_TTL_MS = 10_000;
+
+/** Events kept in each room's Redis stream (history and gap filling). */
+export const CLUSTER_STREAM_LENGTH = 1000;
+
 /** Messages kept per room and replayed on join (`--history`, 0 = off). */
 export const DEFAULT_HISTORY = 20;
 
@@ -123,8 +138,13 @@ export const DEFAULT_ROOM_HISTORY_BYTES = 64 * 1024;
 /** Bytes of history kept over all rooms (`--history-bytes`, 16 MiB). */
 export const DEFAULT_HISTORY_BYTES = 16 * 1024 * 1024;
 
-/** Seconds without input before a client is closed (`--idle-timeout`, 0 = off). */
-export const DEFAULT_IDLE_TIMEOUT_SECONDS = 0;
+/**
+ * Seconds without a non-empty line (or WebSocket message) before a chat
+ * member is closed (`--idle-timeout`, 0 = off). On by default: a public
+ * server with none can be filled with silent connections. In echo mode
+ * any byte (or message) counts; the echo library API defaults to 0.
+ */
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 1800;
 
 /** Milliseconds shutdown waits for outbound queues to drain (`--shutdown-timeout`). */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
@@ -217,3 +237,24 @@ export const WS_BINARY_CHUNK_BYTES = 64 * 1024;
 
 /** Seconds between the client's WebSocket pings (`--ping-interval`, 0 = off: servers ping). */
 export const DEFAULT_CLIENT_PING_INTERVAL_SECONDS = 0;
+
+/** Milliseconds a TLS client gets to complete its handshake (`--tls-handshake-timeout`). */
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
+ * Bytes a TLS connection may hold inside the TLS layer that its reader has
+ * not taken (256 KiB). Past that the server stops reading the socket and
+ * TCP flow control slows the peer: Deno's TLS layer itself keeps reading
+ * without bound.
+ */
+export const MAX_TLS_UNCONSUMED_BYTES = 256 * 1024;
+
+/**
+ * Milliseconds after the end of the stream under a TLS socket, with nothing
+ * left to read, before the socket counts as ended though the TLS layer did
+ * not say so (Deno 2.9.6 now and then loses it).
+ */
+export const TLS_LOST_EOF_GRACE_MS = 50;
+
+/** Milliseconds a plain-text client of a TLS port gets to read why it is closed. */
+export const TLS_PLAINTEXT_LINGER_MS = 1000;

@@ -32,3 +32,16 @@ export class ListenError extends Error {
     this.address = address;
   }
 }
+
+/**
+ * A TLS certificate or key cannot be used; `message` is the one line to
+ * show, naming the file when there is one
+ * (`key /etc/parley/key.pem does not match certificate /etc/parley/cert.pem`),
+ * and `cause` keeps the original error.
+ */
+export class CertificateError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "CertificateError";
+  }
+}

@@ -15,7 +15,8 @@ export type LogEventKind =
   | "nick"
   | "shutdown"
   | "warning"
-  | "error";
+  | "error"
+  | "tls";
 
 /** One log record. */
 export interface LogEvent {

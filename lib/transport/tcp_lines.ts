@@ -1,6 +1,7 @@
 /**
- * Chat over plain TCP lines: a connection becomes a hub member. Bytes are
- * read into one reused buffer, framed into capped lines, decoded (invalid
+ * Chat over TCP lines (plain, or TLS through the same small connection
+ * surface, {@linkcode StreamConn}): a connection becomes a hub member.
+ * Bytes are read into one reused buffer, framed into capped lines, decoded (invalid
  * UTF-8 becomes U+FFFD) and handed to the hub; what the hub sends goes out
  * through one {@linkcode Outbound} (one write in flight, bounded queue,
  * small writes coalesced).
@@ -23,7 +24,7 @@ import {
   CHAT_READ_BUFFER_GROWN_BYTES,
   CLOSE_GRACE_MS,
 } from "../support/constants.ts";
-import { closeQuietly, connectionProblem } from "../net/conn.ts";
+import { closeQuietly, connectionProblem, type StreamConn } from "../net/conn.ts";
 import type { InputBudgets } from "../net/input_budget.ts";
 import { Outbound } from "../net/outbound.ts";
 
@@ -42,7 +43,7 @@ export interface TcpLinesOptions {
  * resolves then (the caller closes the connection and frees its place).
  */
 export function serveTcpLines(
-  conn: Deno.TcpConn,
+  conn: StreamConn,
   peer: string,
   hub: ChatHub,
   options: TcpLinesOptions,
@@ -51,11 +52,12 @@ export function serveTcpLines(
 }
 
 class TcpLineMember implements ChatMember, LineSink {
-  readonly transport = "tcp";
+  /** `tcp`, or `tls` (for the log). */
+  readonly transport: string;
   readonly peer: string;
   readonly address: string;
   format: WireFormat = "text";
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: StreamConn;
   readonly #hub: ChatHub;
   readonly #options: TcpLinesOptions;
   readonly #outbound: Outbound;
@@ -65,8 +67,9 @@ class TcpLineMember implements ChatMember, LineSink {
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #writeProblem: string | null = null;
 
-  constructor(conn: Deno.TcpConn, peer: string, hub: ChatHub, options: TcpLinesOptions) {
+  constructor(conn: StreamConn, peer: string, hub: ChatHub, options: TcpLinesOptions) {
     this.#conn = conn;
+    this.transport = conn.secure ? "tls" : "tcp";
     this.peer = peer;
     this.address = conn.remoteAddr.hostname;
     this.#hub = hub;

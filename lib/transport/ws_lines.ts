@@ -58,7 +58,8 @@ export function serveWebSocketLines(
 }
 
 class WebSocketLineMember implements ChatMember, LineSink {
-  readonly transport = "ws";
+  /** `ws`, or `wss` over TLS (for the log). */
+  readonly transport: string;
   readonly peer: string;
   readonly address: string;
   format: WireFormat;
@@ -74,6 +75,7 @@ class WebSocketLineMember implements ChatMember, LineSink {
 
   constructor(connection: WebSocketConnection, hub: ChatHub, options: WebSocketLinesOptions) {
     this.#connection = connection;
+    this.transport = connection.secure ? "wss" : "ws";
     this.peer = connection.peer;
     this.address = connection.address;
     this.#hub = hub;

@@ -1,0 +1,199 @@
+/**
+ * The Lua scripts that make each cluster step atomic in Redis, and the
+ * names of the keys they use.
+ *
+ * Keys, for cluster `C` (`--cluster`, default `parley`):
+ *
+ * | key | type | holds |
+ * | --- | --- | --- |
+ * | `C:room:R:seq` | string | the room's last event number |
+ * | `C:room:R:epoch` | string | the room's numbering epoch |
+ * | `C:room:R:stream` | stream | the room's last events, id `SEQ-1` (history, gap fill) |
+ * | `C:room:R:members` | sorted set | member refs, scored by join order |
+ * | `C:rooms` | hash | room key → name, for rooms with members |
+ * | `C:members` | hash | member ref → `{"n": nick, "r": room key, "m": room name}` |
+ * | `C:nick:K` | string | the ref holding nick key `K` |
+ * | `C:node:N` | string | node `N` is alive (expires unless refreshed) |
+ * | `C:node:N:members`, `C:node:N:nicks` | sets | what node `N` holds |
+ * | `C:nodes` | set | node ids |
+ * | `C:guests`, `C:joins` | strings | guest numbers, join order |
+ *
+ * Channels: `C:room:R` (room events: `EPOCH SEQ PAYLOAD`), `C:node:N`
+ * (direct events for node `N`'s members).
+ *
+ * @module
+ */
+
+/** The key names of cluster `cluster`. */
+export function clusterKeys(cluster: string) {
+  const room = (key: string) => `${cluster}:room:${key}`;
+  return {
+    prefix: cluster,
+    seq: (key: string) => `${room(key)}:seq`,
+    epoch: (key: string) => `${room(key)}:epoch`,
+    stream: (key: string) => `${room(key)}:stream`,
+    roomMembers: (key: string) => `${room(key)}:members`,
+    roomChannel: (key: string) => room(key),
+    rooms: `${cluster}:rooms`,
+    members: `${cluster}:members`,
+    nick: (key: string) => `${cluster}:nick:${key}`,
+    node: (id: string) => `${cluster}:node:${id}`,
+    nodeMembers: (id: string) => `${cluster}:node:${id}:members`,
+    nodeNicks: (id: string) => `${cluster}:node:${id}:nicks`,
+    reaper: (id: string) => `${cluster}:node:${id}:reaper`,
+    nodeChannel: (id: string) => `${cluster}:node:${id}`,
+    nodes: `${cluster}:nodes`,
+    guests: `${cluster}:guests`,
+    joins: `${cluster}:joins`,
+  };
+}
+
+/** The keys of one cluster. */
+export type ClusterKeys = ReturnType<typeof clusterKeys>;
+
+/**
+ * Numbers, stores and publishes one room event, in one step.
+ * KEYS: seq, stream, epoch. ARGV: channel, payload, stream length, a new
+ * epoch (used if the room has none). Returns `{epoch, seq}`.
+ */
+export const PUBLISH = `
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  epoch = ARGV[4]
+  redis.call('SET', KEYS[3], epoch)
+end
+local seq = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], seq .. '-1', 'p', ARGV[2])
+redis.call('PUBLISH', ARGV[1], epoch .. ' ' .. seq .. ' ' .. ARGV[2])
+return {epoch, seq}
+`;
+
+/**
+ * Puts a member in a room (idempotent: a member already there keeps its
+ * place). KEYS: members, room members, rooms, node members, joins. ARGV:
+ * ref, nick, room key, room name. Returns the room's name, then each
+ * member's record in join order.
+ */
+export const ENTER = `
+redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[4])
+local name = redis.call('HGET', KEYS[3], ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({n = ARGV[2], r = ARGV[3], m = name}))
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[5]), ARGV[1])
+end
+redis.call('SADD', KEYS[4], ARGV[1])
+local refs = redis.call('ZRANGE', KEYS[2], 0, -1)
+local out = {name}
+if #refs > 0 then
+  local records = redis.call('HMGET', KEYS[1], unpack(refs))
+  for i = 1, #records do
+    if records[i] then out[#out + 1] = records[i] end
+  end
+end
+return out
+`;
+
+/**
+ * Takes a member out of its room. KEYS: members, room members, rooms, node
+ * members, seq, epoch, stream. ARGV: ref, room key, default room key.
+ * Returns the members left; an emptied room other than the default one is
+ * forgotten, with its history.
+ */
+export const EXIT = `
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
+local left = redis.call('ZCARD', KEYS[2])
+if left == 0 then
+  redis.call('HDEL', KEYS[3], ARGV[2])
+  if ARGV[2] ~= ARGV[3] then redis.call('DEL', KEYS[5], KEYS[6], KEYS[7]) end
+end
+return left
+`;
+
+/** The nicks of a room's members in join order. KEYS: room members, members. */
+export const MEMBERS = `
+local refs = redis.call('ZRANGE', KEYS[1], 0, -1)
+if #refs == 0 then return {} end
+local records = redis.call('HMGET', KEYS[2], unpack(refs))
+local out = {}
+for i = 1, #records do
+  if records[i] then out[#out + 1] = records[i] end
+end
+return out
+`;
+
+/** Every room with members: name and count, in pairs. KEYS: rooms. ARGV: room members key prefix. */
+export const ROOMS = `
+local rooms = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #rooms, 2 do
+  out[#out + 1] = rooms[i + 1]
+  out[#out + 1] = redis.call('ZCARD', ARGV[1] .. rooms[i] .. ':members')
+end
+return out
+`;
+
+/**
+ * Claims a nick key for a ref (again, if it already holds it). KEYS: nick,
+ * node nicks. ARGV: ref, nick key. Returns 1, or 0 when another holds it.
+ */
+export const CLAIM = `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1
+`;
+
+/** Frees a nick key held by a ref. KEYS: nick, node nicks. ARGV: ref, nick key. */
+export const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('SREM', KEYS[2], ARGV[2])
+return 1
+`;
+
+/** Records a member's new nick. KEYS: members. ARGV: ref, nick. */
+export const RENAME = `
+local record = redis.call('HGET', KEYS[1], ARGV[1])
+if not record then return 0 end
+local decoded = cjson.decode(record)
+decoded.n = ARGV[2]
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(decoded))
+return 1
+`;
+
+/**
+ * Removes a dead node's members and nicks (the caller won the reaper
+ * lock). KEYS: node members, node nicks, members, nodes, node. ARGV: node
+ * id, cluster prefix, default room key. Returns, per member, its room key,
+ * room name, nick and the members left in that room.
+ */
+export const REAP = `
+local out = {}
+for _, ref in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local record = redis.call('HGET', KEYS[3], ref)
+  redis.call('HDEL', KEYS[3], ref)
+  if record then
+    local member = cjson.decode(record)
+    local roomMembers = ARGV[2] .. ':room:' .. member.r .. ':members'
+    redis.call('ZREM', roomMembers, ref)
+    local left = redis.call('ZCARD', roomMembers)
+    if left == 0 then redis.call('HDEL', ARGV[2] .. ':rooms', member.r) end
+    out[#out + 1] = member.r
+    out[#out + 1] = member.m
+    out[#out + 1] = member.n
+    out[#out + 1] = left
+  end
+end
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local nick = ARGV[2] .. ':nick:' .. key
+  local holder = redis.call('GET', nick)
+  if holder and string.sub(holder, 1, #ARGV[1] + 1) == ARGV[1] .. '/' then
+    redis.call('DEL', nick)
+  end
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[5])
+redis.call('SREM', KEYS[4], ARGV[1])
+return out
+`;

@@ -1,0 +1,190 @@
+/**
+ * Test helpers for rooms across processes: a real `redis-server` on a free
+ * loopback port, started and stopped by the test, and chat nodes that
+ * share it.
+ *
+ * @module
+ */
+
+import { RedisDirectory } from "../lib/cluster/redis_directory.ts";
+import { type ChatServer, serveChat, type ServeChatOptions } from "../lib/server/serve_chat.ts";
+import { within } from "./helpers.ts";
+import { type ServerProcess, startServer } from "./process_helpers.ts";
+
+/** Why the Redis tests cannot run here, or null when they can. */
+export const redisMissing: string | null = await new Deno.Command("redis-server", {
+  args: ["--version"],
+  stdout: "null",
+  stderr: "null",
+}).output().then(
+  (out) => out.success ? null : "redis-server fails",
+  () => "redis-server is not installed",
+);
+
+/** A port that was free a moment ago (Redis cannot be told to pick one). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+/** A redis-server for one test. */
+export class RedisProcess implements AsyncDisposable {
+  readonly port: number;
+  #child: Deno.ChildProcess | null = null;
+
+  private constructor(port: number) {
+    this.port = port;
+  }
+
+  /** Starts an empty, non-persistent redis-server and waits until it answers. */
+  static async start(): Promise<RedisProcess> {
+    const redis = new RedisProcess(freePort());
+    await redis.#spawn();
+    return redis;
+  }
+
+  /** `redis://127.0.0.1:PORT`. */
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Runs one command with a fresh connection; returns the raw reply. */
+  command(...args: string[]): Promise<string> {
+    return this.transaction([args], /^[+:\-$*]/);
+  }
+
+  /**
+   * Sends `commands` in one write on a fresh connection and reads until the
+   * raw replies match `done`; returns them.
+   */
+  async transaction(commands: string[][], done: RegExp): Promise<string> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: this.port });
+    try {
+      const request = commands.map((args) =>
+        `*${args.length}\r\n` +
+        args.map((arg) => `$${new TextEncoder().encode(arg).length}\r\n${arg}\r\n`).join("")
+      ).join("");
+      await conn.write(new TextEncoder().encode(request));
+      const buffer = new Uint8Array(64 * 1024);
+      let reply = "";
+      while (!done.test(reply)) {
+        const n = await within(conn.read(buffer), "Redis to answer");
+        if (n === null) break;
+        reply += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+      return reply;
+    } finally {
+      conn.close();
+    }
+  }
+
+  /** `kill -9`, as a crash would. */
+  async kill(): Promise<void> {
+    this.#child?.kill("SIGKILL");
+    await this.#child?.status;
+    this.#child = null;
+  }
+
+  /** Starts it again on the same port, empty. */
+  async restart(): Promise<void> {
+    await this.#spawn();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.kill();
+  }
+
+  async #spawn(): Promise<void> {
+    this.#child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "no",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await within(
+      (async () => {
+        while (true) {
+          try {
+            if ((await this.command("PING")).startsWith("+PONG")) return;
+          } catch { /* not yet listening */ }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })(),
+      "redis-server to start",
+    );
+  }
+}
+
+/** A chat node on the shared Redis, with TCP and HTTP on free ports. */
+export async function startNode(
+  redis: RedisProcess,
+  options: ServeChatOptions = {},
+): Promise<ChatServer> {
+  const directory = await RedisDirectory.connect({
+    url: redis.url,
+    cluster: "test",
+    historyLines: options.history ?? 20,
+    announceLimit: options.announceLimit ?? 200,
+  });
+  const server = serveChat({
+    hostname: "127.0.0.1",
+    port: 0,
+    httpPort: 0,
+    rate: 0,
+    maxPerIp: 0,
+    ...options,
+    directory,
+  });
+  await server.ready;
+  return server;
+}
+
+/** Every node of a test, stopped together. */
+export async function startNodes(
+  redis: RedisProcess,
+  count: number,
+  options: ServeChatOptions = {},
+): Promise<{ nodes: ChatServer[] } & AsyncDisposable> {
+  const nodes: ChatServer[] = [];
+  for (let i = 0; i < count; i++) nodes.push(await startNode(redis, options));
+  return {
+    nodes,
+    async [Symbol.asyncDispose]() {
+      await Promise.all(nodes.map((node) => node.shutdown()));
+    },
+  };
+}
+
+/** A `server.ts` process on the shared Redis, killed with `kill -9` at will. */
+export async function startNodeProcess(
+  redis: RedisProcess,
+  args: string[] = [],
+): Promise<ServerProcess> {
+  return await startServer("server.ts", [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--rate",
+    "0",
+    "--max-per-ip",
+    "0",
+    "--redis",
+    redis.url,
+    "--cluster",
+    "test",
+    ...args,
+  ]);
+}
