@@ -174,7 +174,7 @@ Deno.test({
     deepEqual(
       rest.filter((line) => line === "* some messages were lost (server link interrupted)"),
       ["* some messages were lost (server link interrupted)"],
-      "exactly one gap notice",
+      `exactly one gap notice: ${JSON.stringify(rest)}`,
     );
     const spoken = rest.filter((line) => line.startsWith("<"));
     deepEqual(spoken, [`<${alice.nick}> after ${attempt}`, `<${alice.nick}> final`]);

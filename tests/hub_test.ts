@@ -501,3 +501,27 @@ Deno.test({
     deepEqual(bob.take(), ["* guest-1 is now known as alice", "<alice> still works"]);
   },
 });
+
+Deno.test({
+  ...pure,
+  name: "ChatHub gives a joiner the events before its entry as history only, never live too",
+  fn() {
+    const { room, connect, say, hub } = testHub();
+    const [alice] = room(1);
+    say(alice, "one", "two");
+    const bob = connect();
+    deepEqual(bob.take().slice(2), ["* history: <guest-1> one", "* history: <guest-1> two"]);
+    const late = { type: "message" as const, room: "lobby", from: "guest-1", text: "two" };
+    // "two" arriving again (another node's copy still in flight): bob had it.
+    hub.roomEvent("lobby", { event: late, ts: 0, origin: null, echo: false, seq: 2 });
+    deepEqual(bob.take(), []);
+    hub.roomEvent("lobby", {
+      event: { ...late, text: "three" },
+      ts: 0,
+      origin: null,
+      echo: false,
+      seq: 99,
+    });
+    deepEqual(bob.take(), ["<guest-1> three"]);
+  },
+});

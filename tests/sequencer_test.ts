@@ -89,10 +89,10 @@ Deno.test({
       9,
     ]);
     // Redis restarted empty: the room has no epoch any more.
-    deepEqual(room.resync(null, 0), [{ kind: "gap" }]);
+    deepEqual(room.resync(null, 0), [{ kind: "reset" }, { kind: "gap" }]);
     // Its first event after the restart opens a new epoch: no second gap.
     deepEqual(room.receive("e2", 1, "q1"), [{ kind: "deliver", seq: 1, payload: "q1" }]);
-    deepEqual(room.resync(null, 0), [{ kind: "gap" }]);
+    deepEqual(room.resync(null, 0), [{ kind: "reset" }, { kind: "gap" }]);
     deepEqual(room.resync(null, 0), []);
   },
 });
@@ -102,7 +102,11 @@ Deno.test({
   name: "RoomSequencer treats a new epoch seen over pub/sub as one gap",
   fn() {
     const room = new RoomSequencer("e1", 7);
-    deepEqual(room.receive("e2", 3, "q3"), [{ kind: "gap" }, { kind: "fill", from: 1, to: 2 }]);
+    deepEqual(room.receive("e2", 3, "q3"), [
+      { kind: "reset" },
+      { kind: "gap" },
+      { kind: "fill", from: 1, to: 2 },
+    ]);
     deepEqual(delivered(room.filled([1, 2].map((seq) => ({ seq, payload: `q${seq}` })))), [
       1,
       2,

@@ -36,6 +36,12 @@ export interface RoomEnvelope {
   origin: MemberRef | null;
   /** The origin, when it receives JSON, gets its own copy (messages, actions). */
   echo: boolean;
+  /**
+   * Its place in the room's order, set by the directory on delivery: a
+   * member who entered at cursor `c` gets only events after `c` (the
+   * earlier ones are its history).
+   */
+  seq?: number;
 }
 
 /** A private event for one member (a `private` message, or an error back to a sender). */
@@ -52,6 +58,8 @@ export interface DirectoryListener {
   roomEvent(roomKey: string, envelope: RoomEnvelope): void;
   /** Tells this node's members of `roomKey` that some events could not be recovered. */
   roomGap(roomKey: string): void;
+  /** The room's numbering restarted (a new epoch): entry cursors start over. */
+  roomReset(roomKey: string): void;
   /** Delivers an event to one member of this node. */
   direct(ref: MemberRef, envelope: DirectEnvelope): void;
   /** A member of this node lost its nick (taken while the link was down): it becomes `guest`. */
@@ -64,7 +72,10 @@ export interface RoomEntry {
   name: string;
   /** Every member now in the room, the joiner included, in join order. */
   members: string[];
-  /** Where the room's event order stood when the joiner was added (for history). */
+  /**
+   * Where the room's order stood when the joiner was added: the events up
+   * to here are its history, the later ones reach it live.
+   */
   cursor: number;
 }
 
@@ -226,15 +237,16 @@ export class LocalDirectory implements ChatDirectory {
 
   publish(roomKey: string, envelope: RoomEnvelope, elsewhere = false): boolean {
     const room = this.#rooms.get(roomKey);
+    let seq: number | undefined;
     if (room !== undefined) {
-      room.events++;
+      seq = ++room.events;
       const { event } = envelope;
       if (event.type === "message" || event.type === "action") {
         const entry = { kind: event.type, from: event.from, text: event.text, ts: envelope.ts };
         room.history.add(entry, historyCost(entry));
       }
     }
-    if (!elsewhere) this.#listener?.roomEvent(roomKey, envelope);
+    if (!elsewhere) this.#listener?.roomEvent(roomKey, { ...envelope, seq });
     return true;
   }
 

@@ -309,7 +309,9 @@ export class ChatHub implements DirectoryListener {
       const room = this.#rooms.get(roomKey);
       if (room === undefined) return;
       const event = new Outgoing(envelope.event, roomEventText(envelope.event), envelope.ts);
+      const seq = envelope.seq ?? Infinity;
       for (const member of room.members) {
+        if (seq <= member.cursor) continue; // part of the history it was given
         if (member.ref === envelope.origin && !(envelope.echo && member.member.format === "json")) {
           continue;
         }
@@ -326,6 +328,11 @@ export class ChatHub implements DirectoryListener {
       const notice = this.#notice("some messages were lost (server link interrupted)");
       for (const member of room.members) this.#send(member, notice);
     });
+  }
+
+  /** @internal The room's numbering restarted: every member's cursor starts over. */
+  roomReset(roomKey: string): void {
+    for (const member of this.#rooms.get(roomKey)?.members ?? []) member.cursor = 0;
   }
 
   /** @internal A direct event for one member of this node. */
@@ -690,6 +697,7 @@ export class ChatHub implements DirectoryListener {
       }
       room.members.add(session);
       session.room = room;
+      session.cursor = entry?.cursor ?? 0;
       this.#send(
         session,
         this.#event(

@@ -71,6 +71,8 @@ export class ChatSession {
   refusedRun = 0;
   /** When the current run of refusals began (ms). */
   refusedSince = 0;
+  /** Where its room's order stood when it entered (events up to here were its history). */
+  cursor = 0;
   /** A command it sent is still being answered (another node, Redis). */
   busy = false;
   /** Lines it sent meanwhile, run in order once the answer is in. */

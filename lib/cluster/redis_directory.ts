@@ -89,6 +89,8 @@ interface Subscription {
   /** Local members in the room, and enters under way. */
   members: number;
   ready: Promise<void>;
+  /** Events that came before the room's state was read, replayed after it. */
+  early: string[] | null;
 }
 
 /** Guest numbers a node takes from Redis at once. */
@@ -113,6 +115,8 @@ export class RedisDirectory implements ChatDirectory {
   #guestsComing = false;
   #fallbackGuests = 0;
   #online = 0;
+  /** This node's members in a room (so counted by Redis). */
+  #inRooms = 0;
   #down = false;
   #closed = false;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -244,7 +248,7 @@ export class RedisDirectory implements ChatDirectory {
   // ---- presence ----
 
   online(): number {
-    return Math.max(this.#online, this.#local.size);
+    return Math.max(this.#online, this.#inRooms);
   }
 
   async enter(
@@ -261,9 +265,10 @@ export class RedisDirectory implements ChatDirectory {
     try {
       await subscription.ready;
       const reply = await this.#eval(ENTER, this.#enterKeys(roomKey), [ref, nick, roomKey, room]);
-      const [name, ...records] = reply as string[];
+      const [name, cursor, ...records] = reply as [string, number, ...string[]];
       member.room = name;
-      return { name, members: records.map(nickOf), cursor: subscription.sequencer.last };
+      this.#inRooms++;
+      return { name, members: records.map(nickOf), cursor: Number(cursor) };
     } catch (error) {
       this.#linkDown(error);
       return null;
@@ -273,6 +278,7 @@ export class RedisDirectory implements ChatDirectory {
   async exit(ref: MemberRef, roomKey: string): Promise<number> {
     const member = this.#local.get(ref);
     if (member !== undefined) member.roomKey = null; // (a move enters the next room at once)
+    this.#inRooms = Math.max(0, this.#inRooms - 1);
     const subscription = this.#rooms.get(roomKey);
     if (subscription !== undefined && --subscription.members === 0) {
       this.#rooms.delete(roomKey);
@@ -419,10 +425,12 @@ export class RedisDirectory implements ChatDirectory {
         sequencer: new RoomSequencer(null, 0),
         members: 0,
         ready: Promise.resolve(),
+        early: [],
       };
       created.ready = (async () => {
-        // Subscribe first, then read where the room stands: an event
-        // published in between arrives and is dropped as a duplicate.
+        // Subscribe first, then read where the room stands. Events that
+        // come meanwhile wait, and are replayed once it is known: those
+        // counted in the state are dropped as duplicates, the rest delivered.
         await this.#subscriber.subscribe(
           this.#keys.roomChannel(roomKey),
           (message: string) => this.#onRoomEvent(roomKey, created, message),
@@ -430,6 +438,9 @@ export class RedisDirectory implements ChatDirectory {
         const [epoch, seq] = await this.#roomState(roomKey);
         created.sequencer.epoch = epoch;
         created.sequencer.last = seq;
+        const early = created.early ?? [];
+        created.early = null;
+        for (const message of early) this.#onRoomEvent(roomKey, created, message);
       })();
       created.ready.catch(() => this.#rooms.delete(roomKey)); // try again next time
       this.#rooms.set(roomKey, created);
@@ -447,6 +458,7 @@ export class RedisDirectory implements ChatDirectory {
   }
 
   #onRoomEvent(roomKey: string, subscription: Subscription, message: string): void {
+    if (subscription.early !== null) return void subscription.early.push(message);
     const first = message.indexOf(" ");
     const second = message.indexOf(" ", first + 1);
     if (first < 0 || second < 0) return;
@@ -463,9 +475,11 @@ export class RedisDirectory implements ChatDirectory {
     for (const action of actions) {
       if (action.kind === "deliver") {
         const envelope = parseEnvelope(action.payload);
-        if (envelope !== null) this.#listener?.roomEvent(roomKey, envelope);
+        if (envelope !== null) this.#listener?.roomEvent(roomKey, { ...envelope, seq: action.seq });
       } else if (action.kind === "gap") {
         this.#listener?.roomGap(roomKey);
+      } else if (action.kind === "reset") {
+        this.#listener?.roomReset(roomKey);
       } else void this.#fill(roomKey, subscription, action.from, action.to);
     }
   }
@@ -494,7 +508,11 @@ export class RedisDirectory implements ChatDirectory {
     for (const [roomKey, subscription] of this.#rooms) {
       try {
         await subscription.ready;
+        const before = subscription.sequencer.epoch;
         const [epoch, seq] = await this.#roomState(roomKey);
+        // A live event of a new numbering came while this was read: it is
+        // newer than what was read, and its jump is filled by itself.
+        if (subscription.sequencer.epoch !== before) continue;
         this.#act(roomKey, subscription, subscription.sequencer.resync(epoch, seq));
       } catch (error) {
         this.#linkDown(error);
@@ -633,6 +651,7 @@ export class RedisDirectory implements ChatDirectory {
       this.#keys.rooms,
       this.#keys.nodeMembers(this.nodeId),
       this.#keys.joins,
+      this.#keys.seq(roomKey),
     ];
   }
 

@@ -70,9 +70,10 @@ return {epoch, seq}
 
 /**
  * Puts a member in a room (idempotent: a member already there keeps its
- * place). KEYS: members, room members, rooms, node members, joins. ARGV:
- * ref, nick, room key, room name. Returns the room's name, then each
- * member's record in join order.
+ * place). KEYS: members, room members, rooms, node members, joins, room
+ * seq. ARGV: ref, nick, room key, room name. Returns the room's name, its
+ * event number now (the joiner's history cursor), then each member's
+ * record in join order.
  */
 export const ENTER = `
 redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[4])
@@ -83,7 +84,7 @@ if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
 end
 redis.call('SADD', KEYS[4], ARGV[1])
 local refs = redis.call('ZRANGE', KEYS[2], 0, -1)
-local out = {name}
+local out = {name, tonumber(redis.call('GET', KEYS[6]) or '0')}
 if #refs > 0 then
   local records = redis.call('HMGET', KEYS[1], unpack(refs))
   for i = 1, #records do

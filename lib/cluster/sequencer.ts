@@ -9,7 +9,9 @@
  * The sequencer delivers each event once, in order: a duplicate is dropped,
  * a jump asks for the missing ones from the room's stream (`fill`), and
  * when the stream no longer has them, or the epoch changed under it, the
- * members are told once (`gap`) and it carries on from there.
+ * members are told once (`gap`) and it carries on from there. When the
+ * numbering restarts (a new epoch) it says so first (`reset`): the
+ * members' places in the old numbering mean nothing any more.
  *
  * @module
  */
@@ -18,7 +20,8 @@
 export type SequencerAction =
   | { kind: "deliver"; seq: number; payload: string }
   | { kind: "fill"; from: number; to: number }
-  | { kind: "gap" };
+  | { kind: "gap" }
+  | { kind: "reset" };
 
 /** Events held while a fill is under way; more than this is given up as a gap. */
 export const MAX_BUFFERED_EVENTS = 10_000;
@@ -61,8 +64,7 @@ export class RoomSequencer {
     const actions: SequencerAction[] = [];
     if (epoch !== this.epoch) {
       // Numbering restarted (Redis lost the room): what was missed is lost.
-      if (this.epoch !== null && this.last > 0) actions.push({ kind: "gap" });
-      this.#restart(epoch);
+      actions.push(...this.#restart(epoch));
     }
     if (seq <= this.last) return actions; // a duplicate
     if (seq === this.last + 1 && !this.#filling) {
@@ -118,10 +120,7 @@ export class RoomSequencer {
    */
   resync(epoch: string | null, seq: number): SequencerAction[] {
     const actions: SequencerAction[] = [];
-    if (epoch !== this.epoch) {
-      if (this.epoch !== null && this.last > 0) actions.push({ kind: "gap" });
-      this.#restart(epoch);
-    }
+    if (epoch !== this.epoch) actions.push(...this.#restart(epoch));
     if (seq > this.last && !this.#filling) {
       this.#filling = { from: this.last + 1, to: seq };
       actions.push({ kind: "fill", ...this.#filling });
@@ -129,11 +128,16 @@ export class RoomSequencer {
     return actions;
   }
 
-  #restart(epoch: string | null): void {
+  /** A new numbering: `reset` when the old one had begun, and `gap` when events were seen. */
+  #restart(epoch: string | null): SequencerAction[] {
+    const actions: SequencerAction[] = [];
+    if (this.epoch !== null || this.last > 0) actions.push({ kind: "reset" });
+    if (this.epoch !== null && this.last > 0) actions.push({ kind: "gap" });
     this.epoch = epoch;
     this.last = 0;
     this.#buffer.clear();
     this.#filling = null;
+    return actions;
   }
 
   /** Delivers the buffered events that follow on; asks for the next hole. */

@@ -188,7 +188,7 @@ export class HttpListener {
           ),
         ));
       this.#net.listen(
-        { host: options.hostname, port: options.port, exclusive: !options.reusePort },
+        { host: options.hostname, port: options.port, reusePort: options.reusePort === true },
         () => {
           this.#listening = true;
           this.#net.removeAllListeners("error");
