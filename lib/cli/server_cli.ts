@@ -197,7 +197,7 @@ export function serverProgram(): Command {
     )
     .option(
       "--idle-timeout <seconds>",
-      "close clients idle this long (0 = never)",
+      "close chat clients that send no non-empty line this long (echo: no byte) (0 = never)",
       numberIn(0, 31_536_000, false),
       DEFAULT_IDLE_TIMEOUT_SECONDS,
     )
