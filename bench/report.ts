@@ -70,7 +70,9 @@ export function summarise(name: string, runs: RunResult[], skipped?: string): Se
   return { name, runs, median: medianOf, saturated, ...(skipped ? { skipped } : {}) };
 }
 
-/** Columns shown for each scenario kind: [field, heading, format]. */
+const ms = (us: number) => `${(us / 1000).toFixed(2)} ms`;
+
+/** Columns shown for a scenario (by id, else by headline): [field, heading, format]. */
 const COLUMNS: Record<string, [string, string, (v: number) => string][]> = {
   ops_per_sec: [
     ["ops_per_sec", "ops/s", (v) => Math.round(v).toLocaleString("en-US")],
@@ -94,17 +96,23 @@ const COLUMNS: Record<string, [string, string, (v: number) => string][]> = {
     ["server_peak_rss_kib", "peak RSS MiB", (v) => (v / 1024).toFixed(1)],
   ],
   p99_us: [
-    [
-      "p99_us",
-      "p99 latency",
-      (v) => v >= 10_000 ? `${(v / 1000).toFixed(0)} ms` : `${(v / 1000).toFixed(2)} ms`,
-    ],
+    ["p99_us", "p99 latency", (v) => v >= 10_000 ? `${(v / 1000).toFixed(0)} ms` : ms(v)],
     ["delivered_ratio", "delivered", (v) => `${(v * 100).toFixed(2)}%`],
     ["ops_per_sec", "deliveries/s", (v) => Math.round(v).toLocaleString("en-US")],
     ["p50_us", "p50 µs", (v) => String(Math.round(v))],
     ["server_cpu_us_per_op", "server CPU µs/delivery", (v) => v.toFixed(2)],
     ["rss_growth_mib", "RSS growth MiB", (v) => v.toFixed(1)],
     ["server_peak_rss_kib", "peak RSS MiB", (v) => (v / 1024).toFixed(1)],
+  ],
+  // Peak RSS over all of a server's processes (tree_*), and the Redis commands per line.
+  "chat-cluster": [
+    ["p99_us", "p99 latency", (v) => v >= 10_000 ? `${(v / 1000).toFixed(0)} ms` : ms(v)],
+    ["delivered_ratio", "delivered", (v) => `${(v * 100).toFixed(2)}%`],
+    ["ops_per_sec", "deliveries/s", (v) => Math.round(v).toLocaleString("en-US")],
+    ["p50_us", "p50 µs", (v) => String(Math.round(v))],
+    ["tree_peak_rss_kib", "peak RSS MiB, all processes", (v) => (v / 1024).toFixed(1)],
+    ["redis_ops_per_line", "Redis ops/line", (v) => v.toFixed(2)],
+    ["redis_ops_per_line_with_joins", "… with joins, leaves", (v) => v.toFixed(2)],
   ],
   bytes_per_conn: [
     ["connected", "connected", (v) => String(v)],
@@ -119,19 +127,45 @@ function higherIsBetter(headline: string): boolean {
   return headline !== "bytes_per_conn" && headline !== "rss_growth_mib" && headline !== "p99_us";
 }
 
-/** Headline value of a server relative to the Go peer's (NaN without one). */
-export function ratioToGo(scenario: ScenarioResult, server: ServerResult): number {
-  const go = scenario.servers.find((s) => s.name === "go" && !s.skipped);
+/**
+ * Headline value of a server relative to server `name`'s (NaN without one),
+ * so that above 1 is better.
+ */
+export function ratioTo(scenario: ScenarioResult, server: ServerResult, name: string): number {
+  const other = scenario.servers.find((s) => s.name === name && !s.skipped);
   const mine = server.median[scenario.headline];
-  const theirs = go?.median[scenario.headline];
+  const theirs = other?.median[scenario.headline];
   if (mine === undefined || theirs === undefined || theirs === 0) return NaN;
   return higherIsBetter(scenario.headline) ? mine / theirs : theirs / mine;
 }
 
-/** The Markdown table of one scenario. */
+/** Headline value of a server relative to the Go peer's (NaN without one). */
+export function ratioToGo(scenario: ScenarioResult, server: ServerResult): number {
+  return ratioTo(scenario, server, "go");
+}
+
+/** Columns of a scenario's table. */
+function columnsOf(scenario: ScenarioResult): [string, string, (v: number) => string][] {
+  return COLUMNS[scenario.id] ?? COLUMNS[scenario.headline] ?? COLUMNS.ops_per_sec;
+}
+
+/** Whether a scenario compares Parley with peers (else it compares Parley's setups). */
+export function hasPeers(scenario: ScenarioResult): boolean {
+  return scenario.servers.some((s) => ["go", "rust", "node"].includes(s.name));
+}
+
+/**
+ * The Markdown table of one scenario. The last column compares with Go, or
+ * in a scenario without peers with its first server (single-process Parley).
+ */
 export function scenarioTable(scenario: ScenarioResult): string {
-  const columns = COLUMNS[scenario.headline] ?? COLUMNS.ops_per_sec;
-  const head = ["server", ...columns.map(([, heading]) => heading), "vs Go"];
+  const columns = columnsOf(scenario);
+  const baseline = hasPeers(scenario) ? "go" : scenario.servers[0]?.name ?? "go";
+  const head = [
+    "server",
+    ...columns.map(([, heading]) => heading),
+    baseline === "go" ? "vs Go" : `vs ${baseline}`,
+  ];
   const rows = scenario.servers.map((server) => {
     if (server.skipped) {
       return [
@@ -145,19 +179,22 @@ export function scenarioTable(scenario: ScenarioResult): string {
         ? "–"
         : format(server.median[field])
     );
-    const ratio = ratioToGo(scenario, server);
+    const ratio = ratioTo(scenario, server, baseline);
     const flag = server.saturated ? " (load generator saturated)" : "";
     return [server.name, ...cells, `${Number.isNaN(ratio) ? "–" : `${ratio.toFixed(2)}×`}${flag}`];
   });
   return [head, head.map(() => "---"), ...rows].map((row) => `| ${row.join(" | ")} |`).join("\n");
 }
 
-/** The README's headline table: each scenario's headline metric per server. */
+/**
+ * The README's headline table: each scenario's headline metric per server.
+ * Scenarios without peers (`chat-cluster`) are left to BENCHMARKS.md.
+ */
 export function headlineTable(results: BenchResults): string {
   const names = ["parley", "go", "rust", "node"];
   const head = ["scenario", "metric", ...names, "Parley vs Go"];
-  const rows = results.scenarios.map((scenario) => {
-    const columns = COLUMNS[scenario.headline] ?? COLUMNS.ops_per_sec;
+  const rows = results.scenarios.filter(hasPeers).map((scenario) => {
+    const columns = columnsOf(scenario);
     const [, heading, format] = columns.find(([field]) => field === scenario.headline) ??
       [scenario.headline, scenario.headline, (v: number) => v.toFixed(2)];
     const cells = names.map((name) => {
@@ -172,12 +209,65 @@ export function headlineTable(results: BenchResults): string {
   return [head, head.map(() => "---"), ...rows].map((row) => `| ${row.join(" | ")} |`).join("\n");
 }
 
+/** What a scenario's table needs said under it, by scenario id (Markdown). */
+export const SCENARIO_NOTES: Record<string, string> = {
+  "chat-cluster": `- The chat-40 load (100 clients in one room, 40 lines/s each) against
+  single-process Parley and against \`scripts/cluster.ts 2\`: a throwaway
+  redis-server and two \`server.ts\` nodes sharing it (\`--redis\`,
+  \`--reuse-port\`: the kernel spreads the clients, about half on each node),
+  with the same flags. Every line goes through Redis, to members on the
+  sender's node too.
+- Redis, both nodes and the launcher share core 0, as the single process has it
+  alone: **this measures what the cluster costs on one core, not how it
+  scales** (see below).
+- Peak RSS is the sum of each of a server's processes' peak. CPU per delivery
+  is left out: core 0 is about saturated at this load either way, so it
+  follows wall time and the cost shows as latency (the runner still records
+  \`tree_cpu_us_per_delivery\`, all processes over the whole load generator
+  run). "vs parley" is the single process's p99 divided by this one's.
+- Redis ops/line: the growth of Redis's \`total_commands_processed\` (\`INFO
+  stats\`, less the \`INFO\`s themselves) divided by the lines sent. A script's
+  \`EVAL\` and each command it runs count one each, so a chat line should be 5
+  (\`EVAL\` of \`GET\`, \`INCR\`, \`XADD\`, \`PUBLISH\`). "Redis ops/line" is
+  read by the load generator from just before the first line to the end of the
+  drain; it includes the nodes' heartbeats (about 5 commands per node every
+  2 s), which are small next to thousands of lines. "… with joins, leaves" is
+  read by the runner just before the load generator starts and after it exits
+  and Redis is quiet: it adds the 100 clients' joins and leaves (several
+  scripts each, tens of commands per client), which weigh more the shorter the
+  run.
+
+#### How it scales (expected; estimates, not measured here)
+
+Each chat line costs Redis one Lua script (\`INCR\` + \`XADD\` + \`PUBLISH\`, and
+a \`GET\` of the room's epoch) and one pub/sub delivery per node with members
+in the room; each node then writes the line to its own members. That last part,
+one write per member, is the dominant cost and is split over the nodes: N nodes
+on N cores should carry about N times the members of one room that one process
+can, at the same line rate. Redis's work per line grows with nodes, not members
+(O(nodes) per line), on one thread: for a busy room it becomes the bound at
+roughly its publish rate divided by the nodes in the room. As an
+order-of-magnitude estimate, ~100k pub/sub deliveries/s per Redis core, less
+the script's own cost: some tens of thousands of lines/s in a room over a few
+nodes, a few thousand over tens of nodes, for all rooms on that Redis together.
+Rooms are independent (a room's events touch only its own keys and channel), so
+they could later be spread over several Redis servers; a Redis Cluster would
+need \`{room}\` hash tags on the per-room keys (there are none today) and
+sharded pub/sub (\`SPUBLISH\`: plain \`PUBLISH\` reaches every Redis Cluster
+node). Across machines, every line also waits for one round trip to Redis and
+its push back (roughly 0.1–0.3 ms on a LAN, an estimate) before anyone sees it.
+`,
+};
+
 /** BENCHMARKS.md: method, machine, every table, the chart, the command. */
 export function benchmarksMarkdown(results: BenchResults, targets: string): string {
   const machine = Object.entries(results.machine).map(([k, v]) => `- ${k}: ${v}`).join("\n");
-  const sections = results.scenarios.map((scenario) =>
-    `### ${scenario.title} (\`${scenario.id}\`)\n\n${scenarioTable(scenario)}\n`
-  ).join("\n");
+  const sections = results.scenarios.map((scenario) => {
+    const notes = SCENARIO_NOTES[scenario.id];
+    return `### ${scenario.title} (\`${scenario.id}\`)\n\n${scenarioTable(scenario)}\n${
+      notes ? `\n${notes}` : ""
+    }`;
+  }).join("\n");
   return `# Benchmarks
 
 Generated by \`${results.command}\` on ${results.date} (${results.scale} scale) from

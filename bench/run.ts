@@ -14,6 +14,7 @@ import {
   benchmarksMarkdown,
   type BenchResults,
   chartSvg,
+  hasPeers,
   headlineTable,
   type RunResult,
   type ScenarioResult,
@@ -21,6 +22,7 @@ import {
   summarise,
 } from "./report.ts";
 import { targetLines } from "./targets.ts";
+import { peakRssKib, redisCommands, sampleTree, settledRedisCommands } from "./probes.ts";
 import {
   type BenchPaths,
   type Listening,
@@ -155,6 +157,9 @@ async function build(websocket: boolean): Promise<BenchPaths> {
     ]);
     if (!rust.ok) log(`Rust peer ${name} not built (${rust.stderr.split("\n")[0]})`);
   }
+  if (!(await exists("redis-server"))) {
+    unavailable["redis-server"] = "redis-server not installed (the cluster's Redis)";
+  }
   const nodeWs = `${target}/node-peer/node_modules/ws`;
   const npm = websocket ? await installNodeWs(`${target}/node-peer`) : undefined;
   if (npm !== undefined) {
@@ -197,7 +202,7 @@ async function startServer(server: ServerSpec, paths: BenchPaths, pin: boolean) 
     stdout: "piped",
     stderr: "piped",
     cwd: root,
-    env: { NO_COLOR: "1" }, // plain error lines for the report
+    env: { NO_COLOR: "1", ...server.env }, // plain error lines for the report
   }).spawn();
   // Stderr is kept (its end) to say why a server did not start.
   const stderr = tail(child.stderr);
@@ -241,6 +246,8 @@ async function startServer(server: ServerSpec, paths: BenchPaths, pin: boolean) 
       while (!(await reader.read()).done) { /* discard */ }
     } catch { /* cancelled */ }
   })();
+  // Its processes (a cluster: nodes and Redis), to end them if it is killed.
+  const { pids } = await sampleTree(child.pid);
   return {
     listening,
     pid: child.pid,
@@ -248,13 +255,22 @@ async function startServer(server: ServerSpec, paths: BenchPaths, pin: boolean) 
       try {
         child.kill("SIGTERM");
       } catch { /* gone */ }
+      let killed = false;
       const timer = setTimeout(() => {
+        killed = true;
         try {
           child.kill("SIGKILL");
         } catch { /* gone */ }
       }, 5000);
       await child.status;
       clearTimeout(timer);
+      if (killed) {
+        for (const pid of pids.slice(1)) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch { /* already gone */ }
+        }
+      }
       await reader.cancel().catch(() => {});
       await draining;
       await stderr;
@@ -281,16 +297,54 @@ async function measure(
     } else if (tcp === undefined) {
       throw new Error(`${server.name} printed no TCP address`);
     }
+    const redis = handle.listening.redis;
     const command = pinned(1, [
       paths.loadgen,
       ...scenario.loadgen(scale),
       ...addresses,
       "--server-pid",
       String(handle.pid),
+      // The chat load generator reads Redis's command count around the lines.
+      ...(redis === undefined ? [] : ["--redis", redis]),
     ], pin);
+    // Redis's figures are extras: a Redis that cannot be asked costs them, not the run.
+    const unasked = (error: unknown) => {
+      log(`${server.name}: cannot read Redis's command count (${error})`);
+      return undefined;
+    };
+    const redisBefore = redis === undefined ? undefined : await redisCommands(redis).catch(unasked);
+    const treeBefore = scenario.wholeTree ? await sampleTree(handle.pid) : undefined;
     const out = await run(command);
     if (!out.ok) throw new Error(`load generator failed: ${out.stderr.trim()}`);
-    return JSON.parse(out.stdout.trim().split("\n").at(-1)!);
+    const result: RunResult = JSON.parse(out.stdout.trim().split("\n").at(-1)!);
+    if (treeBefore !== undefined) {
+      // The load generator measured the launcher only: measure every process.
+      const after = await sampleTree(handle.pid);
+      const ops = Number(result.ops);
+      delete result.server_cpu_us_per_op;
+      delete result.server_peak_rss_kib;
+      delete result.rss_samples_kib;
+      result.tree_processes = after.pids.length;
+      result.tree_cpu_us_per_delivery = ops > 0 ? (after.cpuUs - treeBefore.cpuUs) / ops : null;
+      result.tree_peak_rss_kib = await peakRssKib(after.pids);
+    }
+    if (redis !== undefined && redisBefore !== undefined) {
+      // Redis commands per line sent: from the first line to the end of the
+      // drain (the load generator's redis_commands), and over the whole run,
+      // the clients' joins and leaves included (less the INFO that took
+      // redisBefore, counted by the next one).
+      const after = await settledRedisCommands(redis).catch(unasked);
+      const sent = Number(result.sent);
+      const perLine = (commands: number) => sent > 0 ? commands / sent : null;
+      if (typeof result.redis_commands === "number") {
+        result.redis_ops_per_line = perLine(result.redis_commands);
+      }
+      if (after !== undefined) {
+        result.redis_commands_with_joins = after - redisBefore - 1;
+        result.redis_ops_per_line_with_joins = perLine(after - redisBefore - 1);
+      }
+    }
+    return result;
   } finally {
     await handle.stop();
   }
@@ -402,7 +456,9 @@ async function main(args: string[]): Promise<number> {
     results.scenarios.push(result);
     console.log(`\n### ${scenario.title}\n\n${scenarioTable(result)}`);
   }
-  console.log(`\n${headlineTable(results)}\n\n${targetLines(results).join("\n")}`);
+  // The headline table leaves out scenarios without peers: none left, no table.
+  const headline = results.scenarios.some(hasPeers) ? `\n${headlineTable(results)}\n` : "";
+  console.log(`${headline}\n${targetLines(results).join("\n")}`);
   const resultsDir = `${root}/bench/results`;
   await Deno.mkdir(resultsDir, { recursive: true });
   const file = outFile ?? `${resultsDir}/${scale === "full" ? "latest" : scale}.json`;

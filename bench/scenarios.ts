@@ -20,6 +20,8 @@ export interface ServerSpec {
   command: (paths: BenchPaths) => string[];
   /** What must exist to run it (a built binary, a tool on PATH). */
   needs: (paths: BenchPaths) => string[];
+  /** Environment for the command, added to the runner's. */
+  env?: Record<string, string>;
 }
 
 /** Where the built pieces are. */
@@ -36,17 +38,22 @@ export interface BenchPaths {
   unavailable: Record<string, string>;
 }
 
-/** Where a server listens: its TCP address, its HTTP (WebSocket) address. */
+/**
+ * Where a server listens: its TCP address, its HTTP (WebSocket) address,
+ * and the Redis it uses (a cluster's `redis=redis://HOST:PORT`).
+ */
 export interface Listening {
   tcp?: string;
   http?: string;
+  redis?: string;
 }
 
 /**
  * Reads a server's addresses from its first stdout line: `… listening on
  * HOST:PORT` (TCP only, the older form), or `… listening on tcp=HOST:PORT
- * http=HOST:PORT` (either may be missing). A wildcard host becomes
- * 127.0.0.1. Undefined when the line says neither.
+ * http=HOST:PORT` (either may be missing), plus `redis=redis://HOST:PORT`
+ * from a cluster (`scripts/cluster.ts`). A wildcard host becomes 127.0.0.1.
+ * Undefined when the line says neither a TCP nor an HTTP address.
  */
 export function listeningOn(line: string): Listening | undefined {
   const rest = /listening on (.*)/.exec(line)?.[1];
@@ -54,13 +61,15 @@ export function listeningOn(line: string): Listening | undefined {
   const local = (addr: string) => addr.replace(/^(0\.0\.0\.0|\[::\]):/, "127.0.0.1:");
   const tcp = /(?:^|\s)tcp=(\S+:\d+)/.exec(rest)?.[1];
   const http = /(?:^|\s)http=(\S+:\d+)/.exec(rest)?.[1];
+  const redis = /(?:^|\s)redis=(rediss?:\/\/\S+)/.exec(rest)?.[1];
   if (tcp !== undefined || http !== undefined) {
     return {
       ...(tcp !== undefined ? { tcp: local(tcp) } : {}),
       ...(http !== undefined ? { http: local(http) } : {}),
+      ...(redis !== undefined ? { redis } : {}),
     };
   }
-  const plain = /^(\S+:\d+)(?:\s|$)/.exec(rest)?.[1];
+  const plain = /^([^\s=]+:\d+)(?:\s|$)/.exec(rest)?.[1];
   return plain === undefined ? undefined : { tcp: local(plain) };
 }
 
@@ -90,6 +99,12 @@ export interface ScenarioSpec {
     | "rss_growth_mib";
   /** Repetitions at full scale (quick and smoke run once). */
   repetitions: number;
+  /**
+   * The runner measures the server's CPU and peak RSS over all its
+   * processes (a cluster: launcher, nodes, Redis) and the whole load
+   * generator run, in place of the load generator's single-process figures.
+   */
+  wholeTree?: boolean;
 }
 
 const denoRun = (paths: BenchPaths, entry: string, args: string[]) => [
@@ -110,6 +125,9 @@ const chatFlags = [...tcpFlags, "--max-clients", "20000", "--rate", "0", "--hist
 const noHttp = ["--no-http"];
 /** WebSocket scenarios: the HTTP listener on a free port, printed as `http=HOST:PORT`. */
 const anyHttpPort = ["--http-port", "0"];
+
+/** Nodes in the `chat-cluster` scenario's cluster. */
+export const CLUSTER_NODES = 2;
 
 const SERVERS = {
   parleyEcho: {
@@ -170,6 +188,23 @@ const SERVERS = {
     command: (p) => denoRun(p, "server.ts", [...chatFlags, ...noHttp]),
     needs: (p) => [p.deno],
   },
+  parleyCluster: {
+    // `scripts/cluster.ts N FLAGS`: a throwaway redis-server and N nodes
+    // with FLAGS plus `--redis URL --reuse-port`, on the same TCP port.
+    name: `parley×${CLUSTER_NODES}`,
+    command: (p) => [
+      p.deno,
+      "run",
+      "--allow-all",
+      `${p.root}/scripts/cluster.ts`,
+      String(CLUSTER_NODES),
+      ...chatFlags,
+      ...noHttp,
+    ],
+    needs: (p) => [p.deno, "redis-server"],
+    // The nodes are started by the script without the servers' V8 flags: pass them on.
+    env: { DENO_V8_FLAGS: SERVER_V8_FLAGS.replace(/^--v8-flags=/, "") },
+  },
   goChat: {
     name: "go",
     command: (p) => [`${p.peers}/go-chat`],
@@ -228,21 +263,24 @@ const wsChatServers = [SERVERS.parleyWsChat, SERVERS.goWsChat, SERVERS.nodeWsCha
 const seconds = (scale: Scale, full: number) =>
   String(scale === "full" ? full : scale === "quick" ? Math.min(full, 1) : 0.3);
 
+/** The chat fan-out load: 100 clients in one room, `rate` lines/s each. */
+const chatLoad = (rate: number) => (scale: Scale) => [
+  "chat",
+  "--clients",
+  scale === "smoke" ? "5" : "100",
+  "--rate",
+  String(rate),
+  "--duration",
+  seconds(scale, 2),
+  "--drain",
+  "3",
+];
+
 function chatScenario(rate: number): ScenarioSpec {
   return {
     id: `chat-${rate}`,
     title: `Chat fan-out: 100 clients in one room, ${rate} lines/s each`,
-    loadgen: (scale) => [
-      "chat",
-      "--clients",
-      scale === "smoke" ? "5" : "100",
-      "--rate",
-      String(rate),
-      "--duration",
-      seconds(scale, 2),
-      "--drain",
-      "3",
-    ],
+    loadgen: chatLoad(rate),
     servers: chatServers,
     headline: "p99_us",
     repetitions: 1,
@@ -334,6 +372,16 @@ export const SCENARIOS: ScenarioSpec[] = [
   chatScenario(10),
   chatScenario(40),
   chatScenario(80),
+  {
+    id: "chat-cluster",
+    title:
+      `Chat fan-out over ${CLUSTER_NODES} nodes + Redis: 100 clients in one room, 40 lines/s each`,
+    loadgen: chatLoad(40),
+    servers: [SERVERS.parleyChat, SERVERS.parleyCluster],
+    headline: "p99_us",
+    repetitions: 3,
+    wholeTree: true,
+  },
   wsChatScenario(
     "chat-ws-40",
     "WebSocket chat fan-out: 100 clients in one room, 40 lines/s each",

@@ -44,6 +44,33 @@ function chatTargets(results: BenchResults, id: string, what: string): string[] 
   ];
 }
 
+/**
+ * `chat-cluster`: everything delivered (a target), and the cluster's p99
+ * and Redis commands per line next to the single process (information: on
+ * one core the cluster can only cost).
+ */
+function clusterTargets(results: BenchResults): string[] {
+  const scenario = results.scenarios.find((s) => s.id === "chat-cluster");
+  const name = scenario?.servers.find((s) => s.name !== "parley")?.name;
+  const cluster = name === undefined ? undefined : find(results, "chat-cluster", name)?.[1];
+  if (!cluster) return [];
+  const nodes = /×(\d+)$/.exec(cluster.name)?.[1] ?? "several";
+  const what = `Chat 100×40 lines/s over ${nodes} nodes + Redis on one core`;
+  const delivered = cluster.median.delivered_ratio;
+  const p99 = cluster.median.p99_us;
+  const single = find(results, "chat-cluster", "parley")?.[1].median.p99_us;
+  const ops = cluster.median.redis_ops_per_line;
+  const versus = single === undefined || single === 0
+    ? "no single-process result"
+    : `p99 ${(p99 / single).toFixed(1)}× the single process (${ms(p99)} vs ${ms(single)})`;
+  return [
+    `- ${what}, 100% delivered: ${(delivered * 100).toFixed(3)}% ${verdict(delivered >= 1)}`,
+    `- ${what}, for information: ${versus}${
+      ops === undefined ? "" : `; ${ops.toFixed(2)} Redis commands per line`
+    }`,
+  ];
+}
+
 /** One Markdown bullet per target: what it asks, what was measured, met or missed. */
 export function targetLines(results: BenchResults): string[] {
   const lines: string[] = [];
@@ -82,6 +109,7 @@ export function targetLines(results: BenchResults): string[] {
       `- Chat 100×40 lines/s, p99 under 10 ms: ${p99.toFixed(2)} ms ${verdict(p99 < 10)}`,
     );
   }
+  lines.push(...clusterTargets(results));
   const wsEcho = find(results, "ws-echo-64", "parley");
   if (wsEcho) {
     const [scenario, parley] = wsEcho;

@@ -1,6 +1,15 @@
-import { deepEqual, equal, ok } from "node:assert/strict";
-import { chartSvg, headlineTable, median, ratioToGo, summarise } from "../bench/report.ts";
-import { listeningOn } from "../bench/scenarios.ts";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import {
+  benchmarksMarkdown,
+  chartSvg,
+  headlineTable,
+  median,
+  ratioToGo,
+  scenarioTable,
+  summarise,
+} from "../bench/report.ts";
+import { bulkReply, infoField, parseProcStat, processTree } from "../bench/probes.ts";
+import { type BenchPaths, listeningOn, SCENARIOS } from "../bench/scenarios.ts";
 import { targetLines } from "../bench/targets.ts";
 import { within } from "./helpers.ts";
 import { rootPath } from "./process_helpers.ts";
@@ -73,6 +82,142 @@ Deno.test({
     deepEqual(listeningOn("listening on 127.0.0.1:5000"), { tcp: "127.0.0.1:5000" });
     equal(listeningOn("listening on nothing"), undefined);
     equal(listeningOn("starting"), undefined);
+  },
+});
+
+Deno.test({
+  name: "the runner reads a cluster's Redis URL from its listening line",
+  permissions: "none",
+  fn() {
+    deepEqual(
+      listeningOn(
+        "parley cluster of 2 listening on tcp=127.0.0.1:41234 redis=redis://127.0.0.1:6399",
+      ),
+      { tcp: "127.0.0.1:41234", redis: "redis://127.0.0.1:6399" },
+    );
+    deepEqual(
+      listeningOn(
+        "parley cluster of 3 listening on tcp=0.0.0.0:7878 http=0.0.0.0:8080 redis=redis://127.0.0.1:45935",
+      ),
+      { tcp: "127.0.0.1:7878", http: "127.0.0.1:8080", redis: "redis://127.0.0.1:45935" },
+    );
+    // A single server prints no Redis; a Redis alone is no address to load.
+    equal(listeningOn("listening on tcp=127.0.0.1:1 http=127.0.0.1:2")?.redis, undefined);
+    equal(listeningOn("listening on redis=redis://127.0.0.1:6379"), undefined);
+  },
+});
+
+Deno.test({
+  name: "the probes parse Redis's INFO reply and /proc stat lines, and find a process tree",
+  permissions: "none",
+  fn() {
+    const info = "# Stats\r\ntotal_connections_received:3\r\ntotal_commands_processed:20418\r\n" +
+      "instantaneous_ops_per_sec:12\r\n";
+    const bytes = new TextEncoder().encode(`$${info.length}\r\n${info}\r\n`);
+    equal(bulkReply(bytes.subarray(0, 10)), undefined);
+    equal(bulkReply(bytes.subarray(0, bytes.length - 1)), undefined);
+    equal(bulkReply(bytes), info);
+    equal(infoField(info, "total_commands_processed"), 20418);
+    equal(infoField(info, "total_commands"), undefined);
+    throws(() => bulkReply(new TextEncoder().encode("-NOAUTH Authentication required.\r\n")));
+
+    const stat = (pid: number, name: string, ppid: number, utime: number, stime: number) =>
+      `${pid} (${name}) S ${ppid} 1 1 0 -1 4194560 100 0 0 0 ${utime} ${stime} 0 0 20 0 4 0 7 0`;
+    deepEqual(parseProcStat(stat(42, "deno (main) x", 7, 30, 12)), { pid: 42, ppid: 7, ticks: 42 });
+    equal(parseProcStat("garbage"), undefined);
+    const table = [
+      { pid: 1, ppid: 0, ticks: 5 },
+      { pid: 10, ppid: 1, ticks: 1 }, // the cluster launcher
+      { pid: 11, ppid: 10, ticks: 2 }, // redis-server
+      { pid: 12, ppid: 10, ticks: 3 }, // node 1
+      { pid: 13, ppid: 10, ticks: 4 }, // node 2
+      { pid: 14, ppid: 12, ticks: 1 }, // a child of node 1
+      { pid: 20, ppid: 1, ticks: 9 }, // someone else
+    ];
+    deepEqual(processTree(10, table).map((p) => p.pid), [10, 11, 12, 13, 14]);
+    deepEqual(processTree(99, table), []);
+  },
+});
+
+Deno.test({
+  name: "chat-cluster runs the chat-40 load against one Parley and a 2-node cluster",
+  permissions: "none",
+  fn() {
+    const cluster = SCENARIOS.find((s) => s.id === "chat-cluster")!;
+    const chat40 = SCENARIOS.find((s) => s.id === "chat-40")!;
+    ok(cluster, "no chat-cluster scenario");
+    for (const scale of ["full", "quick", "smoke"] as const) {
+      deepEqual(cluster.loadgen(scale), chat40.loadgen(scale), scale);
+    }
+    equal(cluster.headline, "p99_us");
+    equal(cluster.wholeTree, true);
+    deepEqual(cluster.servers.map((s) => s.name), ["parley", "parley×2"]);
+    const paths: BenchPaths = {
+      root: "/repo",
+      deno: "/bin/deno",
+      loadgen: "/bin/loadgen",
+      peers: "/peers",
+      node: "node",
+      nodeWs: "/ws",
+      unavailable: {},
+    };
+    const [single, nodes] = cluster.servers;
+    deepEqual(single.command(paths), chat40.servers[0].command(paths));
+    const command = nodes.command(paths);
+    const script = command.indexOf("/repo/scripts/cluster.ts");
+    ok(script > 0, command.join(" "));
+    equal(command[script + 1], "2");
+    // The same server flags as the single process, after N.
+    const flags = single.command(paths).slice(single.command(paths).indexOf("/repo/server.ts") + 1);
+    deepEqual(command.slice(script + 2), flags);
+    for (const flag of ["--rate", "--history", "--max-per-ip", "--max-clients", "--no-http"]) {
+      ok(flags.includes(flag), flag);
+    }
+    deepEqual(nodes.needs(paths), ["/bin/deno", "redis-server"]);
+  },
+});
+
+Deno.test({
+  name: "the chat-cluster report shows Redis ops per line, compares with one process, scales",
+  permissions: "none",
+  fn() {
+    const results = {
+      date: "2026-11-23",
+      scale: "full",
+      machine: {},
+      command: "deno task bench",
+      scenarios: [{
+        id: "chat-cluster",
+        title: "Chat fan-out over 2 nodes + Redis",
+        headline: "p99_us",
+        servers: [
+          summarise("parley", [{ p99_us: 4000, delivered_ratio: 1, sent: 8000 }]),
+          summarise("parley×2", [{
+            p99_us: 9200,
+            delivered_ratio: 0.999,
+            sent: 8000,
+            redis_ops_per_line: 5.004,
+            redis_ops_per_line_with_joins: 5.43,
+          }]),
+        ],
+      }],
+    };
+    const table = scenarioTable(results.scenarios[0]);
+    ok(table.includes("| Redis ops/line | … with joins, leaves | vs parley |"), table);
+    ok(table.includes("| parley | 4.00 ms | 100.00% |"), table);
+    ok(table.includes("| parley×2 | 9.20 ms | 99.90% |"), table);
+    ok(table.includes("| 5.00 | 5.43 | 0.43× |"), table);
+    deepEqual(targetLines(results), [
+      "- Chat 100×40 lines/s over 2 nodes + Redis on one core, 100% delivered: 99.900% **missed**",
+      "- Chat 100×40 lines/s over 2 nodes + Redis on one core, for information: p99 2.3× the single process (9.20 ms vs 4.00 ms); 5.00 Redis commands per line",
+    ]);
+    // No peers: not in the README's Parley-vs-Go table.
+    ok(!headlineTable(results).includes("chat-cluster"));
+    const markdown = benchmarksMarkdown(results, targetLines(results).join("\n"));
+    ok(markdown.includes("(`chat-cluster`)"));
+    ok(markdown.includes("not how it\n  scales"), "the one-core caveat");
+    ok(markdown.includes("#### How it scales"));
+    ok(markdown.includes("~100k pub/sub deliveries/s per Redis core"));
   },
 });
 

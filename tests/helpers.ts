@@ -27,15 +27,82 @@ export async function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS)
   }
 }
 
+/**
+ * Lines received in the background, handed out in order to a waiter that
+ * gives up after a timeout (never a sleep). Shared by the test clients.
+ */
+export class LineQueue {
+  readonly #lines: string[] = [];
+  #waiter: (() => void) | null = null;
+  #ended: string | null = null;
+
+  /** Adds received lines and wakes the waiter. */
+  push(...lines: string[]): void {
+    this.#lines.push(...lines);
+    this.#wake();
+  }
+
+  /** No more lines will come, for `reason`. */
+  end(reason: string): void {
+    this.#ended = reason;
+    this.#wake();
+  }
+
+  /** Lines received and not yet taken. */
+  get size(): number {
+    return this.#lines.length;
+  }
+
+  /** True once ended and emptied. */
+  get done(): boolean {
+    return this.#ended !== null && this.#lines.length === 0;
+  }
+
+  /** Takes every line not yet taken. */
+  takeAll(): string[] {
+    return this.#lines.splice(0);
+  }
+
+  /** The next line; rejects on timeout or when the lines end first. */
+  async next(ms = WAIT_MS): Promise<string> {
+    const deadline = performance.now() + ms;
+    while (this.#lines.length === 0) {
+      if (this.#ended !== null) {
+        throw new Error(`connection ended (${this.#ended}) while waiting for a line`);
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for a line`);
+      await within(new Promise<void>((resolve) => (this.#waiter = resolve)), "a line", left)
+        .catch((error) => {
+          this.#waiter = null;
+          throw error;
+        });
+    }
+    return this.#lines.shift()!;
+  }
+
+  /** Skips lines until one matches `pattern`; returns it. */
+  async nextMatching(pattern: RegExp, ms = WAIT_MS): Promise<string> {
+    const deadline = performance.now() + ms;
+    while (true) {
+      const line = await this.next(Math.max(1, deadline - performance.now()));
+      if (pattern.test(line)) return line;
+    }
+  }
+
+  #wake(): void {
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.();
+  }
+}
+
 /** A TCP client that reads lines in the background and hands them out in order. */
 export class LineClient implements AsyncDisposable {
   readonly conn: Deno.TcpConn;
   /** The nick the server assigned (set by `connectChat`). */
   nick = "";
-  readonly #lines: string[] = [];
-  #waiter: (() => void) | null = null;
-  #ended = false;
-  #endReason = "";
+  readonly #lines = new LineQueue();
   readonly reading: Promise<void>;
 
   constructor(conn: Deno.TcpConn, readBufferBytes = 16 * 1024) {
@@ -56,41 +123,37 @@ export class LineClient implements AsyncDisposable {
   async #readLoop(size: number): Promise<void> {
     const buffer = new Uint8Array(size);
     const lines = new LineDecoder({ maxLineBytes: 1024 * 1024 });
+    const received: string[] = [];
     const sink = {
-      line: (bytes: Uint8Array) => this.#lines.push(decoder.decode(bytes)),
-      overlong: () => this.#lines.push("<overlong>"),
+      line: (bytes: Uint8Array) => received.push(decoder.decode(bytes)),
+      overlong: () => received.push("<overlong>"),
     };
+    let reason: string;
     try {
       while (true) {
         const n = await this.conn.read(buffer);
         if (n === null) break;
         lines.push(buffer.subarray(0, n), sink);
-        this.#wake();
+        this.#lines.push(...received.splice(0));
       }
       lines.end(sink);
-      this.#endReason = "closed by peer";
+      this.#lines.push(...received.splice(0));
+      reason = "closed by peer";
       this.conn.close(); // as nc and telnet do when the server closes
     } catch (error) {
-      this.#endReason = `read failed: ${error instanceof Error ? error.name : error}`;
+      reason = `read failed: ${error instanceof Error ? error.name : error}`;
     }
-    this.#ended = true;
-    this.#wake();
-  }
-
-  #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = null;
-    waiter?.();
+    this.#lines.end(reason);
   }
 
   /** Lines received and not yet taken. */
   get buffered(): number {
-    return this.#lines.length;
+    return this.#lines.size;
   }
 
   /** True once the connection has been closed by the peer or has failed. */
   get ended(): boolean {
-    return this.#ended && this.#lines.length === 0;
+    return this.#lines.done;
   }
 
   /** Sends `text` plus LF. */
@@ -104,36 +167,19 @@ export class LineClient implements AsyncDisposable {
   }
 
   /** The next line; rejects on timeout or when the connection ends first. */
-  async nextLine(ms = WAIT_MS): Promise<string> {
-    const deadline = performance.now() + ms;
-    while (this.#lines.length === 0) {
-      if (this.#ended) {
-        throw new Error(`connection ended (${this.#endReason}) while waiting for a line`);
-      }
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for a line`);
-      await within(new Promise<void>((resolve) => (this.#waiter = resolve)), "a line", left)
-        .catch((error) => {
-          this.#waiter = null;
-          throw error;
-        });
-    }
-    return this.#lines.shift()!;
+  nextLine(ms = WAIT_MS): Promise<string> {
+    return this.#lines.next(ms);
   }
 
   /** Skips lines until one matches `pattern`; returns it. */
-  async nextMatching(pattern: RegExp, ms = WAIT_MS): Promise<string> {
-    const deadline = performance.now() + ms;
-    while (true) {
-      const line = await this.nextLine(Math.max(1, deadline - performance.now()));
-      if (pattern.test(line)) return line;
-    }
+  nextMatching(pattern: RegExp, ms = WAIT_MS): Promise<string> {
+    return this.#lines.nextMatching(pattern, ms);
   }
 
   /** Waits for the server to close the connection; returns the lines left unread. */
   async untilClosed(ms = WAIT_MS): Promise<string[]> {
     await within(this.reading, "the connection to close", ms);
-    return this.#lines.splice(0);
+    return this.#lines.takeAll();
   }
 
   /** Closes the connection (if still open) and waits for the reader to stop. */

@@ -7,7 +7,7 @@
  */
 
 import { WebSocket } from "ws";
-import { WAIT_MS, within } from "./helpers.ts";
+import { LineQueue, WAIT_MS, within } from "./helpers.ts";
 
 /** A `ws` client that queues received lines and reports its close. */
 export class WsLines implements AsyncDisposable {
@@ -16,10 +16,8 @@ export class WsLines implements AsyncDisposable {
   nick = "";
   readonly opened: Promise<void>;
   readonly closed: Promise<{ code: number; reason: string }>;
-  readonly #lines: string[] = [];
+  readonly #lines = new LineQueue();
   readonly #binary: Uint8Array[] = [];
-  #waiter: (() => void) | null = null;
-  #ended = false;
 
   constructor(
     url: string,
@@ -39,21 +37,13 @@ export class WsLines implements AsyncDisposable {
     this.ws.on("message", (data: Uint8Array, isBinary: boolean) => {
       if (isBinary) this.#binary.push(data);
       else this.#lines.push(...new TextDecoder().decode(data).split("\n"));
-      this.#wake();
     });
     this.closed = new Promise((resolve) => {
       this.ws.once("close", (code: number, reason: Uint8Array) => {
-        this.#ended = true;
-        this.#wake();
+        this.#lines.end(`WebSocket closed with ${code}`);
         resolve({ code, reason: new TextDecoder().decode(reason) });
       });
     });
-  }
-
-  #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = null;
-    waiter?.();
   }
 
   /** Sends one text message. */
@@ -62,34 +52,19 @@ export class WsLines implements AsyncDisposable {
   }
 
   /** The next line; rejects on timeout or when the connection ends first. */
-  async nextLine(ms = WAIT_MS): Promise<string> {
-    const deadline = performance.now() + ms;
-    while (this.#lines.length === 0) {
-      if (this.#ended) throw new Error("WebSocket closed while waiting for a line");
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for a line`);
-      await within(new Promise<void>((resolve) => (this.#waiter = resolve)), "a line", left)
-        .catch((error) => {
-          this.#waiter = null;
-          throw error;
-        });
-    }
-    return this.#lines.shift()!;
+  nextLine(ms = WAIT_MS): Promise<string> {
+    return this.#lines.next(ms);
   }
 
   /** Skips lines until one matches `pattern`; returns it. */
-  async nextMatching(pattern: RegExp, ms = WAIT_MS): Promise<string> {
-    const deadline = performance.now() + ms;
-    while (true) {
-      const line = await this.nextLine(Math.max(1, deadline - performance.now()));
-      if (pattern.test(line)) return line;
-    }
+  nextMatching(pattern: RegExp, ms = WAIT_MS): Promise<string> {
+    return this.#lines.nextMatching(pattern, ms);
   }
 
   /** Waits for the close; returns its code and reason and the lines left unread. */
   async untilClosed(ms = WAIT_MS): Promise<{ code: number; reason: string; lines: string[] }> {
     const { code, reason } = await within(this.closed, "the WebSocket to close", ms);
-    return { code, reason, lines: this.#lines.splice(0) };
+    return { code, reason, lines: this.#lines.takeAll() };
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -121,19 +121,7 @@ export function serveEcho(options: ServeEchoOptions = {}): ParleyServer {
     logger: echo.log,
   });
   const http = options.httpPort === undefined ? null : echo.httpListener(options.httpPort);
-  const lifecycle = echo.lifecycle(tcp, http);
-  return {
-    addr: tcp.addr,
-    get httpAddr() {
-      return lifecycle.httpAddr;
-    },
-    ready: lifecycle.ready,
-    finished: lifecycle.finished,
-    descriptorsNeeded: echo.admission.descriptorsNeeded,
-    shutdown: () => lifecycle.shutdown(),
-    reloadTls: (pair) => lifecycle.reloadTls(pair),
-    [Symbol.asyncDispose]: () => lifecycle.shutdown(),
-  };
+  return echo.lifecycle(tcp, http).server(echo.admission.descriptorsNeeded);
 }
 
 /**
@@ -155,18 +143,9 @@ export async function serveWebSocketEcho(
 ): Promise<ParleyServer> {
   const echo = new EchoCore(options);
   const http = echo.httpListener(options.port ?? DEFAULT_HTTP_PORT);
-  const lifecycle = echo.lifecycle(null, http);
-  await lifecycle.ready;
-  return {
-    addr: lifecycle.httpAddr!,
-    httpAddr: lifecycle.httpAddr,
-    ready: lifecycle.ready,
-    finished: lifecycle.finished,
-    descriptorsNeeded: echo.admission.descriptorsNeeded,
-    shutdown: () => lifecycle.shutdown(),
-    reloadTls: (pair) => lifecycle.reloadTls(pair),
-    [Symbol.asyncDispose]: () => lifecycle.shutdown(),
-  };
+  const server = echo.lifecycle(null, http).server(echo.admission.descriptorsNeeded);
+  await server.ready;
+  return server;
 }
 
 /** What both echo servers share: limits, connection tracking, idle sweep. */

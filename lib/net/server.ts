@@ -108,6 +108,35 @@ export class ServerLifecycle {
     return this.#options.tls.reload(pair);
   }
 
+  /**
+   * The server object callers get: `addr` is the TCP address (the HTTP one
+   * when there is no TCP listener); `after` runs once the listeners are
+   * done (closing a Redis link) and is part of `finished`.
+   */
+  server(
+    descriptorsNeeded: number,
+    after: () => Promise<void> = () => Promise.resolve(),
+  ): ParleyServer {
+    const finished = this.finished.then(after);
+    const shutdown = () => this.shutdown().then(() => finished);
+    const tcp = this.#options.tcp;
+    const httpAddr = () => this.#httpAddr;
+    return {
+      get addr() {
+        return tcp?.addr ?? httpAddr()!;
+      },
+      get httpAddr() {
+        return httpAddr();
+      },
+      ready: this.ready,
+      finished,
+      descriptorsNeeded,
+      reloadTls: (pair) => this.reloadTls(pair),
+      shutdown,
+      [Symbol.asyncDispose]: shutdown,
+    };
+  }
+
   /** Starts the graceful stop (once); resolves when finished. */
   shutdown(): Promise<void> {
     if (!this.#stopping) {

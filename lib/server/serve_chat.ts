@@ -183,23 +183,11 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     stopClients: (graceMs) => hub.shutdown(graceMs),
     stopTimers: () => clearInterval(ticker),
   });
-  const finished = lifecycle.finished.then(() => hub.directory.close());
-  return {
-    addr: tcp.addr,
-    get httpAddr() {
-      return lifecycle.httpAddr;
-    },
-    ready: lifecycle.ready,
-    finished,
-    descriptorsNeeded: admission.descriptorsNeeded,
-    hub,
-    get clientCount() {
-      return hub.memberCount;
-    },
-    reloadTls: (pair) => lifecycle.reloadTls(pair),
-    shutdown: () => lifecycle.shutdown().then(() => finished),
-    [Symbol.asyncDispose]: () => lifecycle.shutdown().then(() => finished),
-  };
+  const server = lifecycle.server(admission.descriptorsNeeded, () => hub.directory.close());
+  return Object.defineProperties(server as ChatServer, {
+    hub: { value: hub, enumerable: true },
+    clientCount: { get: () => hub.memberCount, enumerable: true },
+  });
 }
 
 /** What a plain-text client of the TLS line port reads, in clear, before the close. */

@@ -15,10 +15,8 @@
  * @module
  */
 
-import type { ChatHub, ChatMember, ChatSession, MemberClose } from "../chat/hub.ts";
-import type { Outgoing, WireFormat } from "../chat/events.ts";
-import { decodeLine } from "../framing/utf8.ts";
-import { LineDecoder, type LineSink } from "../framing/line_codec.ts";
+import type { ChatHub, MemberClose } from "../chat/hub.ts";
+import { LineDecoder } from "../framing/line_codec.ts";
 import {
   CHAT_READ_BUFFER_BYTES,
   CHAT_READ_BUFFER_GROWN_BYTES,
@@ -26,7 +24,7 @@ import {
 } from "../support/constants.ts";
 import { closeQuietly, connectionProblem, type StreamConn } from "../net/conn.ts";
 import type { InputBudgets } from "../net/input_budget.ts";
-import { Outbound } from "../net/outbound.ts";
+import { LineMember } from "./line_member.ts";
 
 /** Options of {@linkcode serveTcpLines}. */
 export interface TcpLinesOptions {
@@ -51,62 +49,33 @@ export function serveTcpLines(
   return new TcpLineMember(conn, peer, hub, options).run();
 }
 
-class TcpLineMember implements ChatMember, LineSink {
+class TcpLineMember extends LineMember {
   /** `tcp`, or `tls` (for the log). */
   readonly transport: string;
-  readonly peer: string;
-  readonly address: string;
-  format: WireFormat = "text";
   readonly #conn: StreamConn;
-  readonly #hub: ChatHub;
   readonly #options: TcpLinesOptions;
-  readonly #outbound: Outbound;
-  #session!: ChatSession;
   #decoder: LineDecoder | null = null; // made on first input: idle members stay small
-  #closing: MemberClose | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #writeProblem: string | null = null;
 
   constructor(conn: StreamConn, peer: string, hub: ChatHub, options: TcpLinesOptions) {
+    super(peer, conn.remoteAddr.hostname, "text", hub, conn, options.maxQueueBytes);
     this.#conn = conn;
     this.transport = conn.secure ? "tls" : "tcp";
-    this.peer = peer;
-    this.address = conn.remoteAddr.hostname;
-    this.#hub = hub;
     this.#options = options;
-    this.#outbound = new Outbound(conn, {
-      maxQueueBytes: options.maxQueueBytes,
-      onError: (error) => {
-        this.#writeProblem = connectionProblem(error);
-        closeQuietly(conn); // the read loop sees it and the member leaves
-      },
-    });
   }
 
-  deliver(event: Outgoing): boolean {
-    const bytes = event.bytes(this.format);
-    return bytes === null || this.#outbound.enqueue(bytes);
-  }
-
-  close(close: MemberClose): void {
-    if (this.#closing !== null) return;
-    this.#closing = close;
-    if (close.kind === "slow" && close.last !== null) {
-      this.#outbound.replaceQueued(close.last.bytes(this.format) ?? new Uint8Array());
-    }
+  protected closeConnection(close: MemberClose): void {
     this.#closeAfter(close.graceMs);
   }
 
-  line(bytes: Uint8Array): void {
-    this.#hub.input(this.#session, decodeLine(bytes));
-  }
-
-  overlong(): void {
-    this.#hub.lineTooLong(this.#session);
+  protected writeFailed(error: unknown): void {
+    this.#writeProblem = connectionProblem(error);
+    closeQuietly(this.#conn); // the read loop sees it and the member leaves
   }
 
   async run(): Promise<void> {
-    this.#session = this.#hub.connect(this);
+    this.session = this.hub.connect(this);
     const budget = this.#options.budgets.acquire(this.address);
     let buffer = new Uint8Array(CHAT_READ_BUFFER_BYTES);
     let reason = "connection closed";
@@ -114,7 +83,7 @@ class TcpLineMember implements ChatMember, LineSink {
       while (true) {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
-        if (this.#closing !== null) continue; // discarding until the close
+        if (this.closing !== null) continue; // discarding until the close
         const pause = budget.charge(n);
         this.#decoder ??= new LineDecoder({ maxLineBytes: this.#options.maxLineBytes });
         this.#decoder.push(buffer.subarray(0, n), this);
@@ -127,16 +96,16 @@ class TcpLineMember implements ChatMember, LineSink {
         if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
       }
       // The peer shut its sending side: an unterminated last line counts.
-      if (this.#closing === null) this.#decoder?.end(this);
+      if (this.closing === null) this.#decoder?.end(this);
     } catch (error) {
       reason = this.#writeProblem ?? connectionProblem(error);
     }
     budget.release();
-    this.#hub.disconnect(this.#session, reason);
-    if (this.#closing === null && this.#writeProblem === null) {
+    this.hub.disconnect(this.session, reason);
+    if (this.closing === null && this.#writeProblem === null) {
       // It may still be reading: let it take what is queued.
       this.#closeAfter(CLOSE_GRACE_MS);
-      await this.#outbound.drained();
+      await this.outbound.drained();
     }
     clearTimeout(this.#closeTimer);
   }
@@ -145,7 +114,7 @@ class TcpLineMember implements ChatMember, LineSink {
   #closeAfter(graceMs: number): void {
     clearTimeout(this.#closeTimer);
     this.#closeTimer = setTimeout(() => closeQuietly(this.#conn), Math.max(0, graceMs));
-    this.#outbound.drained().then(async () => {
+    this.outbound.drained().then(async () => {
       try {
         await this.#conn.closeWrite();
       } catch {

@@ -17,12 +17,11 @@
  * @module
  */
 
-import type { ChatHub, ChatMember, ChatSession, MemberClose } from "../chat/hub.ts";
-import type { Outgoing, WireFormat } from "../chat/events.ts";
-import { LineDecoder, type LineSink } from "../framing/line_codec.ts";
+import type { ChatHub, MemberClose } from "../chat/hub.ts";
+import { LineDecoder } from "../framing/line_codec.ts";
 import type { WebSocketConnection } from "../net/http_listener.ts";
 import type { InputBudgets } from "../net/input_budget.ts";
-import { Outbound } from "../net/outbound.ts";
+import { LineMember } from "./line_member.ts";
 import { WebSocketWriter } from "./ws_writer.ts";
 
 /** The subprotocol a client asks for to receive JSON events. */
@@ -46,8 +45,6 @@ const CLOSE_CODES: Record<MemberClose["kind"], number> = {
   slow: 1008,
 };
 
-const decoder = new TextDecoder();
-
 /** Serves one open WebSocket as a chat member; resolves once it is closed. */
 export function serveWebSocketLines(
   connection: WebSocketConnection,
@@ -57,72 +54,51 @@ export function serveWebSocketLines(
   return new WebSocketLineMember(connection, hub, options).run();
 }
 
-class WebSocketLineMember implements ChatMember, LineSink {
+class WebSocketLineMember extends LineMember {
   /** `ws`, or `wss` over TLS (for the log). */
   readonly transport: string;
-  readonly peer: string;
-  readonly address: string;
-  format: WireFormat;
   readonly #connection: WebSocketConnection;
-  readonly #hub: ChatHub;
   readonly #options: WebSocketLinesOptions;
-  readonly #outbound: Outbound;
-  #session!: ChatSession;
   #decoder: LineDecoder | null = null;
-  #closing: MemberClose | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #problem: string | null = null;
 
   constructor(connection: WebSocketConnection, hub: ChatHub, options: WebSocketLinesOptions) {
+    super(
+      connection.peer,
+      connection.address,
+      connection.ws.protocol === JSON_SUBPROTOCOL ? "json" : "text",
+      hub,
+      new WebSocketWriter(connection.ws),
+      options.maxQueueBytes,
+    );
     this.#connection = connection;
     this.transport = connection.secure ? "wss" : "ws";
-    this.peer = connection.peer;
-    this.address = connection.address;
-    this.#hub = hub;
     this.#options = options;
-    this.format = connection.ws.protocol === JSON_SUBPROTOCOL ? "json" : "text";
-    this.#outbound = new Outbound(new WebSocketWriter(connection.ws), {
-      maxQueueBytes: options.maxQueueBytes,
-      onError: () => connection.reset(),
-    });
   }
 
-  deliver(event: Outgoing): boolean {
-    const bytes = event.bytes(this.format);
-    return bytes === null || this.#outbound.enqueue(bytes);
-  }
-
-  close(close: MemberClose): void {
-    if (this.#closing !== null) return;
-    this.#closing = close;
+  protected closeConnection(close: MemberClose): void {
     const { ws } = this.#connection;
-    if (close.kind === "slow" && close.last !== null) {
-      this.#outbound.replaceQueued(close.last.bytes(this.format) ?? new Uint8Array());
-    }
     // Megabytes may be stuck in the kernel for a peer that does not read:
     // if it is not gone within the grace, reset rather than leave an orphan.
     this.#closeTimer = setTimeout(() => this.#connection.reset(), Math.max(0, close.graceMs));
-    this.#outbound.drained().then(() => {
+    this.outbound.drained().then(() => {
       if (ws.readyState === ws.OPEN) ws.close(CLOSE_CODES[close.kind], close.reason);
     });
   }
 
-  line(bytes: Uint8Array): void {
-    this.#hub.input(this.#session, decoder.decode(bytes));
-  }
-
-  overlong(): void {
-    this.#hub.lineTooLong(this.#session);
+  protected writeFailed(): void {
+    this.#connection.reset();
   }
 
   run(): Promise<void> {
     const { ws } = this.#connection;
-    this.#session = this.#hub.connect(this);
+    this.session = this.hub.connect(this);
     const budget = this.#options.budgets.acquire(this.address);
     let resume: ReturnType<typeof setTimeout> | undefined;
     return new Promise((resolve) => {
       ws.on("message", (data: Uint8Array, isBinary: boolean) => {
-        if (this.#closing !== null) return;
+        if (this.closing !== null) return;
         const pause = budget.charge(data.length);
         if (pause > 0 && resume === undefined) {
           // Over its input budget: stop reading for a while (backpressure).
@@ -142,7 +118,7 @@ class WebSocketLineMember implements ChatMember, LineSink {
         this.#decoder.end(this);
         // Send the replies now: a close frame right behind this message is
         // answered at once, and nothing can be sent after that.
-        this.#outbound.flushNow();
+        this.outbound.flushNow();
       });
       ws.on("error", (error: Error) => {
         this.#problem ??= error.message.replace(/^Invalid WebSocket frame: /i, "");
@@ -153,7 +129,7 @@ class WebSocketLineMember implements ChatMember, LineSink {
         budget.release();
         const reason = this.#connection.endedBy ?? this.#problem ??
           (code === 1006 ? "connection reset" : "connection closed");
-        this.#hub.disconnect(this.#session, reason);
+        this.hub.disconnect(this.session, reason);
         resolve();
       });
     });

@@ -460,6 +460,32 @@ fn udp_echo(args: &Args) {
     report("udp-echo", ops, cpu.2, latencies, cpu, pid.as_deref(), &[("lost", lost.to_string())]);
 }
 
+/// Redis's `total_commands_processed` (`INFO stats` over a raw RESP request)
+/// at `url` (`redis://HOST:PORT`); None if Redis cannot be asked.
+fn redis_commands(url: &str) -> Option<u64> {
+    let authority = url.strip_prefix("redis://")?.split('/').next()?;
+    let authority = authority.rsplit('@').next()?;
+    let mut stream = TcpStream::connect(authority).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
+    stream.write_all(b"INFO stats\r\n").ok()?;
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        reply.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&reply);
+        let Some(end) = text.find("\r\n") else { continue };
+        let length: usize = text.strip_prefix('$')?[..end - 1].parse().ok()?;
+        if reply.len() < end + 2 + length + 2 {
+            continue;
+        }
+        return text.lines().find_map(|line| line.strip_prefix("total_commands_processed:")?.trim().parse().ok());
+    }
+}
+
 /// Microseconds since a process-wide epoch, so timestamps compare across threads.
 fn now_us(epoch: Instant) -> u64 {
     epoch.elapsed().as_micros() as u64
@@ -468,7 +494,10 @@ fn now_us(epoch: Instant) -> u64 {
 /// Chat fan-out: `clients` connections in one room, each sending `rate`
 /// lines/s carrying `@T<send µs>@S<sender>@N<seq>`; every client reads all
 /// lines. With `slow 1`, one more client connects and never reads, and the
-/// server's RSS is sampled every `sample-ms`.
+/// server's RSS is sampled every `sample-ms`. With `redis URL` (a cluster's
+/// Redis), reports the commands Redis ran from just before the first line
+/// to the end of the drain (`redis_commands`): the lines' cost, without the
+/// clients' joins and leaves.
 fn chat(args: &Args) {
     let addr = args.str("addr");
     let clients = args.num("clients", 100.0) as usize;
@@ -491,6 +520,8 @@ fn chat(args: &Args) {
     let idle_slow: Vec<TcpStream> = (0..slow).map(|_| connect(&addr)).collect();
     // Everyone is connected (and joined) before anyone speaks.
     thread::sleep(Duration::from_millis(500));
+    let redis = args.flags.get("redis").cloned();
+    let redis_before = redis.as_deref().and_then(redis_commands);
     let start = Instant::now() + Duration::from_millis(100);
     let end = start + duration;
     let mut readers = vec![];
@@ -572,6 +603,12 @@ fn chat(args: &Args) {
     while Instant::now() < drain_end && delivered.load(Ordering::Relaxed) < expected {
         thread::sleep(Duration::from_millis(50));
     }
+    // Before anyone leaves; less the INFO that took redis_before.
+    let redis_after = redis.as_deref().and_then(redis_commands);
+    let redis_used = match (redis_before, redis_after) {
+        (Some(before), Some(after)) => vec![("redis_commands", after.saturating_sub(before + 1).to_string())],
+        _ => vec![],
+    };
     stop_readers.store(true, Ordering::Relaxed);
     for r in readers {
         r.join().ok();
@@ -580,20 +617,14 @@ fn chat(args: &Args) {
     let got = delivered.load(Ordering::Relaxed);
     let lat = std::mem::take(&mut *latencies.lock().unwrap());
     let samples: Vec<String> = rss_samples.iter().map(|k| k.to_string()).collect();
-    report(
-        "chat",
-        got,
-        cpu.2,
-        lat,
-        cpu,
-        pid.as_deref(),
-        &[
-            ("sent", total_sent.to_string()),
-            ("expected", expected.to_string()),
-            ("delivered_ratio", format!("{:.5}", if expected == 0 { 0.0 } else { got as f64 / expected as f64 })),
-            ("rss_samples_kib", format!("[{}]", samples.join(","))),
-        ],
-    );
+    let mut extra = vec![
+        ("sent", total_sent.to_string()),
+        ("expected", expected.to_string()),
+        ("delivered_ratio", format!("{:.5}", if expected == 0 { 0.0 } else { got as f64 / expected as f64 })),
+        ("rss_samples_kib", format!("[{}]", samples.join(","))),
+    ];
+    extra.extend(redis_used);
+    report("chat", got, cpu.2, lat, cpu, pid.as_deref(), &extra);
 }
 
 /// Idle capacity: open `clients` connections, read whatever greeting the
