@@ -10,7 +10,6 @@ import { serveEcho } from "./lib/echo/serve_echo.ts";
 import { parseServerArgs } from "./lib/cli/server_cli.ts";
 import { formatAddr } from "./lib/net/conn.ts";
 import { CertificateError, ConnectionError, ListenError } from "./lib/support/errors.ts";
-import { RedisDirectory } from "./lib/cluster/redis_directory.ts";
 import { DEFAULT_ANNOUNCE_LIMIT, DEFAULT_HISTORY } from "./lib/support/constants.ts";
 import { descriptorWarning, openFileLimit } from "./lib/net/limits.ts";
 import { LogWriter } from "./lib/net/log_writer.ts";
@@ -41,6 +40,8 @@ async function main(): Promise<number> {
     if (parsed.options.mode === "chat" && parsed.options.redis !== undefined) {
       const { url, cluster } = parsed.options.redis;
       const chat = parsed.options.options;
+      // Loaded only when asked for: a server without --redis never loads the client.
+      const { RedisDirectory } = await import("./lib/cluster/redis_directory.ts");
       options = {
         ...options,
         directory: await RedisDirectory.connect({
