@@ -244,3 +244,93 @@ Deno.test({
     deepEqual(after.filter((line) => line.includes('"message"')), []);
   },
 });
+
+Deno.test({
+  name:
+    `cluster: a room first entered while Redis is down gets its events once Redis is back${suffix}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisProcess.start();
+    await using cluster = await startNodes(redis, 2);
+    const [a, b] = cluster.nodes;
+    await using alice = await connectChat(a.addr);
+    await using bob = await connectChat(b.addr);
+    await redis.kill();
+    await bob.send("/join dev"); // node B's first member in dev: its subscription cannot be made
+    await bob.nextMatching(/you joined dev/);
+    await redis.restart();
+    await alice.send("/join dev");
+    await alice.nextMatching(/you joined dev/);
+    // Once B has set dev up again, what alice says in dev reaches bob.
+    await within(
+      (async () => {
+        for (let i = 0;; i++) {
+          await alice.send(`probe ${i}`);
+          const heard = await bob.nextMatching(/^<.*probe \d+$/, 300).catch(() => null);
+          if (heard !== null) return;
+        }
+      })(),
+      "node B to hear dev again",
+    );
+  },
+});
+
+Deno.test({
+  name:
+    `cluster: what happened during a short outage is put right: nicks freed, no ghosts${suffix}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisProcess.start();
+    await using cluster = await startNodes(redis, 2);
+    const [a, b] = cluster.nodes;
+    await using alice = await connectChat(a.addr);
+    const ghost = await connectChat(a.addr);
+    await ghost.send("/nick ghost");
+    await ghost.nextMatching(/you are now known as ghost/);
+    await using bob = await connectChat(b.addr);
+    // The nodes' command connections drop (a short outage, Redis's data
+    // kept) just as ghost leaves: node A's writes for ghost fail.
+    match(await redis.command("CLIENT", "KILL", "TYPE", "normal"), /^:[1-9]/);
+    await ghost.close();
+    await alice.nextMatching(/ghost left/);
+    // When Redis answers again, node A removes what it still held for ghost.
+    await within(
+      (async () => {
+        while (true) {
+          await bob.send("/who");
+          const who = await bob.nextMatching(/ in lobby: /, 3000);
+          if (!who.includes("ghost")) return;
+        }
+      })(),
+      "ghost to leave /who",
+    );
+    // ... and frees ghost's nick (in the same step, right after).
+    await within(
+      (async () => {
+        while (true) {
+          await bob.send("/nick ghost");
+          const answer = await bob.nextMatching(/^(\* you are now known as|! nick) /);
+          if (answer === "* you are now known as ghost") return;
+        }
+      })(),
+      "ghost's nick to be freed",
+    );
+  },
+});
+
+Deno.test({
+  name: `cluster: an emptied room leaves nothing behind in Redis${suffix}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisProcess.start();
+    await using cluster = await startNodes(redis, 1);
+    await using alice = await connectChat(cluster.nodes[0].addr);
+    await alice.send("/join foo");
+    await alice.nextMatching(/you joined foo/);
+    await alice.send("said in foo");
+    await alice.send("/join bar");
+    await alice.nextMatching(/you joined bar/);
+    await syncWho(alice);
+    equal(await redis.command("KEYS", "test:room:foo*"), "*0\r\n");
+  },
+});

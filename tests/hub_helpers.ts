@@ -7,6 +7,16 @@
 
 import type { Outgoing, WireFormat } from "../lib/chat/events.ts";
 import {
+  type ChatDirectory,
+  type DirectoryListener,
+  LocalDirectory,
+  type MemberRef,
+  type RoomEntry,
+  type RoomEnvelope,
+} from "../lib/chat/directory.ts";
+import type { RoomCount } from "../lib/chat/events.ts";
+import type { HistoryEntry, HistoryLimits } from "../lib/chat/history.ts";
+import {
   ChatHub,
   type ChatHubOptions,
   type ChatMember,
@@ -83,7 +93,7 @@ export class FakeMember implements ChatMember {
 }
 
 /** A hub with a fake clock and helpers to connect fake members. */
-export function testHub(options: ChatHubOptions = {}) {
+export function testHub(options: ChatHubOptions & { directory?: ChatDirectory } = {}) {
   const clock = new FakeClock();
   const hub = new ChatHub({ clock: clock.read, ...options });
   const connect = (member = new FakeMember()): FakeMember => {
@@ -100,4 +110,91 @@ export function testHub(options: ChatHubOptions = {}) {
     for (const line of lines) hub.input(member.session, line);
   };
   return { hub, clock, connect, room, say };
+}
+
+/**
+ * The in-memory directory, but whose `claim` and `enter` answer only when
+ * the test says so (as another node over Redis would), to test the hub's
+ * asynchronous paths.
+ */
+export class DeferredDirectory implements ChatDirectory {
+  readonly #inner: LocalDirectory;
+  readonly #waiting: (() => void)[] = [];
+  /** Overrides the cursor `enter` answers with. */
+  cursor: number | null = null;
+
+  constructor(history: HistoryLimits) {
+    this.#inner = new LocalDirectory(history);
+  }
+
+  /** Answers the oldest deferred call. */
+  answerNext(): void {
+    this.#waiting.shift()?.();
+  }
+
+  /** Calls waiting for an answer. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  get nodeId(): string {
+    return this.#inner.nodeId;
+  }
+
+  get historyBytes(): number {
+    return this.#inner.historyBytes;
+  }
+
+  claim(key: string, ref: MemberRef): Promise<boolean> {
+    return new Promise((resolve) => this.#waiting.push(() => resolve(this.#inner.claim(key, ref))));
+  }
+
+  enter(ref: MemberRef, nick: string, roomKey: string, name: string): Promise<RoomEntry> {
+    return new Promise((resolve) =>
+      this.#waiting.push(() => {
+        const entry = this.#inner.enter(ref, nick, roomKey, name);
+        resolve(this.cursor === null ? entry : { ...entry, cursor: this.cursor });
+      })
+    );
+  }
+
+  attach(listener: DirectoryListener): void {
+    this.#inner.attach(listener);
+  }
+  guest(ref: MemberRef): string {
+    return this.#inner.guest(ref);
+  }
+  release(key: string, ref: MemberRef): void {
+    this.#inner.release(key, ref);
+  }
+  find(key: string): MemberRef | null {
+    return this.#inner.find(key);
+  }
+  online(): number {
+    return this.#inner.online();
+  }
+  exit(ref: MemberRef, roomKey: string): number {
+    return this.#inner.exit(ref, roomKey);
+  }
+  renamed(ref: MemberRef, nick: string): void {
+    this.#inner.renamed(ref, nick);
+  }
+  members(roomKey: string): string[] {
+    return this.#inner.members(roomKey);
+  }
+  rooms(): RoomCount[] {
+    return this.#inner.rooms();
+  }
+  publish(roomKey: string, envelope: RoomEnvelope, elsewhere?: boolean): boolean {
+    return this.#inner.publish(roomKey, envelope, elsewhere);
+  }
+  history(roomKey: string): HistoryEntry[] {
+    return this.#inner.history(roomKey);
+  }
+  send(): boolean {
+    return false;
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }

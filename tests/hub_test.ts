@@ -1,7 +1,7 @@
 import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
 import { ChatHub } from "../lib/chat/hub.ts";
 import type { LogEvent } from "../lib/support/log.ts";
-import { FakeMember, testHub } from "./hub_helpers.ts";
+import { DeferredDirectory, FakeMember, testHub } from "./hub_helpers.ts";
 
 const pure = { permissions: "none" } as const;
 
@@ -523,5 +523,65 @@ Deno.test({
       seq: 99,
     });
     deepEqual(bob.take(), ["<guest-1> three"]);
+  },
+});
+
+/** Every pending microtask has run (the hub has taken the directory's answer): one macrotask. */
+const microtasksDone = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+Deno.test({
+  ...pure,
+  name: "ChatHub runs a member's lines in order while a command awaits another node, 64 at most",
+  async fn() {
+    const directory = new DeferredDirectory({ lines: 20, roomBytes: 1 << 16, totalBytes: 1 << 20 });
+    const { connect, say } = testHub({ directory, rate: 0 });
+    const [alice, bob] = [connect(), connect()];
+    while (directory.waiting > 0) {
+      directory.answerNext();
+      await microtasksDone();
+    }
+    alice.take();
+    bob.take();
+    say(alice, "/nick alice"); // answered later: alice is busy meanwhile
+    for (let i = 0; i < 70; i++) say(alice, `line ${i}`);
+    deepEqual(
+      alice.take(),
+      Array(6).fill(
+        "! too many lines while the server waits for an answer; this line was not sent",
+      ),
+    );
+    deepEqual(bob.take(), []);
+    directory.answerNext();
+    await microtasksDone();
+    deepEqual(alice.take(), ["* you are now known as alice"]);
+    deepEqual(bob.take(), [
+      "* guest-1 is now known as alice",
+      ...Array.from({ length: 64 }, (_, i) => `<alice> line ${i}`),
+    ]);
+  },
+});
+
+Deno.test({
+  ...pure,
+  name: "ChatHub holds what reaches a joiner before its history, dropping events up to its entry",
+  async fn() {
+    const directory = new DeferredDirectory({ lines: 20, roomBytes: 1 << 16, totalBytes: 1 << 20 });
+    const { hub, connect, say } = testHub({ directory, rate: 0 });
+    const alice = connect();
+    directory.answerNext();
+    await microtasksDone();
+    say(alice, "said before");
+    const bob = connect(); // its entry is answered later
+    bob.take();
+    const event = (text: string) => ({ type: "message" as const, room: "lobby", from: "x", text });
+    // From another node, while bob's entry is on its way: number 3 is before
+    // bob's entry point (it is in bob's history), number 9 after it.
+    hub.roomEvent("lobby", { event: event("three"), ts: 0, origin: null, echo: false, seq: 3 });
+    hub.roomEvent("lobby", { event: event("nine"), ts: 0, origin: null, echo: false, seq: 9 });
+    deepEqual(bob.take(), []); // held
+    directory.cursor = 4;
+    directory.answerNext();
+    await microtasksDone();
+    deepEqual(bob.take(), ["* history: <guest-1> said before", "<x> nine"]);
   },
 });

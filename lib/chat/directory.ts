@@ -106,10 +106,11 @@ export interface ChatDirectory {
     room: string,
   ): MaybePromise<RoomEntry | null>;
   /**
-   * Takes `ref` out of its room; answers how many members are left there.
-   * `lastHere`: no member of this node is left in it.
+   * Takes `ref` out of its room; answers how many members are left there,
+   * or null when the link is down (unknown: the leave is still announced
+   * to this node's members).
    */
-  exit(ref: MemberRef, roomKey: string, lastHere: boolean): MaybePromise<number>;
+  exit(ref: MemberRef, roomKey: string): MaybePromise<number | null>;
   /** Records `ref`'s new nick in its room's member list. */
   renamed(ref: MemberRef, nick: string): void;
   /** The members of a room in join order, or null when the link is down. */

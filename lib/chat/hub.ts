@@ -29,12 +29,11 @@ import {
   CLOSE_GRACE_MS,
   DEFAULT_ROOM,
   MAX_HELD_EVENTS,
-  MAX_PRIVATE_BUDGETS,
   MAX_QUEUED_LINES,
   SLOW_CLIENT_GRACE_MS,
 } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
-import { TokenBucket } from "../support/token_bucket.ts";
+import { FloodControl } from "./flood.ts";
 import {
   type ChatDirectory,
   type DirectEnvelope,
@@ -124,10 +123,7 @@ export class ChatHub implements DirectoryListener {
   readonly #byRef = new Map<MemberRef, ChatSession>();
   /** Rooms with members on this node. */
   readonly #rooms = new Map<string, Room<ChatSession>>();
-  /** Per IP address: members connected from it, and its line budget. */
-  readonly #addresses = new Map<string, { members: number; bucket: TokenBucket | null }>();
-  /** Private-message budgets, per sender address and recipient (least recently used first). */
-  readonly #privateBudgets = new Map<string, TokenBucket>();
+  readonly #flood: FloodControl;
   /** Members found too slow during the current operation, dropped after it. */
   readonly #slow: ChatSession[] = [];
   #depth = 0;
@@ -144,6 +140,7 @@ export class ChatHub implements DirectoryListener {
       totalBytes: this.settings.historyBytes,
     });
     this.directory.attach(this);
+    this.#flood = new FloodControl(this.settings);
   }
 
   /** Members connected to this node now, of every transport. */
@@ -173,9 +170,7 @@ export class ChatHub implements DirectoryListener {
       const session = new ChatSession(id, ref, member, nick, this.#clock());
       this.#sessions.add(session);
       this.#byRef.set(ref, session);
-      const address = this.#addresses.get(member.address);
-      if (address === undefined) this.#addresses.set(member.address, { members: 1, bucket: null });
-      else address.members++;
+      this.#flood.joined(member.address);
       this.#log({ event: "connect", peer: member.peer, nick, transport: member.transport });
       if (this.#stopping) {
         this.#end(session, "server shutting down", {
@@ -258,6 +253,7 @@ export class ChatHub implements DirectoryListener {
    */
   tick(now: number): void {
     const idleMs = this.settings.idleTimeout * 1000;
+    this.#flood.prune(now);
     this.#operation(() => {
       for (const session of this.#sessions) {
         if (session.refusedRun > 1 && now - session.refusedSince >= 1000) {
@@ -310,12 +306,12 @@ export class ChatHub implements DirectoryListener {
       if (room === undefined) return;
       const event = new Outgoing(envelope.event, roomEventText(envelope.event), envelope.ts);
       const seq = envelope.seq ?? Infinity;
-      for (const member of room.members) {
-        if (seq <= member.cursor) continue; // part of the history it was given
-        if (member.ref === envelope.origin && !(envelope.echo && member.member.format === "json")) {
-          continue;
-        }
-        this.#send(member, event);
+      for (const session of room.members) {
+        if (seq <= session.cursor) continue; // part of the history it was given
+        if (
+          session.ref === envelope.origin && !(envelope.echo && session.member.format === "json")
+        ) continue;
+        this.#send(session, event, seq);
       }
     });
   }
@@ -326,13 +322,13 @@ export class ChatHub implements DirectoryListener {
       const room = this.#rooms.get(roomKey);
       if (room === undefined) return;
       const notice = this.#notice("some messages were lost (server link interrupted)");
-      for (const member of room.members) this.#send(member, notice);
+      for (const session of room.members) this.#send(session, notice);
     });
   }
 
   /** @internal The room's numbering restarted: every member's cursor starts over. */
   roomReset(roomKey: string): void {
-    for (const member of this.#rooms.get(roomKey)?.members ?? []) member.cursor = 0;
+    for (const session of this.#rooms.get(roomKey)?.members ?? []) session.cursor = 0;
   }
 
   /** @internal A direct event for one member of this node. */
@@ -346,11 +342,11 @@ export class ChatHub implements DirectoryListener {
         );
       } else if (envelope.event.type === "private" && envelope.from !== null) {
         const text = `no such nick: ${envelope.event.to}`;
-        void this.directory.send(envelope.from, {
+        this.#background(this.directory.send(envelope.from, {
           event: { type: "error", code: "no_such_nick", text },
           ts: this.#clock(),
           from: null,
-        });
+        }));
       }
     });
   }
@@ -370,12 +366,12 @@ export class ChatHub implements DirectoryListener {
       );
       const room = session.room;
       if (room !== null) {
-        void this.directory.publish(room.key, {
+        this.#background(this.directory.publish(room.key, {
           event: { type: "nick", room: room.name, from: old, to: guest, self: false },
           ts: this.#clock(),
           origin: session.ref,
           echo: false,
-        });
+        }));
       }
     });
   }
@@ -390,48 +386,24 @@ export class ChatHub implements DirectoryListener {
   // ---- flood control ----
 
   /**
-   * Takes one line's budget from the member and from its address. The
-   * first line refused in a run gets an error at once; the rest of the run
-   * are counted and reported in one line when it ends (a line accepted
-   * again, or a second later), so a flood cannot make the server write an
-   * error per line.
+   * Takes one line's budget (see `flood.ts`). The first line refused in a
+   * run gets an error at once; the rest of the run are counted and reported
+   * in one line when it ends (a line accepted again, or a second later), so
+   * a flood cannot make the server write an error per line.
    */
   #admitLine(session: ChatSession): boolean {
-    const { rate, burst, ipRate, ipBurst } = this.settings;
-    if (rate === 0 && ipRate === 0) return true; // no clock read when both are off
+    if (this.#flood.off) return true; // no clock read when flood control is off
     const now = this.#clock();
-    if (rate > 0) {
-      session.bucket ??= new TokenBucket(rate, burst, now);
-      if (!session.bucket.take(now)) {
-        return this.#refuseLine(
-          session,
-          now,
-          `rate limit: at most ${rate} lines/s (burst ${burst}); this line was not sent`,
-        );
+    const refusal = this.#flood.admit(session, now);
+    if (refusal !== null) {
+      if (session.refusedRun++ === 0) {
+        session.refusedSince = now;
+        this.#error(session, "rate_limit", refusal);
       }
-    }
-    if (ipRate > 0) {
-      const address = this.#addresses.get(session.member.address)!;
-      address.bucket ??= new TokenBucket(ipRate, ipBurst, now);
-      if (!address.bucket.take(now)) {
-        return this.#refuseLine(
-          session,
-          now,
-          `rate limit: at most ${ipRate} lines/s from your address ${session.member.address} ` +
-            `(burst ${ipBurst}); this line was not sent`,
-        );
-      }
+      return false;
     }
     if (session.refusedRun > 0) this.#endRefusalRun(session);
     return true;
-  }
-
-  #refuseLine(session: ChatSession, now: number, text: string): false {
-    if (session.refusedRun++ === 0) {
-      session.refusedSince = now;
-      this.#error(session, "rate_limit", text);
-    }
-    return false;
   }
 
   #endRefusalRun(session: ChatSession): void {
@@ -444,26 +416,6 @@ export class ChatHub implements DirectoryListener {
         `rate limit: ${more} more ${more === 1 ? "line was" : "lines were"} not sent`,
       );
     }
-  }
-
-  /**
-   * Takes the bytes of a private message from the budget of the sender's
-   * address towards `target`; false when it is spent.
-   */
-  #privateBudget(session: ChatSession, target: MemberRef, bytes: number): boolean {
-    const rate = this.settings.msgBytesRate;
-    if (rate === 0) return true;
-    const now = this.#clock();
-    const key = `${session.member.address} ${target}`;
-    let bucket = this.#privateBudgets.get(key);
-    if (bucket === undefined) {
-      if (this.#privateBudgets.size >= MAX_PRIVATE_BUDGETS) {
-        this.#privateBudgets.delete(this.#privateBudgets.keys().next().value!);
-      }
-      bucket = new TokenBucket(rate, Math.max(1, rate * 4), now);
-    } else this.#privateBudgets.delete(key); // re-inserted: most recently used last
-    this.#privateBudgets.set(key, bucket);
-    return bucket.take(now, bytes);
   }
 
   // ---- commands ----
@@ -521,7 +473,7 @@ export class ChatHub implements DirectoryListener {
       origin: session.ref,
       echo: true,
     });
-    void this.#after(published, (delivered) => {
+    this.#background(this.#after(published, (delivered) => {
       if (!delivered && !session.ended) {
         this.#error(
           session,
@@ -529,7 +481,7 @@ export class ChatHub implements DirectoryListener {
           `not delivered to other servers: ${LINK_DOWN}; only people on this server saw it`,
         );
       }
-    });
+    }));
   }
 
   #privateMessage(session: ChatSession, nick: string, text: string): MaybePromise<void> {
@@ -547,7 +499,7 @@ export class ChatHub implements DirectoryListener {
         formatPrivate(session.nick, text),
       );
       const bytes = event.bytes(local?.member.format ?? "text")?.length ?? 0;
-      if (!this.#privateBudget(session, ref, bytes)) {
+      if (!this.#flood.privateAllowed(session.member.address, ref, bytes, this.#clock())) {
         return this.#error(
           session,
           "too_much",
@@ -608,12 +560,12 @@ export class ChatHub implements DirectoryListener {
         ),
       );
       if (room !== null) {
-        void this.directory.publish(room.key, {
+        this.#background(this.directory.publish(room.key, {
           event: { type: "nick", room: room.name, from: old, to: nick, self: false },
           ts: this.#clock(),
           origin: session.ref,
           echo: false,
-        });
+        }));
       }
       this.#log({ event: "nick", peer: session.member.peer, nick: old, to: nick });
     });
@@ -671,57 +623,65 @@ export class ChatHub implements DirectoryListener {
 
   // ---- rooms ----
 
-  /** Enters a room: announced, the member list, then its history. */
+  /**
+   * Enters a room: announced, then the member list, then its history, then
+   * what happened since. The member is in this node's room from the start,
+   * and what reaches it before its history is held: events up to its entry
+   * point (its `cursor`) are part of that history and are dropped, later
+   * ones follow it.
+   */
   #enterRoom(session: ChatSession, requested: string, tellMembers: boolean): MaybePromise<void> {
     const key = nameKey(requested);
+    let room = this.#rooms.get(key);
+    if (room === undefined) {
+      room = new Room<ChatSession>(requested, key);
+      this.#rooms.set(key, room);
+    }
+    room.members.add(session);
+    session.room = room;
+    session.cursor = -1;
+    session.held = [];
     const entered = this.directory.enter(session.ref, session.nick, key, requested);
     return this.#after(entered, (entry) => {
-      if (session.ended) return void this.directory.exit(session.ref, key, false);
+      if (session.ended || session.room !== room) return;
       // With the link down, the room is what this node knows of it.
-      const localRoom = this.#rooms.get(key);
-      const name = entry?.name ?? localRoom?.name ?? requested;
-      const members = entry?.members ??
-        [...(localRoom?.members ?? [])].map((member) => member.nick).concat(session.nick);
+      if (entry !== null) room.name = entry.name;
+      const members = entry?.members ?? [...room.members].map((member) => member.nick);
+      session.cursor = entry?.cursor ?? 0;
       if (this.#announces(members.length - 1)) {
-        void this.directory.publish(key, {
-          event: { type: "join", room: name, nick: session.nick },
+        this.#background(this.directory.publish(key, {
+          event: { type: "join", room: room.name, nick: session.nick },
           ts: this.#clock(),
           origin: session.ref,
           echo: false,
-        });
+        }));
       }
-      let room = this.#rooms.get(key);
-      if (room === undefined) {
-        room = new Room<ChatSession>(name, key);
-        this.#rooms.set(key, room);
-      }
-      room.members.add(session);
-      session.room = room;
-      session.cursor = entry?.cursor ?? 0;
-      this.#send(
+      this.#deliverNow(
         session,
         this.#event(
-          { type: "members", room: name, members },
+          { type: "members", room: room.name, members },
           tellMembers
-            ? formatNotice(`you joined ${name}; ${members.length} here: ${members.join(", ")}`)
+            ? formatNotice(
+              `you joined ${room.name}; ${members.length} here: ${members.join(", ")}`,
+            )
             : null, // the welcome said where you are; JSON clients want the list
         ),
       );
-      if (entry === null) return;
-      const history = this.directory.history(key, entry.cursor);
-      if (history instanceof Promise) session.held ??= []; // history first, then what came since
-      return this.#after(history, (entries) => this.#replay(session, name, entries));
+      const history = entry === null ? [] : this.directory.history(key, entry.cursor);
+      return this.#after(history, (entries) => this.#replay(session, room.name, entries));
     });
   }
 
+  /** Sends the history, then releases what was held (after the entry point). */
   #replay(session: ChatSession, room: string, entries: readonly HistoryEntry[]): void {
     const held = session.held;
     session.held = null;
+    if (session.ended) return;
     for (const entry of entries) {
       const rendered = entry.kind === "message"
         ? formatMessage(entry.from, entry.text)
         : formatAction(entry.from, entry.text);
-      this.#send(
+      this.#deliverNow(
         session,
         new Outgoing(
           { type: "history", room, kind: entry.kind, from: entry.from, text: entry.text },
@@ -730,7 +690,9 @@ export class ChatHub implements DirectoryListener {
         ),
       );
     }
-    for (const event of held ?? []) this.#send(session, event);
+    for (const { event, seq } of held ?? []) {
+      if (seq > session.cursor) this.#send(session, event, seq);
+    }
   }
 
   /** Leaves the room: this node's view at once, the directory's (and the announcement) after. */
@@ -743,15 +705,19 @@ export class ChatHub implements DirectoryListener {
     if (room.size === 0 && room.key !== LOBBY_KEY) this.#rooms.delete(room.key);
     const { ref, nick } = session;
     const elsewhere = this.#stopping; // this node's members are all leaving
-    void this.#after(this.directory.exit(ref, room.key, room.size === 0), (left) => {
-      if (!this.#announces(left)) return;
-      void this.directory.publish(room.key, {
-        event: { type: "leave", room: room.name, nick, reason },
-        ts: this.#clock(),
-        origin: ref,
-        echo: false,
-      }, elsewhere);
-    });
+    this.#background(this.#after(this.directory.exit(ref, room.key), (left) => {
+      // Nobody left to tell (and an emptied room's keys stay deleted).
+      if (left === 0 || (left !== null && !this.#announces(left))) return;
+      return this.#after(
+        this.directory.publish(room.key, {
+          event: { type: "leave", room: room.name, nick, reason },
+          ts: this.#clock(),
+          origin: ref,
+          echo: false,
+        }, elsewhere),
+        () => {},
+      );
+    }));
   }
 
   /** Whether joins and leaves are announced in a room of `size` other members. */
@@ -761,15 +727,32 @@ export class ChatHub implements DirectoryListener {
 
   // ---- delivery and ending ----
 
-  #send(session: ChatSession, event: Outgoing): void {
+  /**
+   * Sends `event` (number `seq` in its room's order, or none) to `session`:
+   * held while its room's history is on the way, else delivered.
+   */
+  #send(session: ChatSession, event: Outgoing, seq = Infinity): void {
     if (session.ended || session.dropping) return;
     if (session.held !== null) {
-      if (session.held.length < MAX_HELD_EVENTS) return void session.held.push(event);
+      if (session.held.length < MAX_HELD_EVENTS) return void session.held.push({ event, seq });
       this.#replay(session, "", []); // the history is too late: stop holding
     }
+    this.#deliverNow(session, event);
+  }
+
+  /** Delivers at once, past anything held; a full queue drops the member after this operation. */
+  #deliverNow(session: ChatSession, event: Outgoing): void {
+    if (session.ended || session.dropping) return;
     if (!session.member.deliver(event)) {
       session.dropping = true; // nothing more reaches it; dropped after this operation
       this.#slow.push(session);
+    }
+  }
+
+  /** Runs work nobody waits for; a failure is logged, never unhandled. */
+  #background(work: MaybePromise<unknown>): void {
+    if (work instanceof Promise) {
+      work.catch((error) => this.#log({ event: "error", reason: `hub: ${String(error)}` }));
     }
   }
 
@@ -816,15 +799,17 @@ export class ChatHub implements DirectoryListener {
   #whenDone(session: ChatSession, work: MaybePromise<void>): void {
     if (!(work instanceof Promise)) return;
     session.busy = true;
-    work.catch((error) => {
-      this.#log({ event: "error", peer: session.member.peer, reason: String(error) });
-    }).finally(() =>
-      this.#operation(() => {
-        session.busy = false;
-        while (!session.busy && !session.ended && session.queue.length > 0) {
-          this.#whenDone(session, this.#execute(session, parseCommand(session.queue.shift()!)));
-        }
-      })
+    this.#background(
+      work.catch((error) => {
+        this.#log({ event: "error", peer: session.member.peer, reason: String(error) });
+      }).finally(() =>
+        this.#operation(() => {
+          session.busy = false;
+          while (!session.busy && !session.ended && session.queue.length > 0) {
+            this.#whenDone(session, this.#execute(session, parseCommand(session.queue.shift()!)));
+          }
+        })
+      ),
     );
   }
 
@@ -837,10 +822,7 @@ export class ChatHub implements DirectoryListener {
     this.#sessions.delete(session);
     this.#byRef.delete(session.ref);
     this.directory.release(nameKey(session.nick), session.ref);
-    const address = this.#addresses.get(session.member.address);
-    if (address !== undefined && --address.members === 0) {
-      this.#addresses.delete(session.member.address);
-    }
+    this.#flood.left(session.member.address, this.#clock());
     const { peer, transport } = session.member;
     this.#log({ event: "disconnect", peer, nick: session.nick, reason, transport });
     if (close !== null) {

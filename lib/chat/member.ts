@@ -81,7 +81,7 @@ export class ChatSession {
    * Events held back while its room's history is on the way, so it sees
    * the history first; null when nothing is held.
    */
-  held: Outgoing[] | null = null;
+  held: { event: Outgoing; seq: number }[] | null = null;
 
   constructor(id: number, ref: MemberRef, member: ChatMember, nick: string, now: number) {
     this.id = id;

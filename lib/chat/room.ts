@@ -7,8 +7,8 @@
 
 /** A room whose local members are of type `M` (the hub's sessions). */
 export class Room<M> {
-  /** The name as first created (NFC, no `#`). */
-  readonly name: string;
+  /** The name as first created (NFC, no `#`), anywhere in the cluster. */
+  name: string;
   /** The key rooms are told apart by (see `nameKey`). */
   readonly key: string;
   /** Members on this node, in join order. */

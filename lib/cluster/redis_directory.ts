@@ -6,13 +6,15 @@
  * Guarantees (the README has them in full):
  * 1. One order per room, the same on every node: an event is numbered,
  *    stored in the room's stream and published in one Lua step, and each
- *    node delivers in number order, without duplicates (`sequencer.ts`).
+ *    node delivers in number order, without duplicates (`room_feeds.ts`).
  * 2. No silent gaps: a jump in the numbers, or a subscription that came
  *    back, is filled from the stream; what the stream no longer has (or a
  *    Redis that restarted empty) is one `some messages were lost` notice.
- * 3. Honest failure: with Redis unreachable a publish fails at once (no
- *    offline queue), the sender is told, and this node's members still get
- *    it; the outage and its end are logged.
+ * 3. Honest failure: with Redis unreachable a publish fails at once, the
+ *    sender is told, and this node's members still get it. When Redis is
+ *    back, the node puts its state right: its members and nicks are
+ *    registered again, and what Redis still holds for members gone
+ *    meanwhile is removed.
  * 4. Unique nicks: claimed with one atomic step, freed on leave.
  * 5. A node that dies stops refreshing its key; within 15 s another node
  *    announces its members as gone (`connection lost`) and frees their nicks.
@@ -21,7 +23,6 @@
  * @module
  */
 
-import { createClient } from "redis";
 import type {
   ChatDirectory,
   DirectEnvelope,
@@ -40,9 +41,9 @@ import {
   DEFAULT_CLUSTER,
   DEFAULT_ROOM,
 } from "../support/constants.ts";
-import { ConnectionError } from "../support/errors.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
-import { errorText } from "../net/conn.ts";
+import { RedisLink } from "./redis_link.ts";
+import { encodeEnvelope, parseEnvelope, RoomFeeds } from "./room_feeds.ts";
 import {
   CLAIM,
   type ClusterKeys,
@@ -56,7 +57,6 @@ import {
   RENAME,
   ROOMS,
 } from "./scripts.ts";
-import { RoomSequencer, type SequencerAction } from "./sequencer.ts";
 
 /** Options of {@linkcode RedisDirectory.connect}. */
 export interface RedisDirectoryOptions {
@@ -76,27 +76,18 @@ export interface RedisDirectoryOptions {
   connectTimeout?: number;
 }
 
-type RedisClient = ReturnType<typeof createClient>;
-
+/** What this node knows of one of its members (to register it again). */
 interface LocalMember {
   nick: string;
   roomKey: string | null;
   room: string;
 }
 
-interface Subscription {
-  sequencer: RoomSequencer;
-  /** Local members in the room, and enters under way. */
-  members: number;
-  ready: Promise<void>;
-  /** Events that came before the room's state was read, replayed after it. */
-  early: string[] | null;
-}
-
 /** Guest numbers a node takes from Redis at once. */
 const GUEST_BLOCK = 256;
 /** Stream entries read back to find a room's history lines. */
 const HISTORY_SCAN = 200;
+const DEFAULT_ROOM_KEY = nameKey(DEFAULT_ROOM);
 
 /** The cluster's directory: see the module documentation. */
 export class RedisDirectory implements ChatDirectory {
@@ -104,12 +95,10 @@ export class RedisDirectory implements ChatDirectory {
   readonly historyBytes = 0;
   readonly #options: RedisDirectoryOptions;
   readonly #keys: ClusterKeys;
-  readonly #client: RedisClient;
-  readonly #subscriber: RedisClient;
+  readonly #link: RedisLink;
+  readonly #feeds: RoomFeeds;
   readonly #log: Logger;
   readonly #local = new Map<MemberRef, LocalMember>();
-  readonly #rooms = new Map<string, Subscription>();
-  readonly #pending = new Set<Promise<unknown>>();
   #listener: DirectoryListener | null = null;
   #guests: number[] = [];
   #guestsComing = false;
@@ -117,21 +106,15 @@ export class RedisDirectory implements ChatDirectory {
   #online = 0;
   /** This node's members in a room (so counted by Redis). */
   #inRooms = 0;
-  #down = false;
-  #closed = false;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
 
-  private constructor(options: RedisDirectoryOptions) {
+  private constructor(options: RedisDirectoryOptions, link: RedisLink, log: Logger) {
     this.#options = options;
     this.nodeId = options.nodeId ?? crypto.randomUUID().slice(0, 8);
     this.#keys = clusterKeys(options.cluster ?? DEFAULT_CLUSTER);
-    this.#log = safeLogger(options.logger ?? silentLogger);
-    this.#client = createClient({
-      url: options.url,
-      disableOfflineQueue: true, // a publish while Redis is down fails at once
-      socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500) },
-    });
-    this.#subscriber = this.#client.duplicate();
+    this.#link = link;
+    this.#log = log;
+    this.#feeds = new RoomFeeds(link, this.#keys, () => this.#listener);
   }
 
   /**
@@ -139,8 +122,21 @@ export class RedisDirectory implements ChatDirectory {
    * numbers; throws a `ConnectionError` when Redis cannot be reached.
    */
   static async connect(options: RedisDirectoryOptions): Promise<RedisDirectory> {
-    const directory = new RedisDirectory(options);
-    await directory.#start(options.connectTimeout ?? 10_000);
+    const log = safeLogger(options.logger ?? silentLogger);
+    const link = await RedisLink.open(options.url, log, options.connectTimeout ?? 10_000);
+    const directory = new RedisDirectory(options, link, log);
+    link.onUp(() => link.background(directory.#maintain()));
+    link.onResubscribed(() => link.background(directory.#feeds.catchUp()));
+    await link.subscriber.subscribe(
+      directory.#keys.nodeChannel(directory.nodeId),
+      (message: string) => directory.#onDirect(message),
+    );
+    await directory.#beat();
+    await directory.#takeGuests();
+    directory.#heartbeat = setInterval(
+      () => link.background(directory.#maintain()),
+      CLUSTER_HEARTBEAT_MS,
+    );
     return directory;
   }
 
@@ -148,81 +144,25 @@ export class RedisDirectory implements ChatDirectory {
     this.#listener = listener;
   }
 
-  async #start(timeoutMs: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
-    });
-    let lastError: unknown = null;
-    const noteError = (error: unknown) => (lastError = error);
-    this.#client.on("error", noteError);
-    this.#subscriber.on("error", noteError);
-    try {
-      await Promise.race([
-        Promise.all([this.#client.connect(), this.#subscriber.connect()]),
-        timeout,
-      ]);
-    } catch (error) {
-      this.#disconnect();
-      throw new ConnectionError(
-        `cannot reach Redis at ${this.#options.url}: ${errorText(lastError ?? error)}`,
-        { cause: lastError ?? error },
-      );
-    } finally {
-      clearTimeout(timer);
-      this.#client.off("error", noteError);
-      this.#subscriber.off("error", noteError);
-    }
-    this.#client.on("error", (error: Error) => this.#linkDown(error));
-    this.#subscriber.on("error", (error: Error) => this.#linkDown(error));
-    this.#client.on("ready", () => this.#linkUp());
-    this.#subscriber.on("ready", () => void this.#resyncRooms());
-    await this.#subscriber.subscribe(
-      this.#keys.nodeChannel(this.nodeId),
-      (message: string) => this.#onDirect(message),
-    );
-    await this.#beat();
-    await this.#takeGuests();
-    this.#heartbeat = setInterval(() => void this.#beat(), CLUSTER_HEARTBEAT_MS);
-  }
-
   // ---- nicks ----
 
   guest(ref: MemberRef): string {
-    const number = this.#guests.shift();
-    if (this.#guests.length < GUEST_BLOCK / 4) void this.#takeGuests();
-    // Out of numbers before Redis answered: a number no other node can
-    // have (this node's id in it).
-    const nick = number !== undefined
-      ? `guest-${number}`
-      : `guest-${parseInt(this.nodeId.slice(0, 6), 16)}${++this.#fallbackGuests}`;
+    const nick = this.#nextGuest();
     this.#local.set(ref, { nick, roomKey: null, room: "" });
-    this.#track(
-      this.#eval(CLAIM, [this.#keys.nick(nameKey(nick)), this.#keys.nodeNicks(this.nodeId)], [
-        ref,
-        nameKey(nick),
-      ]),
-    );
+    this.#link.background(this.#claim(nameKey(nick), ref));
     return nick;
   }
 
   async claim(key: string, ref: MemberRef, nick: string): Promise<boolean | null> {
     try {
-      const won = await this.#eval(
-        CLAIM,
-        [this.#keys.nick(key), this.#keys.nodeNicks(this.nodeId)],
-        [
-          ref,
-          key,
-        ],
-      );
-      if (won === 1) {
+      const won = await this.#claim(key, ref);
+      if (won) {
         const member = this.#local.get(ref);
         if (member !== undefined) member.nick = nick;
       }
-      return won === 1;
+      return won;
     } catch (error) {
-      this.#linkDown(error);
+      this.#link.down(error);
       return null;
     }
   }
@@ -231,16 +171,19 @@ export class RedisDirectory implements ChatDirectory {
     // Its current nick freed: the member is leaving (a rename frees the old one).
     const member = this.#local.get(ref);
     if (member !== undefined && nameKey(member.nick) === key) this.#local.delete(ref);
-    this.#track(
-      this.#eval(RELEASE, [this.#keys.nick(key), this.#keys.nodeNicks(this.nodeId)], [ref, key]),
+    this.#link.background(
+      this.#link.eval(RELEASE, [this.#keys.nick(key), this.#keys.nodeNicks(this.nodeId)], [
+        ref,
+        key,
+      ]),
     );
   }
 
   async find(key: string): Promise<MemberRef | null | undefined> {
     try {
-      return await this.#client.get(this.#keys.nick(key));
+      return await this.#link.client.get(this.#keys.nick(key));
     } catch (error) {
-      this.#linkDown(error);
+      this.#link.down(error);
       return undefined;
     }
   }
@@ -257,75 +200,70 @@ export class RedisDirectory implements ChatDirectory {
     roomKey: string,
     room: string,
   ): Promise<RoomEntry | null> {
-    const subscription = this.#subscription(roomKey);
-    subscription.members++;
     const member = this.#local.get(ref) ?? { nick, roomKey: null, room: "" };
     Object.assign(member, { nick, roomKey, room });
     this.#local.set(ref, member);
+    this.#inRooms++;
     try {
-      await subscription.ready;
-      const reply = await this.#eval(ENTER, this.#enterKeys(roomKey), [ref, nick, roomKey, room]);
+      await this.#feeds.enter(roomKey);
+      const reply = await this.#link.eval(ENTER, this.#enterKeys(roomKey), [
+        ref,
+        nick,
+        roomKey,
+        room,
+      ]);
       const [name, cursor, ...records] = reply as [string, number, ...string[]];
       member.room = name;
-      this.#inRooms++;
       return { name, members: records.map(nickOf), cursor: Number(cursor) };
     } catch (error) {
-      this.#linkDown(error);
+      this.#link.down(error); // registered again when the link is back
       return null;
     }
   }
 
-  async exit(ref: MemberRef, roomKey: string): Promise<number> {
+  async exit(ref: MemberRef, roomKey: string): Promise<number | null> {
     const member = this.#local.get(ref);
     if (member !== undefined) member.roomKey = null; // (a move enters the next room at once)
     this.#inRooms = Math.max(0, this.#inRooms - 1);
-    const subscription = this.#rooms.get(roomKey);
-    if (subscription !== undefined && --subscription.members === 0) {
-      this.#rooms.delete(roomKey);
-      this.#track(this.#subscriber.unsubscribe(this.#keys.roomChannel(roomKey)));
-    }
+    this.#feeds.exit(roomKey);
     try {
       return Number(
-        await this.#eval(EXIT, this.#exitKeys(roomKey), [ref, roomKey, nameKey(DEFAULT_ROOM)]),
+        await this.#link.eval(EXIT, this.#exitKeys(roomKey), [ref, roomKey, DEFAULT_ROOM_KEY]),
       );
     } catch (error) {
-      this.#linkDown(error);
-      return 0;
+      this.#link.down(error); // what Redis still holds is removed when the link is back
+      return null;
     }
   }
 
   renamed(ref: MemberRef, nick: string): void {
     const member = this.#local.get(ref);
     if (member !== undefined) member.nick = nick;
-    this.#track(this.#eval(RENAME, [this.#keys.members], [ref, nick]));
+    this.#link.background(this.#link.eval(RENAME, [this.#keys.members], [ref, nick]));
   }
 
   async members(roomKey: string): Promise<string[] | null> {
     try {
-      const records = await this.#eval(MEMBERS, [
-        this.#keys.roomMembers(roomKey),
-        this.#keys.members,
-      ], []);
-      return (records as string[]).map(nickOf);
+      const keys = [this.#keys.roomMembers(roomKey), this.#keys.members];
+      return ((await this.#link.eval(MEMBERS, keys, [])) as string[]).map(nickOf);
     } catch (error) {
-      this.#linkDown(error);
+      this.#link.down(error);
       return null;
     }
   }
 
   async rooms(): Promise<RoomCount[] | null> {
     try {
-      const pairs = await this.#eval(ROOMS, [this.#keys.rooms], [this.#keys.roomChannel("")]) as (
-        | string
-        | number
-      )[];
+      const pairs = await this.#link.eval(ROOMS, [this.#keys.rooms], [
+        this.#keys.roomChannel(""),
+      ]) as (string | number)[];
       const rooms: RoomCount[] = [];
       for (let i = 0; i < pairs.length; i += 2) {
         rooms.push({ name: String(pairs[i]), count: Number(pairs[i + 1]) });
       }
       return rooms;
     } catch (error) {
-      this.#linkDown(error);
+      this.#link.down(error);
       return null;
     }
   }
@@ -333,56 +271,51 @@ export class RedisDirectory implements ChatDirectory {
   // ---- events ----
 
   publish(roomKey: string, envelope: RoomEnvelope, elsewhere = false): Promise<boolean> {
-    const payload = JSON.stringify({
-      e: envelope.event,
-      t: envelope.ts,
-      o: envelope.origin,
-      x: envelope.echo,
-    });
-    return this.#track(
-      this.#eval(
-        PUBLISH,
-        [this.#keys.seq(roomKey), this.#keys.stream(roomKey), this.#keys.epoch(roomKey)],
-        [
-          this.#keys.roomChannel(roomKey),
-          payload,
-          String(CLUSTER_STREAM_LENGTH),
-          crypto.randomUUID(),
-        ],
-      ).then(() => true, (error) => {
-        this.#linkDown(error);
-        // This node's members still hear each other.
-        if (!elsewhere) this.#listener?.roomEvent(roomKey, envelope);
-        return false;
-      }),
+    const published = this.#link.eval(
+      PUBLISH,
+      [this.#keys.seq(roomKey), this.#keys.stream(roomKey), this.#keys.epoch(roomKey)],
+      [
+        this.#keys.roomChannel(roomKey),
+        encodeEnvelope(envelope),
+        String(CLUSTER_STREAM_LENGTH),
+        crypto.randomUUID(),
+      ],
     );
+    return this.#link.track(published.then(() => true, (error) => {
+      this.#link.down(error);
+      // This node's members still hear each other.
+      if (!elsewhere) this.#listener?.roomEvent(roomKey, envelope);
+      return false;
+    }));
   }
 
   async history(roomKey: string, cursor: number): Promise<HistoryEntry[]> {
     const lines = this.#options.historyLines;
     if (lines === 0 || cursor === 0) return [];
     try {
-      const entries = await this.#client.xRevRange(this.#keys.stream(roomKey), `${cursor}-1`, "-", {
-        COUNT: HISTORY_SCAN,
-      });
+      const entries = await this.#link.client.xRevRange(
+        this.#keys.stream(roomKey),
+        `${cursor}-1`,
+        "-",
+        { COUNT: HISTORY_SCAN },
+      );
       const history: HistoryEntry[] = [];
       for (const entry of entries) {
         const envelope = parseEnvelope(String(entry.message.p));
         const event = envelope?.event;
-        if (event?.type === "message" || event?.type === "action") {
-          history.push({
-            kind: event.type,
-            from: event.from,
-            text: event.text,
-            ts: envelope!.ts,
-            bytes: 0,
-          });
-          if (history.length === lines) break;
-        }
+        if (event?.type !== "message" && event?.type !== "action") continue;
+        history.push({
+          kind: event.type,
+          from: event.from,
+          text: event.text,
+          ts: envelope!.ts,
+          bytes: 0,
+        });
+        if (history.length === lines) break;
       }
       return history.reverse();
     } catch (error) {
-      this.#linkDown(error);
+      this.#link.down(error);
       return [];
     }
   }
@@ -391,224 +324,100 @@ export class RedisDirectory implements ChatDirectory {
     const node = ref.slice(0, ref.indexOf("/"));
     const payload = JSON.stringify({ r: ref, e: envelope.event, t: envelope.ts, f: envelope.from });
     try {
-      return (await this.#client.publish(this.#keys.nodeChannel(node), payload)) > 0;
+      return (await this.#link.client.publish(this.#keys.nodeChannel(node), payload)) > 0;
     } catch (error) {
-      this.#linkDown(error);
+      this.#link.down(error);
       return false;
     }
   }
 
-  /** Waits (bounded) for publishes under way, leaves the cluster, and disconnects. */
+  /** Lets publishes under way finish (at most 2 s), leaves the cluster, and disconnects. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
     clearInterval(this.#heartbeat);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.#pending]),
-      new Promise((resolve) => (timer = setTimeout(resolve, 2000))),
-    ]);
-    clearTimeout(timer);
     try {
-      await this.#client.del(this.#keys.node(this.nodeId));
-      await this.#client.sRem(this.#keys.nodes, this.nodeId);
+      await this.#link.client.del(this.#keys.node(this.nodeId));
+      await this.#link.client.sRem(this.#keys.nodes, this.nodeId);
     } catch { /* down: the key expires by itself */ }
-    this.#disconnect();
+    await this.#link.close(2000);
   }
 
-  // ---- internals ----
-
-  #subscription(roomKey: string): Subscription {
-    let subscription = this.#rooms.get(roomKey);
-    if (subscription === undefined) {
-      const created: Subscription = {
-        sequencer: new RoomSequencer(null, 0),
-        members: 0,
-        ready: Promise.resolve(),
-        early: [],
-      };
-      created.ready = (async () => {
-        // Subscribe first, then read where the room stands. Events that
-        // come meanwhile wait, and are replayed once it is known: those
-        // counted in the state are dropped as duplicates, the rest delivered.
-        await this.#subscriber.subscribe(
-          this.#keys.roomChannel(roomKey),
-          (message: string) => this.#onRoomEvent(roomKey, created, message),
-        );
-        const [epoch, seq] = await this.#roomState(roomKey);
-        created.sequencer.epoch = epoch;
-        created.sequencer.last = seq;
-        const early = created.early ?? [];
-        created.early = null;
-        for (const message of early) this.#onRoomEvent(roomKey, created, message);
-      })();
-      created.ready.catch(() => this.#rooms.delete(roomKey)); // try again next time
-      this.#rooms.set(roomKey, created);
-      subscription = created;
-    }
-    return subscription;
-  }
-
-  async #roomState(roomKey: string): Promise<[string | null, number]> {
-    const [epoch, seq] = await this.#client.mGet([
-      this.#keys.epoch(roomKey),
-      this.#keys.seq(roomKey),
-    ]);
-    return [epoch, Number(seq ?? 0)];
-  }
-
-  #onRoomEvent(roomKey: string, subscription: Subscription, message: string): void {
-    if (subscription.early !== null) return void subscription.early.push(message);
-    const first = message.indexOf(" ");
-    const second = message.indexOf(" ", first + 1);
-    if (first < 0 || second < 0) return;
-    const epoch = message.slice(0, first);
-    const seq = Number(message.slice(first + 1, second));
-    this.#act(
-      roomKey,
-      subscription,
-      subscription.sequencer.receive(epoch, seq, message.slice(second + 1)),
-    );
-  }
-
-  #act(roomKey: string, subscription: Subscription, actions: SequencerAction[]): void {
-    for (const action of actions) {
-      if (action.kind === "deliver") {
-        const envelope = parseEnvelope(action.payload);
-        if (envelope !== null) this.#listener?.roomEvent(roomKey, { ...envelope, seq: action.seq });
-      } else if (action.kind === "gap") {
-        this.#listener?.roomGap(roomKey);
-      } else if (action.kind === "reset") {
-        this.#listener?.roomReset(roomKey);
-      } else void this.#fill(roomKey, subscription, action.from, action.to);
-    }
-  }
-
-  async #fill(
-    roomKey: string,
-    subscription: Subscription,
-    from: number,
-    to: number,
-  ): Promise<void> {
-    try {
-      const entries = await this.#client.xRange(this.#keys.stream(roomKey), `${from}-1`, `${to}-1`);
-      const filled = entries.map((entry) => ({
-        seq: Number(entry.id.split("-")[0]),
-        payload: String(entry.message.p),
-      }));
-      this.#act(roomKey, subscription, subscription.sequencer.filled(filled));
-    } catch (error) {
-      subscription.sequencer.fillFailed();
-      this.#linkDown(error);
-    }
-  }
-
-  /** After the subscription came back: catch every room up from its stream. */
-  async #resyncRooms(): Promise<void> {
-    for (const [roomKey, subscription] of this.#rooms) {
-      try {
-        await subscription.ready;
-        const before = subscription.sequencer.epoch;
-        const [epoch, seq] = await this.#roomState(roomKey);
-        // A live event of a new numbering came while this was read: it is
-        // newer than what was read, and its jump is filled by itself.
-        if (subscription.sequencer.epoch !== before) continue;
-        this.#act(roomKey, subscription, subscription.sequencer.resync(epoch, seq));
-      } catch (error) {
-        this.#linkDown(error);
-      }
-    }
-  }
-
-  #onDirect(message: string): void {
-    try {
-      const { r, e, t, f } = JSON.parse(message);
-      this.#listener?.direct(r, { event: e as ChatEvent, ts: t, from: f });
-    } catch { /* not ours */ }
-  }
+  // ---- liveness ----
 
   /** Refreshes this node's key, and reaps nodes whose key has expired. */
   async #beat(): Promise<void> {
     try {
-      const alive = await this.#client.set(this.#keys.node(this.nodeId), "1", {
+      const was = await this.#link.client.set(this.#keys.node(this.nodeId), "1", {
         PX: CLUSTER_NODE_TTL_MS,
         GET: true,
       });
-      await this.#client.sAdd(this.#keys.nodes, this.nodeId);
-      if (alive === null && this.#local.size > 0) await this.#reregister();
-      this.#online = await this.#client.hLen(this.#keys.members);
-      const nodes = await this.#client.sMembers(this.#keys.nodes);
-      for (const node of nodes) {
+      await this.#link.client.sAdd(this.#keys.nodes, this.nodeId);
+      // Our key had expired (a long outage) or Redis restarted empty.
+      if (was === null && this.#local.size > 0) await this.#reconcile();
+      this.#online = await this.#link.client.hLen(this.#keys.members);
+      for (const node of await this.#link.client.sMembers(this.#keys.nodes)) {
         if (node === this.nodeId) continue;
-        if (await this.#client.exists(this.#keys.node(node))) continue;
+        if (await this.#link.client.exists(this.#keys.node(node))) continue;
         await this.#reap(node);
       }
     } catch (error) {
-      this.#linkDown(error);
-    }
-  }
-
-  /** Announces a dead node's members as gone and frees their nicks (one node does it). */
-  async #reap(node: string): Promise<void> {
-    const won = await this.#client.set(this.#keys.reaper(node), this.nodeId, {
-      NX: true,
-      PX: 30_000,
-    });
-    if (won === null) return;
-    const gone = await this.#eval(
-      REAP,
-      [
-        this.#keys.nodeMembers(node),
-        this.#keys.nodeNicks(node),
-        this.#keys.members,
-        this.#keys.nodes,
-        this.#keys.node(node),
-      ],
-      [node, this.#keys.prefix, nameKey(DEFAULT_ROOM)],
-    ) as (string | number)[];
-    this.#log({
-      event: "warning",
-      reason: `node ${node} is gone; ${gone.length / 4} of its members leave`,
-    });
-    const limit = this.#options.announceLimit;
-    for (let i = 0; i < gone.length; i += 4) {
-      const [roomKey, room, nick, left] = [
-        String(gone[i]),
-        String(gone[i + 1]),
-        String(gone[i + 2]),
-        Number(gone[i + 3]),
-      ];
-      if (limit !== 0 && left >= limit) continue;
-      void this.publish(roomKey, {
-        event: { type: "leave", room, nick, reason: "connection lost" },
-        ts: Date.now(),
-        origin: null,
-        echo: false,
-      });
+      this.#link.down(error);
     }
   }
 
   /**
-   * Redis lost this node's state (restarted, or this node's key expired):
-   * register its members again; a nick taken meanwhile makes its member a
-   * guest.
+   * Every heartbeat, and when the link is back: after any failure, put this
+   * node's state in Redis right and catch the rooms up; then the heartbeat.
    */
-  async #reregister(): Promise<void> {
-    for (const [ref, member] of this.#local) {
-      const won = await this.#eval(CLAIM, [
-        this.#keys.nick(nameKey(member.nick)),
-        this.#keys.nodeNicks(this.nodeId),
-      ], [
-        ref,
-        nameKey(member.nick),
+  async #maintain(): Promise<void> {
+    if (this.#link.takeDirty()) {
+      try {
+        await this.#reconcile();
+        await this.#feeds.catchUp();
+      } catch (error) {
+        this.#link.down(error); // dirty again: the next beat tries again
+      }
+    }
+    await this.#beat();
+  }
+
+  /**
+   * Puts Redis's view of this node right after an outage: what it holds for
+   * members gone meanwhile is removed, and every member is registered
+   * again (a nick taken meanwhile makes its member a guest, told so).
+   */
+  async #reconcile(): Promise<void> {
+    const nodeMembers = await this.#link.client.sMembers(this.#keys.nodeMembers(this.nodeId));
+    for (const ref of nodeMembers) {
+      if (this.#local.get(ref)?.roomKey) continue;
+      const record = await this.#link.client.hGet(this.#keys.members, ref);
+      const roomKey = record === null ? null : roomOf(record);
+      if (roomKey === null) {
+        await this.#link.client.sRem(this.#keys.nodeMembers(this.nodeId), ref);
+      } else {
+        await this.#link.eval(EXIT, this.#exitKeys(roomKey), [ref, roomKey, DEFAULT_ROOM_KEY]);
+      }
+    }
+    const held = new Set([...this.#local.values()].map((member) => nameKey(member.nick)));
+    for (const key of await this.#link.client.sMembers(this.#keys.nodeNicks(this.nodeId))) {
+      if (held.has(key)) continue;
+      // Freed only if one of this node's members still holds it (another
+      // node may have claimed it meanwhile); it leaves this node's set anyway.
+      const holder = await this.#link.client.get(this.#keys.nick(key));
+      const ours = holder !== null && holder.startsWith(`${this.nodeId}/`) ? holder : "";
+      await this.#link.eval(RELEASE, [this.#keys.nick(key), this.#keys.nodeNicks(this.nodeId)], [
+        ours,
+        key,
       ]);
-      if (won !== 1) {
-        const guest = this.guest(ref);
+    }
+    for (const [ref, member] of this.#local) {
+      if (!(await this.#claim(nameKey(member.nick), ref))) {
+        const guest = this.#nextGuest();
         member.nick = guest;
+        await this.#claim(nameKey(guest), ref);
         this.#listener?.nickLost(ref, guest);
       }
       if (member.roomKey !== null) {
-        await this.#eval(ENTER, this.#enterKeys(member.roomKey), [
+        await this.#link.eval(ENTER, this.#enterKeys(member.roomKey), [
           ref,
           member.nick,
           member.roomKey,
@@ -618,30 +427,80 @@ export class RedisDirectory implements ChatDirectory {
     }
   }
 
+  /** Announces a dead node's members as gone and frees their nicks (one node does it). */
+  async #reap(node: string): Promise<void> {
+    const won = await this.#link.client.set(this.#keys.reaper(node), this.nodeId, {
+      NX: true,
+      PX: 30_000,
+    });
+    if (won === null) return;
+    const keys = [
+      this.#keys.nodeMembers(node),
+      this.#keys.nodeNicks(node),
+      this.#keys.members,
+      this.#keys.nodes,
+      this.#keys.node(node),
+    ];
+    const gone = await this.#link.eval(REAP, keys, [node, this.#keys.prefix, DEFAULT_ROOM_KEY]) as (
+      | string
+      | number
+    )[];
+    this.#log({
+      event: "warning",
+      reason: `node ${node} is gone; ${gone.length / 4} of its members leave`,
+    });
+    const limit = this.#options.announceLimit;
+    for (let i = 0; i < gone.length; i += 4) {
+      const left = Number(gone[i + 3]);
+      if (left === 0 || (limit !== 0 && left >= limit)) continue;
+      this.#link.background(this.publish(String(gone[i]), {
+        event: {
+          type: "leave",
+          room: String(gone[i + 1]),
+          nick: String(gone[i + 2]),
+          reason: "connection lost",
+        },
+        ts: Date.now(),
+        origin: null,
+        echo: false,
+      }));
+    }
+  }
+
+  // ---- internals ----
+
+  #claim(key: string, ref: MemberRef): Promise<boolean> {
+    return this.#link.eval(CLAIM, [this.#keys.nick(key), this.#keys.nodeNicks(this.nodeId)], [
+      ref,
+      key,
+    ]).then((won) => won === 1);
+  }
+
+  /** A guest nick from this node's block, or, out of numbers, one with this node's id in it. */
+  #nextGuest(): string {
+    const number = this.#guests.shift();
+    if (this.#guests.length < GUEST_BLOCK / 4) this.#link.background(this.#takeGuests());
+    return number !== undefined
+      ? `guest-${number}`
+      : `guest-${parseInt(this.nodeId.slice(0, 6), 16)}${++this.#fallbackGuests}`;
+  }
+
   async #takeGuests(): Promise<void> {
     if (this.#guestsComing) return;
     this.#guestsComing = true;
     try {
-      const end = await this.#client.incrBy(this.#keys.guests, GUEST_BLOCK);
+      const end = await this.#link.client.incrBy(this.#keys.guests, GUEST_BLOCK);
       for (let number = end - GUEST_BLOCK + 1; number <= end; number++) this.#guests.push(number);
-    } catch (error) {
-      this.#linkDown(error);
     } finally {
       this.#guestsComing = false;
     }
   }
 
-  #linkDown(error: unknown): void {
-    if (this.#down || this.#closed) return;
-    this.#down = true;
-    this.#log({ event: "warning", reason: `redis link down: ${errorText(error)}` });
-  }
-
-  #linkUp(): void {
-    if (!this.#down) return;
-    this.#down = false;
-    this.#log({ event: "warning", reason: "redis link restored" });
-    void this.#beat();
+  #onDirect(message: string): void {
+    try {
+      const { r, e, t, f } = JSON.parse(message);
+      this.#listener?.direct(r, { event: e as ChatEvent, ts: t, from: f });
+    } catch { /* not ours */ }
   }
 
   #enterKeys(roomKey: string): string[] {
@@ -666,25 +525,6 @@ export class RedisDirectory implements ChatDirectory {
       this.#keys.stream(roomKey),
     ];
   }
-
-  #eval(script: string, keys: string[], args: string[]): Promise<unknown> {
-    return this.#client.eval(script, { keys, arguments: args });
-  }
-
-  #track<T>(work: Promise<T>): Promise<T> {
-    this.#pending.add(work);
-    const forget = () => this.#pending.delete(work);
-    work.then(forget, forget);
-    return work;
-  }
-
-  #disconnect(): void {
-    for (const client of [this.#subscriber, this.#client]) {
-      try {
-        client.destroy();
-      } catch { /* not connected */ }
-    }
-  }
 }
 
 /** The nick in a member record (`{"n": ...}`). */
@@ -696,11 +536,10 @@ function nickOf(record: string): string {
   }
 }
 
-/** A room event's payload, or null when it is not one. */
-function parseEnvelope(payload: string): RoomEnvelope | null {
+/** The room key in a member record (`{"r": ...}`), or null. */
+function roomOf(record: string): string | null {
   try {
-    const { e, t, o, x } = JSON.parse(payload);
-    return { event: e as ChatEvent, ts: Number(t), origin: o ?? null, echo: x === true };
+    return JSON.parse(record).r ?? null;
   } catch {
     return null;
   }

@@ -166,9 +166,10 @@ return 1
 
 /**
  * Removes a dead node's members and nicks (the caller won the reaper
- * lock). KEYS: node members, node nicks, members, nodes, node. ARGV: node
- * id, cluster prefix, default room key. Returns, per member, its room key,
- * room name, nick and the members left in that room.
+ * lock); a room it leaves empty (but the default one) is forgotten with
+ * its history. KEYS: node members, node nicks, members, nodes, node. ARGV:
+ * node id, cluster prefix, default room key. Returns, per member, its room
+ * key, room name, nick and the members left in that room.
  */
 export const REAP = `
 local out = {}
@@ -177,10 +178,15 @@ for _, ref in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   redis.call('HDEL', KEYS[3], ref)
   if record then
     local member = cjson.decode(record)
-    local roomMembers = ARGV[2] .. ':room:' .. member.r .. ':members'
-    redis.call('ZREM', roomMembers, ref)
-    local left = redis.call('ZCARD', roomMembers)
-    if left == 0 then redis.call('HDEL', ARGV[2] .. ':rooms', member.r) end
+    local room = ARGV[2] .. ':room:' .. member.r
+    redis.call('ZREM', room .. ':members', ref)
+    local left = redis.call('ZCARD', room .. ':members')
+    if left == 0 then
+      redis.call('HDEL', ARGV[2] .. ':rooms', member.r)
+      if member.r ~= ARGV[3] then
+        redis.call('DEL', room .. ':seq', room .. ':epoch', room .. ':stream')
+      end
+    end
     out[#out + 1] = member.r
     out[#out + 1] = member.m
     out[#out + 1] = member.n

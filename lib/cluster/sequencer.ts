@@ -54,11 +54,6 @@ export class RoomSequencer {
     this.last = last;
   }
 
-  /** True while a fill is under way. */
-  get filling(): boolean {
-    return this.#filling !== null;
-  }
-
   /** An event arrived over pub/sub. */
   receive(epoch: string, seq: number, payload: string): SequencerAction[] {
     const actions: SequencerAction[] = [];

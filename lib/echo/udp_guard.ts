@@ -22,7 +22,7 @@
  * @module
  */
 
-import { TokenBucket } from "../support/token_bucket.ts";
+import { BucketMap } from "../support/bucket_map.ts";
 
 /**
  * Source ports never answered: services that reply to anything (so two of
@@ -90,7 +90,7 @@ export class UdpReplyGuard {
   readonly maxRepliesPerSecond: number;
   readonly #port: number;
   readonly #own: Set<string>;
-  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #buckets: BucketMap;
 
   constructor(options: UdpReplyGuardOptions) {
     this.#port = options.port;
@@ -101,6 +101,12 @@ export class UdpReplyGuard {
         `Cannot create UdpReplyGuard: maxRepliesPerSecond must be >= 0, received ${this.maxRepliesPerSecond}`,
       );
     }
+    const rate = this.maxRepliesPerSecond;
+    this.#buckets = new BucketMap({
+      rate,
+      burst: Math.max(1, Math.ceil(rate)),
+      maxKeys: MAX_TRACKED_SOURCES,
+    });
   }
 
   /** Source addresses tracked now (bounded by {@linkcode MAX_TRACKED_SOURCES}). */
@@ -115,18 +121,7 @@ export class UdpReplyGuard {
     }
     if (REFLECTING_PORTS.has(port)) return "service-port";
     if (this.maxRepliesPerSecond === 0) return "reply";
-    let bucket = this.#buckets.get(address);
-    if (bucket === undefined) {
-      if (this.#buckets.size >= MAX_TRACKED_SOURCES) {
-        this.#buckets.delete(this.#buckets.keys().next().value!); // least recently seen
-      }
-      const rate = this.maxRepliesPerSecond;
-      bucket = new TokenBucket(rate, Math.max(1, Math.ceil(rate)), now);
-    } else {
-      this.#buckets.delete(address); // re-inserted below: most recently seen
-    }
-    this.#buckets.set(address, bucket);
-    return bucket.take(now) ? "reply" : "rate";
+    return this.#buckets.take(address, now) ? "reply" : "rate";
   }
 
   /** A wildcard server owns the whole loopback range. */

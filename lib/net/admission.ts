@@ -85,11 +85,6 @@ export class Admission {
     return this.#clients;
   }
 
-  /** Refused connections lingering now. */
-  get lingeringCount(): number {
-    return this.#lingering;
-  }
-
   /**
    * File descriptors the server may need at most: every admitted and
    * lingering connection, plus a reserve for listeners, logs and Redis.

@@ -206,11 +206,6 @@ export class HttpListener {
     if (pingMs > 0) this.#pingTimer = setInterval(() => this.#ping(), pingMs);
   }
 
-  /** Open WebSockets now. */
-  get websocketCount(): number {
-    return this.#websockets.size;
-  }
-
   /** Stops accepting; requests not yet upgraded are cut, WebSockets carry on. */
   close(): void {
     if (this.#closed) return;

@@ -33,22 +33,23 @@ const unlimited: InputBudget = { charge: () => 0, release: () => {} };
 export class InputBudgets {
   readonly #connection: ByteBudget;
   readonly #address: ByteBudget;
+  /**
+   * One bucket per address, kept after its last connection until it has
+   * refilled (reconnecting does not buy a fresh burst).
+   */
   readonly #addresses = new Map<string, { bucket: TokenBucket; connections: number }>();
+  #prunedAt = 0;
 
   constructor(connection: ByteBudget, address: ByteBudget) {
     this.#connection = connection;
     this.#address = address;
   }
 
-  /** Addresses with a budget now (one per address with open connections). */
-  get addressCount(): number {
-    return this.#addresses.size;
-  }
-
   /** The budget of a new connection from `ip`. */
   acquire(ip: string): InputBudget {
     if (this.#connection.rate === 0 && this.#address.rate === 0) return unlimited;
     const now = performance.now();
+    this.#prune(now);
     const own = this.#connection.rate === 0
       ? null
       : new TokenBucket(this.#connection.rate, this.#connection.burst, now);
@@ -73,8 +74,17 @@ export class InputBudgets {
       release: () => {
         if (released || shared === undefined) return;
         released = true;
-        if (--shared.connections === 0) this.#addresses.delete(ip);
+        shared.connections--;
       },
     };
+  }
+
+  /** At most once a second: forgets addresses with no connection whose bucket has refilled. */
+  #prune(now: number): void {
+    if (now - this.#prunedAt < 1000) return;
+    this.#prunedAt = now;
+    for (const [ip, entry] of this.#addresses) {
+      if (entry.connections === 0 && entry.bucket.full(now)) this.#addresses.delete(ip);
+    }
   }
 }

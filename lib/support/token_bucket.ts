@@ -67,6 +67,13 @@ export class TokenBucket {
     return this.#tokens >= 0 ? 0 : Math.ceil((-this.#tokens * 1000) / this.rate);
   }
 
+  /** True when the bucket is full at `now` (nothing to remember about it). */
+  full(now: number): boolean {
+    if (this.rate === 0) return true;
+    this.#refill(now);
+    return this.#tokens >= this.burst;
+  }
+
   #refill(now: number): void {
     const elapsed = now - this.#updatedAt;
     if (elapsed > 0) {
