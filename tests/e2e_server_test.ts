@@ -53,10 +53,9 @@ Deno.test("server.ts answers a bad flag with one error line plus usage and exit 
       ["--rate", "-1"],
       ["--mode", "irc"],
       ["extra"],
-      [
-        "--transform",
-        "upper",
-      ],
+      ["--transform", "upper"],
+      ["--name", ""],
+      ["--name", "\x1b[2J"],
     ]
   ) {
     const { code, stdout: out, stderr: err } = await runToEnd("server.ts", args);

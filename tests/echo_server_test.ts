@@ -1,5 +1,6 @@
 import type { LogEvent } from "../lib/support/log.ts";
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { ListenError } from "../lib/support/errors.ts";
 import { serveEcho } from "../lib/echo/serve_echo.ts";
 import { LineClient, LOOPBACK, utf8, within } from "./helpers.ts";
 import { startServer } from "./process_helpers.ts";
@@ -132,4 +133,40 @@ Deno.test("server.ts --mode echo does not grow its memory for a client that send
   await server.stop();
   ok(pushedMiB < 64, `the server kept reading: ${pushedMiB} MiB pushed`);
   ok(after - before < 16, `server RSS grew by ${(after - before).toFixed(1)} MiB`);
+});
+
+Deno.test("serveEcho() refuses bad options before binding anything", () => {
+  for (
+    const [options, pattern] of [
+      [{ maxMessageBytes: 0 }, /maxMessageBytes must be an integer >= 1, received 0/],
+      [{ idleTimeout: -1 }, /idleTimeout must be a number >= 0/],
+      [{ pingInterval: Number.NaN }, /pingInterval must be a number >= 0/],
+      [{ shutdownTimeout: -5 }, /shutdownTimeout/],
+      [{ maxClients: 0 }, /maxClients must be an integer >= 1/],
+      [{ transform: "lower" as "upper" }, /transform must be "none" or "upper"/],
+    ] as const
+  ) {
+    // Would bind both ports if validation came late; the sanitizers would
+    // then report the leaked listeners and timers.
+    throws(
+      () => serveEcho({ ...LOOPBACK, httpPort: 0, ...options }),
+      pattern,
+      JSON.stringify(options),
+    );
+  }
+});
+
+Deno.test("serveEcho() on a port in use throws and leaves no listener or timer behind", async () => {
+  await using taken = serveEcho(LOOPBACK);
+  throws(
+    () =>
+      serveEcho({
+        ...LOOPBACK,
+        port: taken.addr.port,
+        httpPort: 0,
+        idleTimeout: 5,
+        pingInterval: 1,
+      }),
+    ListenError,
+  );
 });

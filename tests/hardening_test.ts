@@ -6,7 +6,7 @@ import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { serveChat } from "../lib/server/serve_chat.ts";
 import type { LogEvent } from "../lib/support/log.ts";
 import { connectChat, LineClient, LOOPBACK, syncWho, utf8, within } from "./helpers.ts";
-import { ChildLines, rootPath } from "./process_helpers.ts";
+import { ChildLines, killChild, rootPath } from "./process_helpers.ts";
 
 Deno.test("serveChat() reads a flood of bare newlines only as fast as its input budget allows", async () => {
   await using server = serveChat(LOOPBACK); // default budgets: 10 lines/s, 40 KiB/s of input
@@ -140,9 +140,13 @@ Deno.test("serveChat() logs a burst of refusals once, with a count", async () =>
   await within(server.shutdown(), "shutdown"); // ends the log window: the count is logged
   await alice.close();
   const refusals = log.filter((event) => event.event === "refuse");
-  equal(refusals.length, 2, JSON.stringify(refusals));
-  equal(refusals[0].reason, "server full (1 clients); try again later");
-  deepEqual([refusals[1].reason, refusals[1].more], [refusals[0].reason, 29]);
+  // The first at once, the rest summed per second: one or two more lines
+  // (a slow machine may spread the 30 over two windows), never 30.
+  ok(refusals.length >= 2 && refusals.length <= 3, JSON.stringify(refusals));
+  equal(refusals[0].more, undefined);
+  for (const refusal of refusals) equal(refusal.reason, "server full (1 clients); try again later");
+  const total = refusals.reduce((sum, event) => sum + ((event.more as number | undefined) ?? 1), 0);
+  equal(total, 30, "every refusal counted once");
 });
 
 Deno.test("server.ts under a 256-descriptor limit answers a 2,000-connection flood and stays open", async () => {
@@ -159,40 +163,48 @@ Deno.test("server.ts under a 256-descriptor limit answers a 2,000-connection flo
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
-  const stdout = new ChildLines(child.stdout);
-  const port = Number(/tcp=127\.0\.0\.1:(\d+)/.exec((await stdout.next()) ?? "")![1]);
-  const flood: Deno.TcpConn[] = [];
   try {
-    for (let i = 0; i < 2000; i++) {
-      flood.push(await Deno.connect({ hostname: "127.0.0.1", port }));
-    }
-    // While the flood holds its connections, a new client is answered at
-    // once: with the refusal when a lingering place is free, else closed.
-    const late = await LineClient.connect({ transport: "tcp", hostname: "127.0.0.1", port });
-    const lines = await late.untilClosed(3000);
-    ok(
-      lines.length === 0 || lines[0] === "! server full (100 clients); try again later",
-      JSON.stringify(lines),
-    );
-  } finally {
-    for (const conn of flood) conn.close();
-  }
-  // Once the flood is gone, places free up and a client gets in.
-  const alice = await within(
-    (async () => {
-      while (true) {
-        const client = await LineClient.connect({ transport: "tcp", hostname: "127.0.0.1", port });
-        const first = await client.nextLine();
-        if (first.startsWith("* welcome")) return client;
-        await client.close();
+    const stdout = new ChildLines(child.stdout);
+    const port = Number(/tcp=127\.0\.0\.1:(\d+)/.exec((await stdout.next()) ?? "")![1]);
+    const flood: Deno.TcpConn[] = [];
+    try {
+      for (let i = 0; i < 2000; i++) {
+        flood.push(await Deno.connect({ hostname: "127.0.0.1", port }));
       }
-    })(),
-    "a place to free up",
-  );
-  await alice.close();
-  child.kill("SIGTERM");
-  await stdout.rest();
-  equal((await child.status).code, 0);
-  const stderr = await new Response(child.stderr).text();
-  ok(!/too many open files/i.test(stderr), stderr);
+      // While the flood holds its connections, a new client is answered at
+      // once: with the refusal when a lingering place is free, else closed.
+      const late = await LineClient.connect({ transport: "tcp", hostname: "127.0.0.1", port });
+      const lines = await late.untilClosed(3000);
+      ok(
+        lines.length === 0 || lines[0] === "! server full (100 clients); try again later",
+        JSON.stringify(lines),
+      );
+    } finally {
+      for (const conn of flood) conn.close();
+    }
+    // Once the flood is gone, places free up and a client gets in.
+    const alice = await within(
+      (async () => {
+        while (true) {
+          const client = await LineClient.connect({
+            transport: "tcp",
+            hostname: "127.0.0.1",
+            port,
+          });
+          const first = await client.nextLine();
+          if (first.startsWith("* welcome")) return client;
+          await client.close();
+        }
+      })(),
+      "a place to free up",
+    );
+    await alice.close();
+    child.kill("SIGTERM");
+    await stdout.rest();
+    equal((await child.status).code, 0);
+    const stderr = await new Response(child.stderr).text();
+    ok(!/too many open files/i.test(stderr), stderr);
+  } finally {
+    await killChild(child); // a failed assertion must not leave the server running
+  }
 });

@@ -470,12 +470,12 @@ Deno.test({
   fn() {
     for (
       const [options, pattern] of [
-        [{ burst: 0 }, /burst must be from 1/],
-        [{ burst: 1.5 }, /burst must be an integer/],
-        [{ rate: -1 }, /rate must be from 0/],
-        [{ rate: Number.NaN }, /rate must be from 0/],
-        [{ history: 1001 }, /history must be from 0 to 1000/],
-        [{ maxLineBytes: 10 }, /maxLineBytes must be from 64/],
+        [{ burst: 0 }, /burst must be an integer from 1 to 1000000000, received 0/],
+        [{ burst: 1.5 }, /burst must be an integer from 1/],
+        [{ rate: -1 }, /rate must be a number from 0/],
+        [{ rate: Number.NaN }, /rate must be a number from 0 .*received NaN/],
+        [{ history: 1001 }, /history must be an integer from 0 to 1000/],
+        [{ maxLineBytes: 10 }, /maxLineBytes must be an integer from 64/],
         [{ announceLimit: -1 }, /announceLimit/],
         [{ idleTimeout: -5 }, /idleTimeout/],
         [{ name: "\x1b[2J" }, /name must not be empty/],

@@ -89,3 +89,13 @@ Deno.test({
     deepEqual(problems("chat/x.ts", "// Deno.serve in a comment is fine\n"), []);
   },
 });
+
+Deno.test("entry files are thin: each imports one program from lib/cli/ and runs it", async () => {
+  for (const entry of ["server.ts", "client.ts", "udp_echo.ts"]) {
+    const source = await Deno.readTextFile(new URL(`../${entry}`, import.meta.url));
+    const body = code(source).trim().split("\n").filter((line) => line.trim() !== "");
+    deepEqual(body.length, 2, `${entry}: ${body.join(" | ")}`);
+    ok(/^import \{ \w+ \} from "\.\/lib\/cli\/\w+\.ts";$/.test(body[0]), `${entry}: ${body[0]}`);
+    ok(body[1].startsWith("if (import.meta.main) Deno.exit(await "), `${entry}: ${body[1]}`);
+  }
+});

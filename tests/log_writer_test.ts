@@ -1,7 +1,7 @@
 import { equal, match, ok } from "node:assert/strict";
 import { LogWriter } from "../lib/net/log_writer.ts";
 import { within } from "./helpers.ts";
-import { rootPath } from "./process_helpers.ts";
+import { killChild, rootPath } from "./process_helpers.ts";
 
 Deno.test({
   name: "LogWriter never blocks: a stalled output drops lines, counts them, and says so later",
@@ -44,20 +44,24 @@ Deno.test("server.ts keeps serving while nobody reads its stderr", async () => {
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const { value } = await within(reader.read(), "the listening line");
-  const port = Number(/tcp=127\.0\.0\.1:(\d+)/.exec(value ?? "")![1]);
-  const buffer = new Uint8Array(4096);
-  for (let i = 0; i < 800; i++) {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    const n = await within(conn.read(buffer), `the welcome of client ${i}`, 5000);
-    ok(n !== null && new TextDecoder().decode(buffer.subarray(0, n)).includes("welcome"));
-    conn.close();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const { value } = await within(reader.read(), "the listening line");
+    const port = Number(/tcp=127\.0\.0\.1:(\d+)/.exec(value ?? "")![1]);
+    const buffer = new Uint8Array(4096);
+    for (let i = 0; i < 800; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const n = await within(conn.read(buffer), `the welcome of client ${i}`, 5000);
+      ok(n !== null && new TextDecoder().decode(buffer.subarray(0, n)).includes("welcome"));
+      conn.close();
+    }
+    child.kill("SIGTERM");
+    const log = await new Response(child.stderr).text(); // read it only now
+    await reader.cancel();
+    equal((await child.status).code, 0);
+    // The 1 MiB queue held what the pipe could not: nothing was lost.
+    equal(log.match(/ connect peer=/g)?.length, 800);
+  } finally {
+    await killChild(child); // a failed assertion must not leave the server running
   }
-  child.kill("SIGTERM");
-  const log = await new Response(child.stderr).text(); // read it only now
-  await reader.cancel();
-  equal((await child.status).code, 0);
-  // The 1 MiB queue held what the pipe could not: nothing was lost.
-  equal(log.match(/ connect peer=/g)?.length, 800);
 });

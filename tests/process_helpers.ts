@@ -129,8 +129,19 @@ export async function runToEnd(
   return { code: status.code, stdout, stderr };
 }
 
+/**
+ * Kills `child` (SIGKILL) unless it has exited, and waits for it: the
+ * cleanup of a test that failed before stopping its process.
+ */
+export async function killChild(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch { /* exited already */ }
+  await child.status;
+}
+
 /** A server started as a subprocess, with its printed address. */
-export interface ServerProcess {
+export interface ServerProcess extends AsyncDisposable {
   child: Deno.ChildProcess;
   addr: Deno.NetAddr;
   /** The HTTP address, when the server has one. */
@@ -153,7 +164,17 @@ export async function startServer(entry: string, args: string[]): Promise<Server
   const child = denoRun(entry, fixed ? [...args, "--http-port", "0"] : args);
   const stdout = new ChildLines(child.stdout);
   const stderr = readAll(child.stderr);
-  const { tcp: addr, http: httpAddr } = await listeningAddrs(stdout);
+  let addrs: ListeningAddrs;
+  try {
+    addrs = await listeningAddrs(stdout);
+  } catch (error) {
+    await killChild(child);
+    await stdout.cancel();
+    throw new Error(`${entry} did not start: ${await stderr}`, { cause: error });
+  }
+  const { tcp: addr, http: httpAddr } = addrs;
+  let exited = false;
+  child.status.then(() => (exited = true));
   return {
     child,
     addr,
@@ -164,6 +185,13 @@ export async function startServer(entry: string, args: string[]): Promise<Server
       child.kill(signal);
       const status = await within(child.status, `${entry} to exit`);
       return { code: status.code, rest: await stdout.rest() };
+    },
+    /** Kills the server if a failed test left it running. */
+    async [Symbol.asyncDispose]() {
+      if (exited) return;
+      await killChild(child);
+      await stdout.cancel().catch(() => {});
+      await stderr;
     },
   };
 }

@@ -96,3 +96,21 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "parseServerArgs() refuses a value the hub would refuse, naming the flag",
+  permissions: "none",
+  fn() {
+    for (
+      const [args, pattern] of [
+        [["--name", ""], /^server: error: --name must not be empty\n/],
+        [["--name", "   "], /^server: error: --name must not be empty\n/],
+      ] as const
+    ) {
+      const { outcome, err } = server([...args]);
+      deepEqual(outcome, { ok: false, exitCode: 2 });
+      match(err, pattern);
+    }
+    equal(server(["--name", "lobby"]).outcome.ok, true);
+  },
+});

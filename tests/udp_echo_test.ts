@@ -193,3 +193,25 @@ Deno.test("runUdpEchoClient() recognises duplicate and late replies and does not
   ok(run.lines.includes("late reply for seq=2 (already counted as lost)"));
   match(run.lines.find((line) => line.includes("seq=3 time="))!, /: three$/);
 });
+
+Deno.test("serveUdpEcho() with reusePort lets a new server take the port over: the newest answers", async () => {
+  await using old = serveUdpEcho({ hostname: "127.0.0.1", port: 0, reusePort: true });
+  const client = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const probe = async (text: string) => {
+    await client.send(new TextEncoder().encode(text), old.addr);
+    const [reply] = await within(client.receive(), `the reply to ${text}`);
+    equal(new TextDecoder().decode(reply), text);
+  };
+  try {
+    await probe("before");
+    const newer = serveUdpEcho({ hostname: "127.0.0.1", port: old.addr.port, reusePort: true });
+    for (let i = 0; i < 5; i++) await probe(`during ${i}`);
+    equal(newer.counters.datagrams, 5, "the server bound last receives every datagram");
+    equal(old.counters.datagrams, 1);
+    await newer.shutdown();
+    await probe("after"); // the old one still listens, and answers again
+    equal(old.counters.datagrams, 2);
+  } finally {
+    client.close();
+  }
+});

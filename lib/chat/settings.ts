@@ -25,6 +25,7 @@ import {
   MIN_MAX_LINE_BYTES,
 } from "../support/constants.ts";
 import type { Logger } from "../support/log.ts";
+import { checkNumber } from "../support/options.ts";
 import { sanitizeText } from "./protocol.ts";
 
 /** Options of {@linkcode ChatHub}, checked when it is made. */
@@ -64,6 +65,8 @@ export interface ChatHubOptions {
   clock?: () => number;
 }
 
+const HUB = "Cannot create ChatHub";
+
 /** The validated form of {@linkcode ChatHubOptions}. */
 export type ChatHubSettings = Readonly<Required<Omit<ChatHubOptions, "logger" | "clock">>>;
 
@@ -78,73 +81,69 @@ export function chatHubSettings(options: ChatHubOptions = {}): ChatHubSettings {
     throw new TypeError(`Cannot create ChatHub: name must be a string, received ${options.name}`);
   }
   if (name === "") throw new RangeError("Cannot create ChatHub: name must not be empty");
-  const rate = numberIn("rate", options.rate ?? DEFAULT_RATE, 0, 1e9);
-  const burst = integerIn("burst", options.burst ?? DEFAULT_BURST, 1, 1e9);
+  const rate = checkNumber(HUB, "rate", options.rate ?? DEFAULT_RATE, { min: 0, max: 1e9 });
+  const burst = checkNumber(HUB, "burst", options.burst ?? DEFAULT_BURST, {
+    min: 1,
+    max: 1e9,
+    integer: true,
+  });
   return {
     name,
-    history: integerIn("history", options.history ?? DEFAULT_HISTORY, 0, MAX_HISTORY),
-    roomHistoryBytes: integerIn(
+    history: checkNumber(HUB, "history", options.history ?? DEFAULT_HISTORY, {
+      min: 0,
+      max: MAX_HISTORY,
+      integer: true,
+    }),
+    roomHistoryBytes: checkNumber(
+      HUB,
       "roomHistoryBytes",
       options.roomHistoryBytes ?? DEFAULT_ROOM_HISTORY_BYTES,
-      1024,
-      2 ** 30,
+      { min: 1024, max: 2 ** 30, integer: true },
     ),
-    historyBytes: integerIn(
-      "historyBytes",
-      options.historyBytes ?? DEFAULT_HISTORY_BYTES,
-      1024,
-      2 ** 40,
-    ),
-    maxLineBytes: integerIn(
-      "maxLineBytes",
-      options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
-      MIN_MAX_LINE_BYTES,
-      MAX_MAX_LINE_BYTES,
-    ),
-    maxQueueBytes: integerIn(
+    historyBytes: checkNumber(HUB, "historyBytes", options.historyBytes ?? DEFAULT_HISTORY_BYTES, {
+      min: 1024,
+      max: 2 ** 40,
+      integer: true,
+    }),
+    maxLineBytes: checkNumber(HUB, "maxLineBytes", options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, {
+      min: MIN_MAX_LINE_BYTES,
+      max: MAX_MAX_LINE_BYTES,
+      integer: true,
+    }),
+    maxQueueBytes: checkNumber(
+      HUB,
       "maxQueueBytes",
       options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES,
-      4096,
-      2 ** 40,
+      { min: 4096, max: 2 ** 40, integer: true },
     ),
     rate,
     burst,
-    ipRate: numberIn("ipRate", options.ipRate ?? IP_BUDGET_MEMBERS * rate, 0, 1e9),
-    ipBurst: integerIn("ipBurst", options.ipBurst ?? IP_BUDGET_MEMBERS * burst, 1, 1e9),
-    msgBytesRate: numberIn("msgBytesRate", options.msgBytesRate ?? DEFAULT_MSG_BYTES_RATE, 0, 1e12),
-    announceLimit: integerIn(
+    ipRate: checkNumber(HUB, "ipRate", options.ipRate ?? IP_BUDGET_MEMBERS * rate, {
+      min: 0,
+      max: 1e9,
+    }),
+    ipBurst: checkNumber(HUB, "ipBurst", options.ipBurst ?? IP_BUDGET_MEMBERS * burst, {
+      min: 1,
+      max: 1e9,
+      integer: true,
+    }),
+    msgBytesRate: checkNumber(HUB, "msgBytesRate", options.msgBytesRate ?? DEFAULT_MSG_BYTES_RATE, {
+      min: 0,
+      max: 1e12,
+    }),
+    announceLimit: checkNumber(
+      HUB,
       "announceLimit",
       options.announceLimit ?? DEFAULT_ANNOUNCE_LIMIT,
-      0,
-      1e9,
+      { min: 0, max: 1e9, integer: true },
     ),
-    idleTimeout: numberIn(
+    idleTimeout: checkNumber(
+      HUB,
       "idleTimeout",
       options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
-      0,
-      1e9,
+      { min: 0, max: 1e9 },
     ),
   };
-}
-
-function numberIn(name: string, value: number, min: number, max: number): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`Cannot create ChatHub: ${name} must be a number, received ${value}`);
-  }
-  if (!(value >= min && value <= max)) {
-    throw new RangeError(
-      `Cannot create ChatHub: ${name} must be from ${min} to ${max}, received ${value}`,
-    );
-  }
-  return value;
-}
-
-function integerIn(name: string, value: number, min: number, max: number): number {
-  numberIn(name, value, min, max);
-  if (!Number.isInteger(value)) {
-    throw new RangeError(`Cannot create ChatHub: ${name} must be an integer, received ${value}`);
-  }
-  return value;
 }
 
 /** Input byte budgets (bytes per second and burst) that transports enforce. */

@@ -6,6 +6,7 @@
  */
 
 import { type Command, InvalidArgumentError } from "commander";
+import { type ChatHubOptions, chatHubSettings } from "../chat/settings.ts";
 import {
   type CliOutput,
   newProgram,
@@ -323,27 +324,47 @@ export function parseServerArgs(
     if (flags.cluster !== DEFAULT_CLUSTER && flags.redis === undefined) {
       throw new RangeError("--cluster needs --redis");
     }
+    const options = {
+      ...common,
+      name: flags.name as string,
+      maxLineBytes: flags.maxLineBytes as number,
+      maxQueueBytes: flags.maxQueueBytes as number,
+      rate: flags.rate as number,
+      burst: flags.burst as number,
+      ipRate: flags.ipRate as number | undefined,
+      ipBurst: flags.ipBurst as number | undefined,
+      msgBytesRate: flags.msgBytesRate as number,
+      history: flags.history as number,
+      roomHistoryBytes: flags.roomHistoryBytes as number,
+      historyBytes: flags.historyBytes as number,
+      announceLimit: flags.announceLimit as number,
+    };
+    checkChatFlags(options);
     return {
       ...logging,
       mode: "chat",
       ...(flags.redis === undefined
         ? {}
         : { redis: { url: flags.redis as string, cluster: flags.cluster as string } }),
-      options: {
-        ...common,
-        name: flags.name as string,
-        maxLineBytes: flags.maxLineBytes as number,
-        maxQueueBytes: flags.maxQueueBytes as number,
-        rate: flags.rate as number,
-        burst: flags.burst as number,
-        ipRate: flags.ipRate as number | undefined,
-        ipBurst: flags.ipBurst as number | undefined,
-        msgBytesRate: flags.msgBytesRate as number,
-        history: flags.history as number,
-        roomHistoryBytes: flags.roomHistoryBytes as number,
-        historyBytes: flags.historyBytes as number,
-        announceLimit: flags.announceLimit as number,
-      },
+      options,
     };
   }, output);
+}
+
+/**
+ * The hub's own checks, run on the flags so that a value the hub refuses
+ * (`--name ""`) is a usage error naming the flag, not a crash at start.
+ */
+function checkChatFlags(options: ChatHubOptions): void {
+  try {
+    chatHubSettings(options);
+  } catch (error) {
+    if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
+    throw new RangeError(
+      error.message.replace(
+        /^Cannot create ChatHub: (\w+)/,
+        (_, name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+      ),
+    );
+  }
 }

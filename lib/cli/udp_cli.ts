@@ -60,7 +60,11 @@ export function udpProgram(onParsed: (config: UdpConfig) => void): Command {
       .description("echo every datagram back to its sender (RFC 862)")
       .option("--host <host>", "interface to listen on", DEFAULT_HOST)
       .option("--port <port>", "UDP port (0 = any free port)", numberIn(0, 65535), DEFAULT_UDP_PORT)
-      .option("--reuse-port", "let several processes receive on the same port", false)
+      .option(
+        "--reuse-port",
+        "let a new process bind the port while the old one runs (the newest receives everything)",
+        false,
+      )
       .option(
         "--max-replies-per-ip <n>",
         "replies a second to one source address; more are dropped and counted (0 = no bound)",

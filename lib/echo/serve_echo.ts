@@ -33,10 +33,13 @@ import {
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
 } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
+import { checkNumber } from "../support/options.ts";
 import { type EchoTransform, TcpEchoConnection } from "./tcp_echo.ts";
 import { WebSocketEchoConnection } from "./ws_echo.ts";
 
 export type { EchoTransform } from "./tcp_echo.ts";
+
+const ECHO = "Cannot start the echo server";
 
 /** Options shared by both echo servers. */
 export interface EchoLimitsOptions {
@@ -110,17 +113,30 @@ export interface ServeWebSocketEchoOptions extends EchoLimitsOptions, WebSocketE
 export function serveEcho(options: ServeEchoOptions = {}): ParleyServer {
   const echo = new EchoCore(options);
   const transform = options.transform ?? "none";
-  const tcp = new TcpListener({
-    hostname: options.hostname ?? DEFAULT_HOST,
-    port: options.port ?? DEFAULT_CHAT_PORT,
-    reusePort: options.reusePort,
-    admission: echo.admission,
-    refusal: () => null,
-    serve: (conn, peer) => echo.serveTcp(new TcpEchoConnection(conn, peer), transform),
-    tls: echo.tls,
-    logger: echo.log,
-  });
+  if (transform !== "none" && transform !== "upper") {
+    throw new RangeError(
+      `Cannot start the echo server: transform must be "none" or "upper", received ${transform}`,
+    );
+  }
+  // The HTTP listener binds asynchronously; a TCP port that cannot be bound
+  // throws here, and must not leave it behind.
   const http = options.httpPort === undefined ? null : echo.httpListener(options.httpPort);
+  let tcp: TcpListener;
+  try {
+    tcp = new TcpListener({
+      hostname: options.hostname ?? DEFAULT_HOST,
+      port: options.port ?? DEFAULT_CHAT_PORT,
+      reusePort: options.reusePort,
+      admission: echo.admission,
+      refusal: () => null,
+      serve: (conn, peer) => echo.serveTcp(new TcpEchoConnection(conn, peer), transform),
+      tls: echo.tls,
+      logger: echo.log,
+    });
+  } catch (error) {
+    http?.close();
+    throw error;
+  }
   return echo.lifecycle(tcp, http).server(echo.admission.descriptorsNeeded);
 }
 
@@ -154,12 +170,33 @@ class EchoCore {
   readonly admission: Admission;
   readonly tls: TlsAcceptor | undefined;
   readonly #options: EchoLimitsOptions & WebSocketEchoOptions;
+  readonly #maxMessageBytes: number;
+  readonly #pingIntervalMs: number;
+  readonly #shutdownTimeoutMs: number;
   readonly #tcp = new Set<TcpEchoConnection>();
   readonly #ws = new Set<WebSocketEchoConnection>();
   readonly #idle: IdleSweep<TcpEchoConnection | WebSocketEchoConnection>;
 
+  /** Validates every option before anything is bound or started. */
   constructor(options: EchoLimitsOptions & WebSocketEchoOptions) {
     this.#options = options;
+    this.#maxMessageBytes = checkNumber(
+      ECHO,
+      "maxMessageBytes",
+      options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      { min: 1, integer: true },
+    );
+    this.#pingIntervalMs =
+      checkNumber(ECHO, "pingInterval", options.pingInterval ?? DEFAULT_PING_INTERVAL_SECONDS, {
+        min: 0,
+      }) * 1000;
+    this.#shutdownTimeoutMs = checkNumber(
+      ECHO,
+      "shutdownTimeout",
+      options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+      { min: 0 },
+    );
+    const idleTimeout = checkNumber(ECHO, "idleTimeout", options.idleTimeout ?? 0);
     this.log = safeLogger(options.logger ?? silentLogger);
     this.tls = options.tls === undefined ? undefined : new TlsAcceptor({
       pair: options.tls,
@@ -171,12 +208,6 @@ class EchoCore {
       maxPerIp: options.maxPerIp ?? DEFAULT_MAX_PER_IP,
       logger: this.log,
     });
-    const idleTimeout = options.idleTimeout ?? 0;
-    if (!(idleTimeout >= 0)) {
-      throw new RangeError(
-        `Cannot start the echo server: idleTimeout must be >= 0, received ${idleTimeout}`,
-      );
-    }
     this.#idle = new IdleSweep(idleTimeout * 1000, (connection) => {
       if (connection instanceof TcpEchoConnection) connection.closeIdle();
       else connection.end(1001, "idle", CLOSE_GRACE_MS);
@@ -196,12 +227,6 @@ class EchoCore {
 
   httpListener(port: number): HttpListener {
     const options = this.#options;
-    const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) {
-      throw new RangeError(
-        `Cannot start the echo server: maxMessageBytes must be an integer >= 1, received ${maxMessageBytes}`,
-      );
-    }
     const accept = options.accept;
     return new HttpListener({
       hostname: options.hostname ?? DEFAULT_HOST,
@@ -209,12 +234,12 @@ class EchoCore {
       reusePort: options.reusePort,
       admission: this.admission,
       allowOrigins: options.allowOrigins,
-      pingIntervalMs: (options.pingInterval ?? DEFAULT_PING_INTERVAL_SECONDS) * 1000,
+      pingIntervalMs: this.#pingIntervalMs,
       tls: this.tls,
       logger: this.log,
       websockets: {
         [options.path ?? DEFAULT_ECHO_WS_PATH]: {
-          server: new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes }),
+          server: new WebSocketServer({ noServer: true, maxPayload: this.#maxMessageBytes }),
           accept: accept === undefined ? undefined : (request) => {
             const verdict = accept(request);
             return verdict === true ? true : verdict === false ? "refused by the server" : verdict;
@@ -231,7 +256,7 @@ class EchoCore {
       http,
       admission: this.admission,
       tls: this.tls,
-      shutdownTimeoutMs: this.#options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+      shutdownTimeoutMs: this.#shutdownTimeoutMs,
       logger: this.log,
       describe: () => ({ clients: this.#tcp.size + this.#ws.size }),
       stopClients: (graceMs) => {

@@ -23,6 +23,7 @@ import {
 } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { FailureBackoff } from "../net/backoff.ts";
+import { BurstLog } from "../net/burst_log.ts";
 import { closeQuietly, formatAddr } from "../net/conn.ts";
 import { UdpReplyGuard, type UdpVerdict } from "./udp_guard.ts";
 
@@ -32,7 +33,12 @@ export interface ServeUdpEchoOptions {
   hostname?: string;
   /** UDP port; 0 picks a free one (read it back from `addr`). @default {7879} */
   port?: number;
-  /** Let several processes receive on the same port. @default {false} */
+  /**
+   * Let another socket bind the same port (SO_REUSEADDR: Deno offers no
+   * SO_REUSEPORT for UDP). Datagrams are not spread: on Linux the socket
+   * bound last receives them all, which makes a restart without a gap
+   * possible (start the new server, then stop the old). @default {false}
+   */
   reusePort?: boolean;
   /** Replies a second to one source address (0 = no bound). @default {1000} */
   maxRepliesPerSecond?: number;
@@ -109,6 +115,8 @@ export function serveUdpEcho(options: ServeUdpEchoOptions = {}): UdpEchoServer {
     maxRepliesPerSecond: options.maxRepliesPerSecond ?? DEFAULT_UDP_REPLIES_PER_SECOND,
   });
   log({ event: "listen", addr: formatAddr(addr), transport: "udp" });
+  // Sends fail in floods (an unreachable network): one line a second, with the count.
+  const sendFailures = new BurstLog(log);
   const counters: UdpEchoCounters = {
     datagrams: 0,
     bytes: 0,
@@ -153,13 +161,18 @@ export function serveUdpEcho(options: ServeUdpEchoOptions = {}): UdpEchoServer {
           () => {},
           (error) => {
             counters.errors++;
-            log({ event: "error", peer: formatAddr(peer), reason: `send failed: ${error}` });
+            sendFailures.log({
+              event: "error",
+              peer: formatAddr(peer),
+              reason: `send failed: ${error}`,
+            });
           },
         );
       }
     } finally {
       await Promise.all(ring.map((slot) => slot.sending));
       closeQuietly(socket);
+      sendFailures.close();
     }
   })();
 

@@ -23,6 +23,8 @@
  */
 
 import { BucketMap } from "../support/bucket_map.ts";
+import { DEFAULT_UDP_REPLIES_PER_SECOND } from "../support/constants.ts";
+import { checkNumber } from "../support/options.ts";
 
 /**
  * Source ports never answered: services that reply to anything (so two of
@@ -95,12 +97,11 @@ export class UdpReplyGuard {
   constructor(options: UdpReplyGuardOptions) {
     this.#port = options.port;
     this.#own = new Set(options.ownAddresses);
-    this.maxRepliesPerSecond = options.maxRepliesPerSecond ?? 1000;
-    if (!(this.maxRepliesPerSecond >= 0)) {
-      throw new RangeError(
-        `Cannot create UdpReplyGuard: maxRepliesPerSecond must be >= 0, received ${this.maxRepliesPerSecond}`,
-      );
-    }
+    this.maxRepliesPerSecond = checkNumber(
+      "Cannot create UdpReplyGuard",
+      "maxRepliesPerSecond",
+      options.maxRepliesPerSecond ?? DEFAULT_UDP_REPLIES_PER_SECOND,
+    );
     const rate = this.maxRepliesPerSecond;
     this.#buckets = new BucketMap({
       rate,

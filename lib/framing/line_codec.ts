@@ -19,6 +19,7 @@
  */
 
 import { DEFAULT_MAX_LINE_BYTES } from "../support/constants.ts";
+import { checkNumber } from "../support/options.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -81,13 +82,12 @@ export class LineDecoder {
 
   /** Creates a decoder; throws `RangeError` for a cap below 1. */
   constructor(options: LineDecoderOptions = {}) {
-    const max = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-    if (!Number.isInteger(max) || max < 1) {
-      throw new RangeError(
-        `Cannot create LineDecoder: maxLineBytes must be a positive integer, received ${max}`,
-      );
-    }
-    this.maxLineBytes = max;
+    this.maxLineBytes = checkNumber(
+      "Cannot create LineDecoder",
+      "maxLineBytes",
+      options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
+      { min: 1, integer: true },
+    );
   }
 
   /** Bytes of an unfinished line currently held (never above the cap). */

@@ -24,7 +24,10 @@ import {
   RESERVED_DESCRIPTORS,
 } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
+import { checkNumber } from "../support/options.ts";
 import { BurstLog } from "./burst_log.ts";
+
+const ADMISSION = "Cannot create Admission";
 
 /** Options of {@linkcode Admission}. */
 export interface AdmissionOptions {
@@ -70,12 +73,23 @@ export class Admission {
   #lingering = 0;
 
   constructor(options: AdmissionOptions = {}) {
-    this.maxClients = positiveInteger("maxClients", options.maxClients ?? DEFAULT_MAX_CLIENTS, 1);
-    this.maxPerIp = positiveInteger("maxPerIp", options.maxPerIp ?? DEFAULT_MAX_PER_IP, 0);
-    this.maxLingering = positiveInteger(
+    this.maxClients = checkNumber(
+      ADMISSION,
+      "maxClients",
+      options.maxClients ?? DEFAULT_MAX_CLIENTS,
+      {
+        min: 1,
+        integer: true,
+      },
+    );
+    this.maxPerIp = checkNumber(ADMISSION, "maxPerIp", options.maxPerIp ?? DEFAULT_MAX_PER_IP, {
+      integer: true,
+    });
+    this.maxLingering = checkNumber(
+      ADMISSION,
       "maxLingering",
       options.maxLingering ?? MAX_LINGERING_REFUSALS,
-      0,
+      { integer: true },
     );
     this.#log = new BurstLog(safeLogger(options.logger ?? silentLogger));
   }
@@ -147,13 +161,4 @@ export class Admission {
 /** True when `admitted` is a {@linkcode Ticket} rather than a {@linkcode Refusal}. */
 export function isTicket(admitted: Ticket | Refusal): admitted is Ticket {
   return "release" in admitted;
-}
-
-function positiveInteger(name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) {
-    throw new RangeError(
-      `Cannot create Admission: ${name} must be an integer >= ${min}, received ${value}`,
-    );
-  }
-  return value;
 }

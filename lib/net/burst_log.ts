@@ -11,6 +11,12 @@ import type { LogEvent, Logger } from "../support/log.ts";
 /** Milliseconds over which events are summed into one log line. */
 export const BURST_LOG_WINDOW_MS = 1000;
 
+/** Distinct reasons summed in one window; events with further reasons share one line. */
+export const MAX_BURST_REASONS = 32;
+
+/** The reason of the line that sums events past {@linkcode MAX_BURST_REASONS}. */
+export const OTHER_REASONS = "other reasons";
+
 /**
  * A logger front that sums bursts.
  *
@@ -54,10 +60,16 @@ export class BurstLog {
       Deno.unrefTimer(this.#window);
       return;
     }
-    const key = `${event.event}\n${event.reason}`;
+    let reason = event.reason;
+    let key = `${event.event}\n${reason}`;
+    if (!this.#suppressed.has(key) && this.#suppressed.size >= MAX_BURST_REASONS) {
+      // Reasons can carry details (an error text): the map stays bounded.
+      reason = OTHER_REASONS;
+      key = `${event.event}\n${reason}`;
+    }
     const sum = this.#suppressed.get(key);
     if (sum !== undefined) sum.more++;
-    else this.#suppressed.set(key, { event: event.event, reason: event.reason, more: 1 });
+    else this.#suppressed.set(key, { event: event.event, reason, more: 1 });
   }
 
   /** Logs what the window summed and stops windowing (later events go straight through). */

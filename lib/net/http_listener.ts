@@ -32,7 +32,13 @@ import net from "node:net";
 import type tls from "node:tls";
 import { Buffer } from "node:buffer";
 import type { WebSocket, WebSocketServer } from "ws";
-import { HTTP_HEAD_TIMEOUT_MS, MAX_HTTP_HEAD_BYTES } from "../support/constants.ts";
+import {
+  CLOSE_GRACE_MS,
+  HTTP_ERROR_LINGER_MS,
+  HTTP_HEAD_TIMEOUT_MS,
+  MAX_HTTP_HEAD_BYTES,
+  REFUSAL_LINGER_MS,
+} from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { type Admission, isTicket, type Refusal, type Ticket } from "./admission.ts";
 import { formatAddr, listenProblem } from "./conn.ts";
@@ -174,7 +180,7 @@ export class HttpListener {
         ? "431 Request Header Fields Too Large"
         : "400 Bad Request";
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      setTimeout(() => socket.destroy(), 100);
+      destroyAfter(socket, HTTP_ERROR_LINGER_MS);
     });
     this.#net = net.createServer({ pauseOnConnect: false }, (socket) => this.#onSocket(socket));
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
@@ -285,6 +291,10 @@ export class HttpListener {
       // 'data' comes and the bridge stops reading at its bound.
       secure.socket.on("data", () => secure.duplex.caughtUp());
       endWithUnderlying(secure.socket, secure.duplex);
+    }).catch((error) => {
+      // The acceptor logs and closes what it can; anything else must not go unhandled.
+      this.#log({ event: "error", peer, reason: `tls: ${String(error)}` });
+      socket.destroy();
     });
   }
 
@@ -292,14 +302,18 @@ export class HttpListener {
   #parse(socket: net.Socket | tls.TLSSocket, state: SocketState): void {
     state.httpSocket = socket;
     this.#byHttpSocket.set(socket, state);
+    const refused = !isTicket(state.admitted);
+    const headTimeoutMs = this.#options.headTimeoutMs ?? HTTP_HEAD_TIMEOUT_MS;
+    // A refused connection lingers only as long as a refused TCP one.
     state.headTimer = setTimeout(() => {
-      if (!socket.destroyed) {
-        socket.end(
-          "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-        );
-        setTimeout(() => socket.destroy(), 100);
+      if (socket.destroyed) return;
+      if (refused) {
+        socket.end(httpReply("503 Service Unavailable", `${(state.admitted as Refusal).reason}\n`));
+      } else {
+        socket.end(httpReply("408 Request Timeout", ""));
       }
-    }, this.#options.headTimeoutMs ?? HTTP_HEAD_TIMEOUT_MS);
+      destroyAfter(socket, HTTP_ERROR_LINGER_MS);
+    }, refused ? Math.min(headTimeoutMs, REFUSAL_LINGER_MS) : headTimeoutMs);
     this.#http.emit("connection", socket);
   }
 
@@ -339,11 +353,8 @@ export class HttpListener {
     const path = pathOf(request);
     const route = this.#options.websockets[path];
     const refuse = (status: string, text: string) => {
-      socket.end(
-        `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-          `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
-      );
-      setTimeout(() => socket.destroy(), 1000);
+      socket.end(httpReply(status, text));
+      destroyAfter(socket, CLOSE_GRACE_MS);
     };
     if (route === undefined) return refuse("404 Not Found", `not found: ${path}\n`);
     if (request.method !== "GET") return refuse("405 Method Not Allowed", "use GET\n");
@@ -357,7 +368,8 @@ export class HttpListener {
       if (!isTicket(state.admitted)) {
         // Refused but allowed to linger: say why with a close code.
         ws.close(1013, truncateReason(state.admitted.reason));
-        setTimeout(() => ws.terminate(), 1000);
+        const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+        ws.once("close", () => clearTimeout(timer));
         return;
       }
       const connection = new WebSocketConnection(ws, request, state.peer, state.address);
@@ -402,6 +414,20 @@ const PLAIN_HTTP_REPLY = new TextEncoder().encode(
     "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 60\r\n\r\n" +
     "this port speaks HTTPS: use https:// (wss:// for WebSocket)\n",
 );
+
+/** A complete `Connection: close` response with a plain-text body. */
+function httpReply(status: string, text: string): string {
+  return `HTTP/1.1 ${status}\r\nConnection: close\r\n` +
+    (text === "" ? "" : "Content-Type: text/plain; charset=utf-8\r\n") +
+    `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
+}
+
+/** Destroys `socket` after `ms` unless it closes first (no timer outlives it). */
+function destroyAfter(socket: net.Socket, ms: number): void {
+  if (socket.destroyed) return;
+  const timer = setTimeout(() => socket.destroy(), ms);
+  socket.once("close", () => clearTimeout(timer));
+}
 
 /** The path of a request, without its query. */
 function pathOf(request: http.IncomingMessage): string {

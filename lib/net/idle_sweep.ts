@@ -17,22 +17,23 @@ export class IdleSweep<T extends Active> {
   readonly #idleMs: number;
   readonly #onIdle: (item: T) => void;
   readonly #items = new Map<T, { seen: number; since: number }>();
-  readonly #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
 
-  /** `idleMs` of 0 turns the sweep off. */
+  /** `idleMs` of 0 turns the sweep off. The timer starts with the first item. */
   constructor(idleMs: number, onIdle: (item: T) => void) {
     this.#idleMs = idleMs;
     this.#onIdle = onIdle;
-    if (idleMs > 0) {
-      this.#timer = setInterval(() => this.#sweep(), Math.min(1000, Math.max(20, idleMs / 4)));
-    }
   }
 
   /** Starts watching `item`. */
   add(item: T): void {
-    if (this.#timer !== undefined) {
-      this.#items.set(item, { seen: item.activity, since: performance.now() });
-    }
+    if (this.#idleMs <= 0 || this.#stopped) return;
+    this.#timer ??= setInterval(
+      () => this.#sweep(),
+      Math.min(1000, Math.max(20, this.#idleMs / 4)),
+    );
+    this.#items.set(item, { seen: item.activity, since: performance.now() });
   }
 
   /** Stops watching `item`. */
@@ -40,8 +41,9 @@ export class IdleSweep<T extends Active> {
     this.#items.delete(item);
   }
 
-  /** Stops the timer. */
+  /** Stops the timer for good. */
   stop(): void {
+    this.#stopped = true;
     clearInterval(this.#timer);
     this.#items.clear();
   }

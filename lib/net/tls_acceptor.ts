@@ -27,6 +27,7 @@
 import tls from "node:tls";
 import { DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, TLS_PLAINTEXT_LINGER_MS } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
+import { checkNumber } from "../support/options.ts";
 import { BurstLog } from "./burst_log.ts";
 import { closeQuietly, type StreamConn } from "./conn.ts";
 import { ConnDuplex } from "./conn_duplex.ts";
@@ -68,13 +69,12 @@ export class TlsAcceptor {
 
   /** Throws a `CertificateError` when the pair cannot serve TLS. */
   constructor(options: TlsAcceptorOptions) {
-    const timeout = options.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS;
-    if (!(timeout > 0) || !Number.isFinite(timeout)) {
-      throw new RangeError(
-        `Cannot start TLS: handshakeTimeoutMs must be a number > 0, received ${timeout}`,
-      );
-    }
-    this.handshakeTimeoutMs = timeout;
+    this.handshakeTimeoutMs = checkNumber(
+      "Cannot start TLS",
+      "handshakeTimeoutMs",
+      options.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+      { aboveMin: true },
+    );
     this.#log = new BurstLog(safeLogger(options.logger ?? silentLogger));
     this.#info = checkTlsPair(options.pair);
     this.#context = tls.createSecureContext(options.pair);

@@ -32,6 +32,7 @@ import {
   WS_MESSAGE_LINES,
 } from "../support/constants.ts";
 import { safeLogger, silentLogger } from "../support/log.ts";
+import { checkNumber } from "../support/options.ts";
 import { serveTcpLines } from "../transport/tcp_lines.ts";
 import { createPageHandler } from "./page.ts";
 import { JSON_SUBPROTOCOL, serveWebSocketLines } from "../transport/ws_lines.ts";
@@ -114,11 +115,13 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     maxQueueBytes: hub.settings.maxQueueBytes,
     budgets: new InputBudgets(budgets.connection, budgets.address),
   };
-  const shutdownTimeoutMs = nonNegative(
+  const shutdownTimeoutMs = checkNumber(
+    START,
     "shutdownTimeout",
     options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
   );
-  const pingSeconds = nonNegative(
+  const pingSeconds = checkNumber(
+    START,
     "pingInterval",
     options.pingInterval ?? DEFAULT_PING_INTERVAL_SECONDS,
   );
@@ -190,15 +193,8 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
   });
 }
 
+const START = "Cannot start the server";
+
 /** What a plain-text client of the TLS line port reads, in clear, before the close. */
 const TLS_ONLY = "this port speaks TLS; connect with a TLS client " +
   "(client.ts tls://HOST:PORT, openssl s_client -connect HOST:PORT)";
-
-function nonNegative(name: string, value: number): number {
-  if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {
-    throw new RangeError(
-      `Cannot start the server: ${name} must be a number >= 0, received ${value}`,
-    );
-  }
-  return value;
-}
