@@ -13,6 +13,11 @@
 
 const root = new URL("../", import.meta.url).pathname;
 
+/** Arguments of a throwaway `redis-server` on 127.0.0.1:`port`: no persistence. */
+export function throwawayRedisArgs(port: number): string[] {
+  return ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+}
+
 /** A port that was free a moment ago. */
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -66,16 +71,7 @@ async function main(args: string[]): Promise<number> {
   let redis: Deno.ChildProcess;
   try {
     redis = new Deno.Command("redis-server", {
-      args: [
-        "--port",
-        String(redisPort),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-      ],
+      args: throwawayRedisArgs(redisPort),
       stdout: "null",
       stderr: "inherit",
     }).spawn();

@@ -1,6 +1,13 @@
 // deno-lint-ignore-file no-control-regex -- the tests look for control characters
 import { deepEqual, equal } from "node:assert/strict";
-import { formatAction, lineKind, parseCommand, sanitizeText } from "../lib/chat/protocol.ts";
+import {
+  formatAction,
+  lineKind,
+  parseCommand,
+  relayedText,
+  sanitizeText,
+} from "../lib/chat/protocol.ts";
+import type { ChatEvent } from "../lib/chat/events.ts";
 import { checkNick, checkRoom, nameKey } from "../lib/chat/names.ts";
 
 Deno.test({
@@ -119,5 +126,27 @@ Deno.test({
   fn() {
     deepEqual(sanitizeText("one\u2028two\u2029three"), "one two three");
     deepEqual(sanitizeText("\u2028"), " ");
+  },
+});
+
+Deno.test({
+  permissions: "none",
+  name: "relayedText() renders each relayed event kind as its recipients read it",
+  fn() {
+    const cases: [ChatEvent, string | null][] = [
+      [{ type: "message", room: "dev", from: "ann", text: "hi" }, "<ann> hi"],
+      [{ type: "action", room: "dev", from: "ann", text: "waves" }, "<ann> *waves*"],
+      [{ type: "join", room: "dev", nick: "ann" }, "* ann joined dev"],
+      [{ type: "leave", room: "dev", nick: "ann", reason: "quit" }, "* ann left (quit)"],
+      [
+        { type: "nick", room: "dev", from: "ann", to: "bo", self: false },
+        "* ann is now known as bo",
+      ],
+      [{ type: "private", from: "ann", to: "bo", text: "psst" }, "[ann -> you] psst"],
+      [{ type: "notice", text: "hello" }, "* hello"],
+      [{ type: "error", code: "not_delivered", text: "down" }, "! down"],
+      [{ type: "format", format: "json" }, null],
+    ];
+    for (const [event, text] of cases) equal(relayedText(event), text, event.type);
   },
 });

@@ -1,5 +1,5 @@
 import { deepEqual, equal, match } from "node:assert/strict";
-import { runToEnd, startServer } from "./process_helpers.ts";
+import { runToEnd, startEchoServer, startServer } from "./process_helpers.ts";
 
 const run = runToEnd;
 
@@ -71,15 +71,7 @@ Deno.test("server.ts --mode echo driven by client.ts in a pipe, plain and upper-
       "HELLO, МИР\n",
     ]] as const
   ) {
-    const server = await startServer("server.ts", [
-      "--mode",
-      "echo",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      ...flags,
-    ]);
+    const server = await startEchoServer([...flags]);
     const client = await run("client.ts", [`127.0.0.1:${server.addr.port}`], "hello, мир\n");
     equal(client.code, 0, client.stderr);
     equal(client.stdout, expected);

@@ -3,7 +3,7 @@ import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { ListenError } from "../lib/support/errors.ts";
 import { serveEcho } from "../lib/echo/serve_echo.ts";
 import { LineClient, LOOPBACK, utf8, within } from "./helpers.ts";
-import { startServer } from "./process_helpers.ts";
+import { rssMiB, startEchoServer } from "./process_helpers.ts";
 
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
@@ -105,19 +105,9 @@ Deno.test("serveEcho() closes an idle client without injecting bytes", async () 
 });
 
 Deno.test("server.ts --mode echo does not grow its memory for a client that sends without reading", async () => {
-  const server = await startServer("server.ts", [
-    "--mode",
-    "echo",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "-q",
-  ]);
+  const server = await startEchoServer(["-q"]);
   const { child, addr } = server;
-  const rssMiB = async () =>
-    Number(/VmRSS:\s+(\d+)/.exec(await Deno.readTextFile(`/proc/${child.pid}/status`))![1]) / 1024;
-  const before = await rssMiB();
+  const before = await rssMiB(child.pid);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: addr.port });
   const chunk = new Uint8Array(1024 * 1024).fill(0x61);
   let pushedMiB = 0;
@@ -128,7 +118,7 @@ Deno.test("server.ts --mode echo does not grow its memory for a client that send
     if (written === null) break; // stalled: the server stopped reading
     pushedMiB += written / (1024 * 1024);
   }
-  const after = await rssMiB();
+  const after = await rssMiB(child.pid);
   conn.close();
   await server.stop();
   ok(pushedMiB < 64, `the server kept reading: ${pushedMiB} MiB pushed`);

@@ -585,3 +585,23 @@ Deno.test({
     deepEqual(bob.take(), ["* history: <guest-1> said before", "<x> nine"]);
   },
 });
+
+Deno.test({
+  ...pure,
+  name: "ChatHub keeps an address's line budget across a reconnect",
+  fn() {
+    const { hub, connect, say, clock } = testHub({ rate: 100, burst: 100, ipRate: 1, ipBurst: 3 });
+    const watcher = connect(new FakeMember({ address: "203.0.113.9" }));
+    const first = connect(); // from 192.0.2.1
+    say(first, "one", "two", "three"); // the address's whole burst
+    hub.disconnect(first.session, "quit");
+    const again = connect(); // the same address, a new connection, at once
+    watcher.take();
+    say(again, "four");
+    deepEqual(watcher.take(), [], "a reconnect does not refill the address's budget");
+    match(again.take().at(-1)!, /^! rate limit: at most 1 lines\/s from your address 192\.0\.2\.1/);
+    clock.advance(1000); // one line a second comes back
+    say(again, "five");
+    deepEqual(watcher.take(), [`<${again.session.nick}> five`]);
+  },
+});

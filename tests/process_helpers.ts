@@ -129,6 +129,25 @@ export async function runToEnd(
   return { code: status.code, stdout, stderr };
 }
 
+/** Starts `server.ts --mode echo` on 127.0.0.1, port 0, with `args` added. */
+export async function startEchoServer(args: string[] = []): Promise<ServerProcess> {
+  return await startServer("server.ts", [
+    "--mode",
+    "echo",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    ...args,
+  ]);
+}
+
+/** The resident memory of process `pid`, in MiB (Linux `/proc`). */
+export async function rssMiB(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
 /**
  * Kills `child` (SIGKILL) unless it has exited, and waits for it: the
  * cleanup of a test that failed before stopping its process.

@@ -10,6 +10,7 @@ import { RedisDirectory } from "../lib/cluster/redis_directory.ts";
 import { type ChatServer, serveChat, type ServeChatOptions } from "../lib/server/serve_chat.ts";
 import { within } from "./helpers.ts";
 import { type ServerProcess, startServer } from "./process_helpers.ts";
+import { throwawayRedisArgs } from "../scripts/cluster.ts";
 
 /** Why the Redis tests cannot run here, or null when they can. */
 export const redisMissing: string | null = await new Deno.Command("redis-server", {
@@ -98,18 +99,7 @@ export class RedisProcess implements AsyncDisposable {
 
   async #spawn(): Promise<void> {
     this.#child = new Deno.Command("redis-server", {
-      args: [
-        "--port",
-        String(this.port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--protected-mode",
-        "no",
-      ],
+      args: [...throwawayRedisArgs(this.port), "--protected-mode", "no"],
       stdout: "null",
       stderr: "null",
     }).spawn();

@@ -1,6 +1,5 @@
 import { equal, match, ok, rejects, throws } from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import tls from "node:tls";
 import { serveEcho } from "../lib/echo/serve_echo.ts";
 import { serveChat, type ServeChatOptions } from "../lib/server/serve_chat.ts";
 import { CertificateError } from "../lib/support/errors.ts";
@@ -10,6 +9,7 @@ import {
   connectTlsChat,
   connectTlsLines,
   connectWssChat,
+  servedFingerprint,
   testCertificates,
   tlsTest,
 } from "./tls_helpers.ts";
@@ -49,17 +49,6 @@ async function closedByServer(conn: Deno.Conn): Promise<void> {
   try {
     while ((await conn.read(scratch)) !== null) { /* discard */ }
   } catch { /* a reset counts */ }
-}
-
-/** The SHA-256 fingerprint of the certificate a new TLS connection is served. */
-function servedFingerprint(port: number, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca }, () => {
-      resolve(socket.getPeerCertificate().fingerprint256);
-      socket.destroy();
-    });
-    socket.on("error", reject);
-  });
 }
 
 tlsTest("serveChat() with tls: TLS line clients and a wss client chat in one room", async () => {

@@ -1,12 +1,19 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import tls from "node:tls";
 import { serveChat } from "../lib/server/serve_chat.ts";
 import { LOOPBACK, utf8, within } from "./helpers.ts";
-import { ChildLines, denoRun, listeningAddrs, runToEnd, startServer } from "./process_helpers.ts";
+import {
+  ChildLines,
+  denoRun,
+  listeningAddrs,
+  runToEnd,
+  startEchoServer,
+  startServer,
+} from "./process_helpers.ts";
 import {
   connectTlsChat,
   connectWssChat,
+  servedFingerprint,
   testCertificates,
   type TestPair,
   tlsTest,
@@ -14,17 +21,6 @@ import {
 
 /** Runs client.ts with `input` on stdin (then EOF). */
 const runClient = (args: string[], input = "") => runToEnd("client.ts", args, input);
-
-/** The SHA-256 fingerprint of the certificate a new TLS connection is served. */
-function servedFingerprint(port: number, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca }, () => {
-      resolve(socket.getPeerCertificate().fingerprint256);
-      socket.destroy();
-    });
-    socket.on("error", reject);
-  });
-}
 
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
 
@@ -265,13 +261,7 @@ tlsTest(
   "server.ts --mode echo over TLS: client.ts tls:// in a pipe gets its bytes back, like nc -N",
   async () => {
     const certs = await testCertificates();
-    const server = await startServer("server.ts", [
-      "--mode",
-      "echo",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
+    const server = await startEchoServer([
       "--tls-cert",
       certs.server.certFile,
       "--tls-key",

@@ -10,6 +10,7 @@
  * @module
  */
 
+import tls from "node:tls";
 import { WebSocket } from "ws";
 import { LineClient, within } from "./helpers.ts";
 
@@ -263,4 +264,15 @@ export async function connectWssChat(httpAddr: Deno.NetAddr, ca: string): Promis
   const welcome = await client.nextMatching(/^\* welcome to /);
   client.nick = /, (\S+)$/.exec(welcome)![1];
   return client;
+}
+
+/** The SHA-256 fingerprint of the certificate a new TLS connection is served. */
+export function servedFingerprint(port: number, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    socket.on("error", reject);
+  });
 }

@@ -7,7 +7,7 @@ import { serveEcho, serveWebSocketEcho } from "../lib/echo/serve_echo.ts";
 import type { LogEvent } from "../lib/support/log.ts";
 import { writeAll } from "../lib/net/conn.ts";
 import { LineClient, LOOPBACK, within } from "./helpers.ts";
-import { startServer } from "./process_helpers.ts";
+import { rssMiB, startEchoServer } from "./process_helpers.ts";
 import { encodeFrame, OP, RawWebSocket } from "./ws_frames.ts";
 import { WsLines } from "./ws_helpers.ts";
 
@@ -59,20 +59,9 @@ Deno.test("serveWebSocketEcho() shutdown closes every client with 1001", async (
 });
 
 Deno.test("server.ts --mode echo holds a bounded amount for a WebSocket client that sends without reading", async () => {
-  const server = await startServer("server.ts", [
-    "--mode",
-    "echo",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "-q",
-  ]);
-  const rssMiB = async () =>
-    Number(/VmRSS:\s+(\d+)/.exec(await Deno.readTextFile(`/proc/${server.child.pid}/status`))![1]) /
-    1024;
+  const server = await startEchoServer(["-q"]);
   const ws = await RawWebSocket.connect(server.httpAddr!, { path: "/" });
-  const before = await rssMiB();
+  const before = await rssMiB(server.child.pid);
   const frame = encodeFrame(OP.BINARY, new Uint8Array(1024 * 1024).fill(0x61));
   let pushedMiB = 0;
   // Up to 256 MiB of binary messages, never reading an echo: the server
@@ -84,7 +73,7 @@ Deno.test("server.ts --mode echo holds a bounded amount for a WebSocket client t
     if (!wrote) break;
     pushedMiB += 1;
   }
-  const after = await rssMiB();
+  const after = await rssMiB(server.child.pid);
   ws.close();
   await server.stop();
   ok(pushedMiB < 64, `the server kept reading: ${pushedMiB} MiB pushed`);

@@ -13,6 +13,7 @@
 import { DEFAULT_ROOM } from "../support/constants.ts";
 import type { ChatEvent, RoomCount } from "./events.ts";
 import {
+  historyCost,
   type HistoryEntry,
   type HistoryLimits,
   HistoryStore,
@@ -276,32 +277,6 @@ export function isGuestName(nick: string): boolean {
   const key = nameKey(nick);
   if (!key.startsWith(GUEST_PREFIX) || key.length === GUEST_PREFIX.length) return false;
   return [...key.slice(GUEST_PREFIX.length)].every((char) => DIGIT_KEYS.has(char));
-}
-
-/**
- * The accounted size of a history line: the UTF-8 bytes of its rendered
- * text (`<from> text` or `<from> *text*`), without encoding it.
- */
-export function historyCost(entry: Pick<HistoryEntry, "kind" | "from" | "text">): number {
-  return utf8Length(entry.from) + utf8Length(entry.text) + (entry.kind === "action" ? 5 : 3);
-}
-
-/** Bytes of `text` in UTF-8 (lone surrogates count as U+FFFD, 3 bytes). */
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
 }
 
 /** The ref of local member number `id`. */

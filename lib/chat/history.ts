@@ -14,6 +14,8 @@
  * @module
  */
 
+import { utf8Length } from "../framing/utf8.ts";
+
 /** Bytes of bookkeeping charged per stored line (object, string headers). */
 export const HISTORY_ENTRY_OVERHEAD = 96;
 
@@ -173,4 +175,12 @@ export class HistoryStore {
       this.#head = 0;
     }
   }
+}
+
+/**
+ * The accounted size of a history line: the UTF-8 bytes of its rendered
+ * text (`<from> text` or `<from> *text*`), without encoding it.
+ */
+export function historyCost(entry: Pick<HistoryEntry, "kind" | "from" | "text">): number {
+  return utf8Length(entry.from) + utf8Length(entry.text) + (entry.kind === "action" ? 5 : 3);
 }

@@ -59,6 +59,7 @@ import {
   formatPrivate,
   HELP_LINES,
   parseCommand,
+  relayedText,
   sanitizeText,
 } from "./protocol.ts";
 import { Room } from "./room.ts";
@@ -70,24 +71,6 @@ export type { ChatHubOptions, ChatHubSettings } from "./settings.ts";
 
 const LOBBY_KEY = nameKey(DEFAULT_ROOM);
 const LINK_DOWN = "the link between servers is down";
-
-/** The text rendering of a room event, as members of the room see it. */
-function roomEventText(event: ChatEvent): string | null {
-  switch (event.type) {
-    case "message":
-      return formatMessage(event.from, event.text);
-    case "action":
-      return formatAction(event.from, event.text);
-    case "join":
-      return formatNotice(`${event.nick} joined ${event.room}`);
-    case "leave":
-      return formatNotice(`${event.nick} left (${event.reason})`);
-    case "nick":
-      return formatNotice(`${event.from} is now known as ${event.to}`);
-    default:
-      return null;
-  }
-}
 
 /**
  * The chat hub. Make one per server; every transport's members share it.
@@ -304,7 +287,7 @@ export class ChatHub implements DirectoryListener {
     this.#operation(() => {
       const room = this.#rooms.get(roomKey);
       if (room === undefined) return;
-      const event = new Outgoing(envelope.event, roomEventText(envelope.event), envelope.ts);
+      const event = new Outgoing(envelope.event, relayedText(envelope.event), envelope.ts);
       const seq = envelope.seq ?? Infinity;
       for (const session of room.members) {
         if (seq <= session.cursor) continue; // part of the history it was given
@@ -338,7 +321,7 @@ export class ChatHub implements DirectoryListener {
       if (session !== undefined && !session.ended && !session.dropping) {
         this.#send(
           session,
-          new Outgoing(envelope.event, this.#directText(envelope.event), envelope.ts),
+          new Outgoing(envelope.event, relayedText(envelope.event), envelope.ts),
         );
       } else if (envelope.event.type === "private" && envelope.from !== null) {
         const text = `no such nick: ${envelope.event.to}`;
@@ -364,23 +347,8 @@ export class ChatHub implements DirectoryListener {
           `your nick ${old} was taken while ${LINK_DOWN}; you are now known as ${guest}`,
         ),
       );
-      const room = session.room;
-      if (room !== null) {
-        this.#background(this.directory.publish(room.key, {
-          event: { type: "nick", room: room.name, from: old, to: guest, self: false },
-          ts: this.#clock(),
-          origin: session.ref,
-          echo: false,
-        }));
-      }
+      this.#publishRename(session, old, guest);
     });
-  }
-
-  #directText(event: ChatEvent): string | null {
-    if (event.type === "private") return formatPrivate(event.from, event.text);
-    if (event.type === "error") return formatError(event.text);
-    if (event.type === "notice") return formatNotice(event.text);
-    return null;
   }
 
   // ---- flood control ----
@@ -559,16 +527,21 @@ export class ChatHub implements DirectoryListener {
           formatNotice(`you are now known as ${nick}`),
         ),
       );
-      if (room !== null) {
-        this.#background(this.directory.publish(room.key, {
-          event: { type: "nick", room: room.name, from: old, to: nick, self: false },
-          ts: this.#clock(),
-          origin: session.ref,
-          echo: false,
-        }));
-      }
+      this.#publishRename(session, old, nick);
       this.#log({ event: "nick", peer: session.member.peer, nick: old, to: nick });
     });
+  }
+
+  /** Tells the other members of the session's room (on every node) of its new nick. */
+  #publishRename(session: ChatSession, from: string, to: string): void {
+    const room = session.room;
+    if (room === null) return;
+    this.#background(this.directory.publish(room.key, {
+      event: { type: "nick", room: room.name, from, to, self: false },
+      ts: this.#clock(),
+      origin: session.ref,
+      echo: false,
+    }));
   }
 
   #move(session: ChatSession, requested: string): MaybePromise<void> {

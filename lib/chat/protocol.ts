@@ -17,6 +17,8 @@
  * @module
  */
 
+import type { ChatEvent } from "./events.ts";
+
 /** A parsed input line. */
 export type ChatCommand =
   | { kind: "say"; text: string }
@@ -185,4 +187,39 @@ export function lineKind(line: string): LineKind {
   if (line.startsWith("* ")) return "notice";
   if (line.startsWith("! ")) return "error";
   return "message";
+}
+
+/**
+ * The text line of an event relayed from the room or from another node, as
+ * its recipients read it; null for kinds that are never relayed.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { relayedText } from "./protocol.ts";
+ *
+ * equal(relayedText({ type: "join", room: "dev", nick: "ann" }), "* ann joined dev");
+ * ```
+ */
+export function relayedText(event: ChatEvent): string | null {
+  switch (event.type) {
+    case "message":
+      return formatMessage(event.from, event.text);
+    case "action":
+      return formatAction(event.from, event.text);
+    case "join":
+      return formatNotice(`${event.nick} joined ${event.room}`);
+    case "leave":
+      return formatNotice(`${event.nick} left (${event.reason})`);
+    case "nick":
+      return formatNotice(`${event.from} is now known as ${event.to}`);
+    case "private":
+      return formatPrivate(event.from, event.text);
+    case "error":
+      return formatError(event.text);
+    case "notice":
+      return formatNotice(event.text);
+    default:
+      return null;
+  }
 }

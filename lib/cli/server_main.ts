@@ -13,7 +13,7 @@ import { CertificateError, ConnectionError, ListenError } from "../support/error
 import { DEFAULT_ANNOUNCE_LIMIT, DEFAULT_HISTORY } from "../support/constants.ts";
 import { descriptorWarning, openFileLimit } from "../net/limits.ts";
 import { LogWriter } from "../net/log_writer.ts";
-import type { ParleyServer } from "../net/server.ts";
+import type { ParleyServer } from "../net/lifecycle.ts";
 import { serveChat } from "../server/serve_chat.ts";
 import { createLogger, type Logger, silentLogger } from "../support/log.ts";
 import type { TlsFiles } from "./server_cli.ts";

@@ -16,7 +16,7 @@ import { WebSocketServer } from "ws";
 import { Admission } from "../net/admission.ts";
 import { HttpListener } from "../net/http_listener.ts";
 import { IdleSweep } from "../net/idle_sweep.ts";
-import { type ParleyServer, ServerLifecycle } from "../net/server.ts";
+import { type ParleyServer, ServerLifecycle } from "../net/lifecycle.ts";
 import { TcpListener } from "../net/tcp_listener.ts";
 import { TlsAcceptor } from "../net/tls_acceptor.ts";
 import type { TlsPair } from "../net/tls_pair.ts";

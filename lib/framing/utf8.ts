@@ -68,3 +68,21 @@ export function validSequenceLength(bytes: Uint8Array, i: number): number {
   const high = b0 === 0xf4 ? 0x8f : 0xbf;
   return continuation(1, low, high) && continuation(2) && continuation(3) ? 4 : 0;
 }
+
+/** Bytes of `text` in UTF-8 (lone surrogates count as U+FFFD, 3 bytes). */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
