@@ -129,6 +129,24 @@ const anyHttpPort = ["--http-port", "0"];
 /** Nodes in the `chat-cluster` scenario's cluster. */
 export const CLUSTER_NODES = 2;
 
+/** A Go or Rust peer built into `bench/target/peers/` (`go-echo`, `rust-udpecho`). */
+function builtPeer(name: "go" | "rust", binary: string): ServerSpec {
+  return {
+    name,
+    command: (p) => [`${p.peers}/${binary}`],
+    needs: (p) => [`${p.peers}/${binary}`],
+  };
+}
+
+/** A Node peer from `bench/peers/node/`; `ws` when it needs npm `ws`. */
+function nodePeer(script: string, { ws = false } = {}): ServerSpec {
+  return {
+    name: "node",
+    command: (p) => [p.node, `${p.root}/bench/peers/node/${script}`],
+    needs: (p) => (ws ? [p.node, p.nodeWs] : [p.node]),
+  };
+}
+
 const SERVERS = {
   parleyEcho: {
     name: "parley",
@@ -136,21 +154,9 @@ const SERVERS = {
       denoRun(p, "server.ts", ["--mode", "echo", ...tcpFlags, "--max-clients", "20000", ...noHttp]),
     needs: (p) => [p.deno],
   },
-  goEcho: {
-    name: "go",
-    command: (p) => [`${p.peers}/go-echo`],
-    needs: (p) => [`${p.peers}/go-echo`],
-  },
-  rustEcho: {
-    name: "rust",
-    command: (p) => [`${p.peers}/rust-echo`],
-    needs: (p) => [`${p.peers}/rust-echo`],
-  },
-  nodeEcho: {
-    name: "node",
-    command: (p) => [p.node, `${p.root}/bench/peers/node/echo.mjs`],
-    needs: (p) => [p.node],
-  },
+  goEcho: builtPeer("go", "go-echo"),
+  rustEcho: builtPeer("rust", "rust-echo"),
+  nodeEcho: nodePeer("echo.mjs"),
   parleyUdp: {
     name: "parley",
     command: (p) =>
@@ -168,21 +174,9 @@ const SERVERS = {
       ]),
     needs: (p) => [p.deno],
   },
-  goUdp: {
-    name: "go",
-    command: (p) => [`${p.peers}/go-udpecho`],
-    needs: (p) => [`${p.peers}/go-udpecho`],
-  },
-  rustUdp: {
-    name: "rust",
-    command: (p) => [`${p.peers}/rust-udpecho`],
-    needs: (p) => [`${p.peers}/rust-udpecho`],
-  },
-  nodeUdp: {
-    name: "node",
-    command: (p) => [p.node, `${p.root}/bench/peers/node/udpecho.mjs`],
-    needs: (p) => [p.node],
-  },
+  goUdp: builtPeer("go", "go-udpecho"),
+  rustUdp: builtPeer("rust", "rust-udpecho"),
+  nodeUdp: nodePeer("udpecho.mjs"),
   parleyChat: {
     name: "parley",
     command: (p) => denoRun(p, "server.ts", [...chatFlags, ...noHttp]),
@@ -205,16 +199,8 @@ const SERVERS = {
     // The nodes are started by the script without the servers' V8 flags: pass them on.
     env: { DENO_V8_FLAGS: SERVER_V8_FLAGS.replace(/^--v8-flags=/, "") },
   },
-  goChat: {
-    name: "go",
-    command: (p) => [`${p.peers}/go-chat`],
-    needs: (p) => [`${p.peers}/go-chat`],
-  },
-  nodeChat: {
-    name: "node",
-    command: (p) => [p.node, `${p.root}/bench/peers/node/chat.mjs`],
-    needs: (p) => [p.node],
-  },
+  goChat: builtPeer("go", "go-chat"),
+  nodeChat: nodePeer("chat.mjs"),
   parleyWsEcho: {
     name: "parley",
     command: (p) =>
@@ -228,31 +214,15 @@ const SERVERS = {
       ]),
     needs: (p) => [p.deno],
   },
-  goWsEcho: {
-    name: "go",
-    command: (p) => [`${p.peers}/go-wsecho`],
-    needs: (p) => [`${p.peers}/go-wsecho`],
-  },
-  nodeWsEcho: {
-    name: "node",
-    command: (p) => [p.node, `${p.root}/bench/peers/node/wsecho.mjs`],
-    needs: (p) => [p.node, p.nodeWs],
-  },
+  goWsEcho: builtPeer("go", "go-wsecho"),
+  nodeWsEcho: nodePeer("wsecho.mjs", { ws: true }),
   parleyWsChat: {
     name: "parley",
     command: (p) => denoRun(p, "server.ts", [...chatFlags, ...anyHttpPort]),
     needs: (p) => [p.deno],
   },
-  goWsChat: {
-    name: "go",
-    command: (p) => [`${p.peers}/go-wschat`],
-    needs: (p) => [`${p.peers}/go-wschat`],
-  },
-  nodeWsChat: {
-    name: "node",
-    command: (p) => [p.node, `${p.root}/bench/peers/node/wschat.mjs`],
-    needs: (p) => [p.node, p.nodeWs],
-  },
+  goWsChat: builtPeer("go", "go-wschat"),
+  nodeWsChat: nodePeer("wschat.mjs", { ws: true }),
 } satisfies Record<string, ServerSpec>;
 
 const echoServers = [SERVERS.parleyEcho, SERVERS.goEcho, SERVERS.rustEcho, SERVERS.nodeEcho];
