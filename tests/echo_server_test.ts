@@ -130,14 +130,15 @@ Deno.test("serveEcho() refuses bad options before binding anything", () => {
     const [options, pattern] of [
       [{ maxMessageBytes: 0 }, /maxMessageBytes must be an integer >= 1, received 0/],
       [{ idleTimeout: -1 }, /idleTimeout must be a number >= 0/],
-      [{ pingInterval: Number.NaN }, /pingInterval must be a number >= 0/],
+      [{ pingInterval: Number.NaN }, /pingInterval must be a number from 0 to 2147483/],
+      [{ pingInterval: 3e6 }, /pingInterval must be a number from 0 to 2147483, received 3000000/],
       [{ shutdownTimeout: -5 }, /shutdownTimeout/],
       [{ maxClients: 0 }, /maxClients must be an integer >= 1/],
       [{ transform: "lower" as "upper" }, /transform must be "none" or "upper"/],
     ] as const
   ) {
-    // Would bind both ports if validation came late; the sanitizers would
-    // then report the leaked listeners and timers.
+    // Would bind the TCP port if validation came late; the resource
+    // sanitizer would then report the leaked Deno listener.
     throws(
       () => serveEcho({ ...LOOPBACK, httpPort: 0, ...options }),
       pattern,
@@ -147,6 +148,9 @@ Deno.test("serveEcho() refuses bad options before binding anything", () => {
 });
 
 Deno.test("serveEcho() on a port in use throws and leaves no listener or timer behind", async () => {
+  // The idle sweep and ping timers start only once the ports are bound (the
+  // op sanitizer reports a leaked interval), and the HTTP port is bound only
+  // after the TCP one.
   await using taken = serveEcho(LOOPBACK);
   throws(
     () =>

@@ -155,7 +155,7 @@ Deno.test("server.ts under a 256-descriptor limit answers a 2,000-connection flo
   const child = new Deno.Command("sh", {
     args: [
       "-c",
-      `ulimit -n 256 && exec "$0" run -A "$1" --host 127.0.0.1 --port 0 --no-http -q --max-clients 100`,
+      `ulimit -n 256 && exec "$0" run -A "$1" --host 127.0.0.1 --port 0 --no-http -q --max-clients 100 --max-per-ip 0`,
       Deno.execPath(),
       rootPath("server.ts"),
     ],

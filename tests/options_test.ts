@@ -1,5 +1,5 @@
 import { equal, throws } from "node:assert/strict";
-import { checkNumber } from "../lib/support/options.ts";
+import { checkNumber, MAX_TIMER_MS, TIMER_MS, TIMER_SECONDS } from "../lib/support/options.ts";
 
 const pure = { permissions: "none" } as const;
 
@@ -36,6 +36,21 @@ Deno.test({
     throws(() => checkNumber("S", "n", "5"), {
       name: "TypeError",
       message: "S: n must be a number, received 5",
+    });
+  },
+});
+
+Deno.test({
+  ...pure,
+  name: "checkNumber() with TIMER_MS refuses a delay a timer cannot wait for",
+  fn() {
+    equal(checkNumber("S", "t", MAX_TIMER_MS, TIMER_MS), MAX_TIMER_MS);
+    throws(() => checkNumber("S", "t", MAX_TIMER_MS + 1, TIMER_MS), {
+      message: `S: t must be a number from 0 to ${MAX_TIMER_MS}, received ${MAX_TIMER_MS + 1}`,
+    });
+    throws(() => checkNumber("S", "t", 3e6, TIMER_SECONDS), RangeError);
+    throws(() => checkNumber("S", "t", 0, { ...TIMER_MS, aboveMin: true }), {
+      message: `S: t must be a number > 0 and <= ${MAX_TIMER_MS}, received 0`,
     });
   },
 });

@@ -204,7 +204,11 @@ Deno.test("serveUdpEcho() with reusePort lets a new server take the port over: t
   };
   try {
     await probe("before");
-    const newer = serveUdpEcho({ hostname: "127.0.0.1", port: old.addr.port, reusePort: true });
+    await using newer = serveUdpEcho({
+      hostname: "127.0.0.1",
+      port: old.addr.port,
+      reusePort: true,
+    });
     for (let i = 0; i < 5; i++) await probe(`during ${i}`);
     equal(newer.counters.datagrams, 5, "the server bound last receives every datagram");
     equal(old.counters.datagrams, 1);

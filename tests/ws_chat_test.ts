@@ -313,3 +313,33 @@ Deno.test("serveChat() sends the replies to a WebSocket's last messages before a
   ]);
   deepEqual([...close.subarray(0, 2)], [0x03, 0xe8]); // 1000
 });
+
+Deno.test("serveChat() tells a refused HTTP client that sends nothing why, within about a second", async () => {
+  await using server = await chatServer({ maxClients: 1 });
+  await using alice = await connectChat(server.addr);
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port: server.httpAddr!.port });
+  const started = performance.now();
+  const answer = await within(readResponse(silent), "the refusal", 3000);
+  const waited = performance.now() - started;
+  silent.close();
+  match(answer, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+  match(answer, /\r\nRetry-After: 10\r\n/i);
+  ok(answer.endsWith("\r\n\r\nserver full (1 clients); try again later\n"), answer);
+  ok(waited >= 900 && waited < 2500, `answered after ${waited} ms`);
+  deepEqual((await syncWho(alice)).before, []);
+});
+
+Deno.test("serveChat() shut down before its HTTP port is bound releases that port", async () => {
+  const server = serveChat({ ...LOOPBACK, httpPort: 0 });
+  const stopped = server.shutdown(); // at once: the HTTP bind is still under way
+  await server.ready;
+  await within(stopped, "shutdown");
+  const port = server.httpAddr!.port;
+  let refused = false;
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+  } catch (error) {
+    refused = error instanceof Deno.errors.ConnectionRefused;
+  }
+  ok(refused, `port ${port} still accepts connections after shutdown`);
+});

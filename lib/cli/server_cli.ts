@@ -54,7 +54,7 @@ function pathValue(value: string): string {
   return value;
 }
 
-/** The certificate and key files of `--tls-cert` and `--tls-key` (read by `server.ts`). */
+/** The certificate and key files of `--tls-cert` and `--tls-key` (read by `lib/cli/server_main.ts`). */
 export interface TlsFiles {
   certFile: string;
   keyFile: string;

@@ -33,7 +33,7 @@ import {
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
 } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
-import { checkNumber } from "../support/options.ts";
+import { checkNumber, TIMER_MS, TIMER_SECONDS } from "../support/options.ts";
 import { type EchoTransform, TcpEchoConnection } from "./tcp_echo.ts";
 import { WebSocketEchoConnection } from "./ws_echo.ts";
 
@@ -118,25 +118,18 @@ export function serveEcho(options: ServeEchoOptions = {}): ParleyServer {
       `Cannot start the echo server: transform must be "none" or "upper", received ${transform}`,
     );
   }
-  // The HTTP listener binds asynchronously; a TCP port that cannot be bound
-  // throws here, and must not leave it behind.
+  // Options are checked: TCP binds (or throws) first, then HTTP starts binding.
+  const tcp = new TcpListener({
+    hostname: options.hostname ?? DEFAULT_HOST,
+    port: options.port ?? DEFAULT_CHAT_PORT,
+    reusePort: options.reusePort,
+    admission: echo.admission,
+    refusal: () => null,
+    serve: (conn, peer) => echo.serveTcp(new TcpEchoConnection(conn, peer), transform),
+    tls: echo.tls,
+    logger: echo.log,
+  });
   const http = options.httpPort === undefined ? null : echo.httpListener(options.httpPort);
-  let tcp: TcpListener;
-  try {
-    tcp = new TcpListener({
-      hostname: options.hostname ?? DEFAULT_HOST,
-      port: options.port ?? DEFAULT_CHAT_PORT,
-      reusePort: options.reusePort,
-      admission: echo.admission,
-      refusal: () => null,
-      serve: (conn, peer) => echo.serveTcp(new TcpEchoConnection(conn, peer), transform),
-      tls: echo.tls,
-      logger: echo.log,
-    });
-  } catch (error) {
-    http?.close();
-    throw error;
-  }
   return echo.lifecycle(tcp, http).server(echo.admission.descriptorsNeeded);
 }
 
@@ -186,15 +179,17 @@ class EchoCore {
       options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       { min: 1, integer: true },
     );
-    this.#pingIntervalMs =
-      checkNumber(ECHO, "pingInterval", options.pingInterval ?? DEFAULT_PING_INTERVAL_SECONDS, {
-        min: 0,
-      }) * 1000;
+    this.#pingIntervalMs = checkNumber(
+      ECHO,
+      "pingInterval",
+      options.pingInterval ?? DEFAULT_PING_INTERVAL_SECONDS,
+      TIMER_SECONDS,
+    ) * 1000;
     this.#shutdownTimeoutMs = checkNumber(
       ECHO,
       "shutdownTimeout",
       options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
-      { min: 0 },
+      TIMER_MS,
     );
     const idleTimeout = checkNumber(ECHO, "idleTimeout", options.idleTimeout ?? 0);
     this.log = safeLogger(options.logger ?? silentLogger);

@@ -162,6 +162,8 @@ export class HttpListener {
   #closed = false;
   #resolveFinished!: () => void;
   #listening = false;
+  /** The port is being bound: `finished` waits for that to end. */
+  #binding = true;
 
   constructor(options: HttpListenerOptions) {
     this.#options = options;
@@ -185,17 +187,20 @@ export class HttpListener {
     this.#net = net.createServer({ pauseOnConnect: false }, (socket) => this.#onSocket(socket));
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
     this.ready = new Promise((resolve, reject) => {
-      this.#net.once("error", (error) =>
+      this.#net.once("error", (error) => {
+        this.#binding = false;
         reject(
           new ListenError(
             formatAddr({ hostname: options.hostname, port: options.port }),
             listenProblem(error),
             { cause: error },
           ),
-        ));
+        );
+      });
       this.#net.listen(
         { host: options.hostname, port: options.port, reusePort: options.reusePort === true },
         () => {
+          this.#binding = false;
           this.#listening = true;
           this.#net.removeAllListeners("error");
           this.#net.on(
@@ -204,6 +209,8 @@ export class HttpListener {
           );
           const address = this.#net.address() as net.AddressInfo;
           resolve({ transport: "tcp", hostname: address.address, port: address.port });
+          // Closed while the port was being bound: release it now.
+          if (this.#closed) this.#net.close(() => this.#maybeFinished());
         },
       );
     });
@@ -237,7 +244,7 @@ export class HttpListener {
   }
 
   #maybeFinished(): void {
-    if (this.#closed && this.#sockets.size === 0) {
+    if (this.#closed && !this.#binding && this.#sockets.size === 0) {
       // The net server's own close callback may still be pending; both end here.
       queueMicrotask(() => this.#resolveFinished());
     }
@@ -308,7 +315,8 @@ export class HttpListener {
     state.headTimer = setTimeout(() => {
       if (socket.destroyed) return;
       if (refused) {
-        socket.end(httpReply("503 Service Unavailable", `${(state.admitted as Refusal).reason}\n`));
+        const reason = `${(state.admitted as Refusal).reason}\n`;
+        socket.end(httpReply("503 Service Unavailable", reason, { "Retry-After": "10" }));
       } else {
         socket.end(httpReply("408 Request Timeout", ""));
       }
@@ -416,8 +424,9 @@ const PLAIN_HTTP_REPLY = new TextEncoder().encode(
 );
 
 /** A complete `Connection: close` response with a plain-text body. */
-function httpReply(status: string, text: string): string {
-  return `HTTP/1.1 ${status}\r\nConnection: close\r\n` +
+function httpReply(status: string, text: string, headers: Record<string, string> = {}): string {
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("");
+  return `HTTP/1.1 ${status}\r\nConnection: close\r\n${extra}` +
     (text === "" ? "" : "Content-Type: text/plain; charset=utf-8\r\n") +
     `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
 }

@@ -27,7 +27,7 @@
 import tls from "node:tls";
 import { DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, TLS_PLAINTEXT_LINGER_MS } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
-import { checkNumber } from "../support/options.ts";
+import { checkNumber, TIMER_MS } from "../support/options.ts";
 import { BurstLog } from "./burst_log.ts";
 import { closeQuietly, type StreamConn } from "./conn.ts";
 import { ConnDuplex } from "./conn_duplex.ts";
@@ -73,7 +73,7 @@ export class TlsAcceptor {
       "Cannot start TLS",
       "handshakeTimeoutMs",
       options.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
-      { aboveMin: true },
+      { ...TIMER_MS, aboveMin: true },
     );
     this.#log = new BurstLog(safeLogger(options.logger ?? silentLogger));
     this.#info = checkTlsPair(options.pair);

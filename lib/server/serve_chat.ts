@@ -29,10 +29,11 @@ import {
   DEFAULT_MAX_PER_IP,
   DEFAULT_PING_INTERVAL_SECONDS,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  HTTP_HEAD_TIMEOUT_MS,
   WS_MESSAGE_LINES,
 } from "../support/constants.ts";
 import { safeLogger, silentLogger } from "../support/log.ts";
-import { checkNumber } from "../support/options.ts";
+import { checkNumber, TIMER_MS, TIMER_SECONDS } from "../support/options.ts";
 import { serveTcpLines } from "../transport/tcp_lines.ts";
 import { createPageHandler } from "./page.ts";
 import { JSON_SUBPROTOCOL, serveWebSocketLines } from "../transport/ws_lines.ts";
@@ -119,11 +120,19 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     START,
     "shutdownTimeout",
     options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    TIMER_MS,
   );
   const pingSeconds = checkNumber(
     START,
     "pingInterval",
     options.pingInterval ?? DEFAULT_PING_INTERVAL_SECONDS,
+    TIMER_SECONDS,
+  );
+  const headTimeoutMs = checkNumber(
+    START,
+    "headTimeout",
+    options.headTimeout ?? HTTP_HEAD_TIMEOUT_MS,
+    { ...TIMER_MS, aboveMin: true },
   );
   const admission = new Admission({
     maxClients: options.maxClients ?? DEFAULT_MAX_CLIENTS,
@@ -158,7 +167,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
       reusePort: options.reusePort,
       admission,
       allowOrigins: options.allowOrigins,
-      headTimeoutMs: options.headTimeout,
+      headTimeoutMs,
       pingIntervalMs: pingSeconds * 1000,
       tls,
       logger,

@@ -190,7 +190,7 @@ export const CLOSE_GRACE_MS = 1000;
 /** Milliseconds a refused client gets to read its refusal before the close. */
 export const REFUSAL_LINGER_MS = 1000;
 
-/** Milliseconds an HTTP error reply (400, 408, 431) gets to leave before the socket is destroyed. */
+/** Milliseconds an HTTP error reply (400, 408, 431, a refusal's 503) gets to leave before the socket is destroyed. */
 export const HTTP_ERROR_LINGER_MS = 100;
 
 /** Bytes of log lines that may wait for stderr before lines are dropped (1 MiB). */

@@ -6,6 +6,9 @@
  * @module
  */
 
+/** The longest delay a timer takes: longer ones fire at once (after 1 ms). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** What a numeric option must be. */
 export interface NumberRule {
   /** Smallest value allowed. @default {0} */
@@ -43,8 +46,16 @@ export function checkNumber(
     const kind = integer ? "an integer" : "a number";
     const range = max === Number.MAX_SAFE_INTEGER
       ? `${aboveMin ? ">" : ">="} ${min}`
+      : aboveMin
+      ? `> ${min} and <= ${max}`
       : `from ${min} to ${max}`;
     throw new RangeError(`${subject}: ${name} must be ${kind} ${range}, received ${value}`);
   }
   return value;
 }
+
+/** A delay in milliseconds that a timer can wait for. */
+export const TIMER_MS: NumberRule = { max: MAX_TIMER_MS };
+
+/** A delay in seconds that a timer can wait for. */
+export const TIMER_SECONDS: NumberRule = { max: Math.floor(MAX_TIMER_MS / 1000) };
