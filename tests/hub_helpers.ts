@@ -167,6 +167,9 @@ export class DeferredDirectory implements ChatDirectory {
   release(key: string, ref: MemberRef): void {
     this.#inner.release(key, ref);
   }
+  leave(ref: MemberRef, key: string): void {
+    this.#inner.leave(ref, key);
+  }
   find(key: string): MemberRef | null {
     return this.#inner.find(key);
   }

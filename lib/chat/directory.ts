@@ -21,6 +21,17 @@ import {
 } from "./history.ts";
 import { nameKey } from "./names.ts";
 
+/** The key of the default room, which is never forgotten. */
+export const LOBBY_KEY: string = nameKey(DEFAULT_ROOM);
+
+/**
+ * Whether joins and leaves are announced in a room where `others` members
+ * would hear it (an `announceLimit` of 0: always).
+ */
+export function announces(announceLimit: number, others: number): boolean {
+  return announceLimit === 0 || others < announceLimit;
+}
+
 /** A value now, or later. */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -89,9 +100,11 @@ export interface ChatDirectory {
   /** A guest nick nobody holds (`guest-N`), registered to `ref`. */
   guest(ref: MemberRef): string;
   /** Claims a nick key: true, false when taken, null when the link is down. */
-  claim(key: string, ref: MemberRef, nick: string): MaybePromise<boolean | null>;
-  /** Frees a nick key held by `ref`. */
+  claim(key: string, ref: MemberRef): MaybePromise<boolean | null>;
+  /** Frees a nick key held by `ref` (its old nick, after a rename). */
   release(key: string, ref: MemberRef): void;
+  /** `ref` is gone: frees its nick key and forgets it. */
+  leave(ref: MemberRef, key: string): void;
   /** Who holds a nick key: a ref, null when nobody, undefined when the link is down. */
   find(key: string): MaybePromise<MemberRef | null | undefined>;
   /** Members on every node (as last known). */
@@ -112,7 +125,7 @@ export interface ChatDirectory {
    * to this node's members).
    */
   exit(ref: MemberRef, roomKey: string): MaybePromise<number | null>;
-  /** Records `ref`'s new nick in its room's member list. */
+  /** Records `ref`'s new nick (after a successful claim) in its room's member list. */
   renamed(ref: MemberRef, nick: string): void;
   /** The members of a room in join order, or null when the link is down. */
   members(roomKey: string): MaybePromise<string[] | null>;
@@ -174,8 +187,12 @@ export class LocalDirectory implements ChatDirectory {
 
   guest(ref: MemberRef): string {
     let nick: string;
-    do nick = `guest-${++this.#guests}`; while (this.#nicks.has(nameKey(nick)));
-    this.#nicks.set(nameKey(nick), ref);
+    let key: string;
+    do {
+      nick = `guest-${++this.#guests}`;
+      key = nameKey(nick);
+    } while (this.#nicks.has(key));
+    this.#nicks.set(key, ref);
     return nick;
   }
 
@@ -188,6 +205,10 @@ export class LocalDirectory implements ChatDirectory {
 
   release(key: string, ref: MemberRef): void {
     if (this.#nicks.get(key) === ref) this.#nicks.delete(key);
+  }
+
+  leave(ref: MemberRef, key: string): void {
+    this.release(key, ref);
   }
 
   find(key: string): MemberRef | null {
@@ -214,7 +235,7 @@ export class LocalDirectory implements ChatDirectory {
     this.#where.delete(ref);
     if (room === undefined) return 0;
     room.members.delete(ref);
-    if (room.members.size === 0 && room.name !== DEFAULT_ROOM) {
+    if (room.members.size === 0 && roomKey !== LOBBY_KEY) {
       this.#rooms.delete(roomKey);
       room.history.clear();
     }
@@ -248,7 +269,8 @@ export class LocalDirectory implements ChatDirectory {
         room.history.add(entry, historyCost(entry));
       }
     }
-    if (!elsewhere) this.#listener?.roomEvent(roomKey, { ...envelope, seq });
+    envelope.seq = seq; // the envelope is the publisher's, made for this call
+    if (!elsewhere) this.#listener?.roomEvent(roomKey, envelope);
     return true;
   }
 
@@ -269,12 +291,11 @@ const GUEST_PREFIX = nameKey("guest-");
 const DIGIT_KEYS = new Set([..."0123456789"].map((digit) => nameKey(digit)));
 
 /**
- * True for a nick that looks like a guest nick (`guest-12`, or a look-alike
- * of one): those are given by the server only, so that every node can hand
+ * True for the key (`nameKey(nick)`) of a nick that looks like a guest nick
+ * (`guest-12`, or a look-alike of one): those are given by the server only, so that every node can hand
  * them out without asking the others.
  */
-export function isGuestName(nick: string): boolean {
-  const key = nameKey(nick);
+export function isGuestKey(key: string): boolean {
   if (!key.startsWith(GUEST_PREFIX) || key.length === GUEST_PREFIX.length) return false;
   return [...key.slice(GUEST_PREFIX.length)].every((char) => DIGIT_KEYS.has(char));
 }

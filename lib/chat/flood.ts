@@ -11,24 +11,24 @@
 
 import { MAX_PRIVATE_BUDGETS } from "../support/constants.ts";
 import { BucketMap } from "../support/bucket_map.ts";
+import { SharedBuckets } from "../support/shared_buckets.ts";
 import { TokenBucket } from "../support/token_bucket.ts";
 import type { MemberRef } from "./directory.ts";
 import type { ChatSession } from "./member.ts";
 import type { ChatHubSettings } from "./settings.ts";
 
-interface AddressBudget {
-  members: number;
-  bucket: TokenBucket | null;
-}
-
 /** The budgets of one hub; see the module documentation. */
 export class FloodControl {
   readonly #settings: ChatHubSettings;
-  readonly #addresses = new Map<string, AddressBudget>();
+  /** Each address's line bucket, shared by its members; null when off. */
+  readonly #addresses: SharedBuckets | null;
   readonly #private: BucketMap;
 
   constructor(settings: ChatHubSettings) {
     this.#settings = settings;
+    this.#addresses = settings.ipRate > 0
+      ? new SharedBuckets(settings.ipRate, settings.ipBurst)
+      : null;
     const rate = settings.msgBytesRate;
     this.#private = new BucketMap({
       rate,
@@ -37,19 +37,16 @@ export class FloodControl {
     });
   }
 
-  /** A member from `address` arrived. */
-  joined(address: string): void {
-    const budget = this.#addresses.get(address);
-    if (budget === undefined) this.#addresses.set(address, { members: 1, bucket: null });
-    else budget.members++;
+  /** A member arrived: it shares its address's budget. */
+  joined(session: ChatSession): void {
+    session.addressBudget = this.#addresses?.hold(session.member.address) ?? null;
   }
 
-  /** A member from `address` left (its budget stays until refilled). */
-  left(address: string, now: number): void {
-    const budget = this.#addresses.get(address);
-    if (budget === undefined) return;
-    budget.members--;
-    this.#forgetIfDone(address, budget, now);
+  /** A member left (its address's budget stays until refilled). */
+  left(session: ChatSession, now: number): void {
+    if (session.addressBudget === null) return;
+    this.#addresses!.release(session.addressBudget, now);
+    session.addressBudget = null;
   }
 
   /**
@@ -64,21 +61,16 @@ export class FloodControl {
         return `rate limit: at most ${rate} lines/s (burst ${burst}); this line was not sent`;
       }
     }
-    if (ipRate > 0) {
-      const address = session.member.address;
-      const budget = this.#addresses.get(address)!;
-      budget.bucket ??= new TokenBucket(ipRate, ipBurst, now);
-      if (!budget.bucket.take(now)) {
-        return `rate limit: at most ${ipRate} lines/s from your address ${address} ` +
-          `(burst ${ipBurst}); this line was not sent`;
-      }
+    if (session.addressBudget !== null && !session.addressBudget.at(now).take(now)) {
+      return `rate limit: at most ${ipRate} lines/s from your address ${session.member.address} ` +
+        `(burst ${ipBurst}); this line was not sent`;
     }
     return null;
   }
 
   /** True when flood control is off altogether (no clock needed). */
   get off(): boolean {
-    return this.#settings.rate === 0 && this.#settings.ipRate === 0;
+    return this.#settings.rate === 0 && this.#addresses === null;
   }
 
   /**
@@ -92,12 +84,6 @@ export class FloodControl {
 
   /** Forgets the budgets of addresses with no member that have refilled. */
   prune(now: number): void {
-    for (const [address, budget] of this.#addresses) this.#forgetIfDone(address, budget, now);
-  }
-
-  #forgetIfDone(address: string, budget: AddressBudget, now: number): void {
-    if (budget.members === 0 && (budget.bucket === null || budget.bucket.full(now))) {
-      this.#addresses.delete(address);
-    }
+    this.#addresses?.prune(now);
   }
 }

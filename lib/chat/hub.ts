@@ -33,12 +33,15 @@ import {
   SLOW_CLIENT_GRACE_MS,
 } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
+import { IdleWatch } from "../support/idle_watch.ts";
 import { FloodControl } from "./flood.ts";
 import {
+  announces,
   type ChatDirectory,
   type DirectEnvelope,
   type DirectoryListener,
-  isGuestName,
+  isGuestKey,
+  LOBBY_KEY,
   LocalDirectory,
   localRef,
   type MaybePromise,
@@ -69,7 +72,6 @@ export type { ChatMember, CloseKind, MemberClose } from "./member.ts";
 export { ChatSession } from "./member.ts";
 export type { ChatHubOptions, ChatHubSettings } from "./settings.ts";
 
-const LOBBY_KEY = nameKey(DEFAULT_ROOM);
 const LINK_DOWN = "the link between servers is down";
 
 /**
@@ -102,11 +104,15 @@ export class ChatHub implements DirectoryListener {
   readonly directory: ChatDirectory;
   readonly #log: Logger;
   readonly #clock: () => number;
-  readonly #sessions = new Set<ChatSession>();
+  /** This node's members. */
   readonly #byRef = new Map<MemberRef, ChatSession>();
   /** Rooms with members on this node. */
   readonly #rooms = new Map<string, Room<ChatSession>>();
   readonly #flood: FloodControl;
+  /** Members watched for idleness (off with `idleTimeout` 0). */
+  readonly #idle: IdleWatch<ChatSession>;
+  /** Members in a run of refused lines, told its count when it ends. */
+  readonly #refusing = new Set<ChatSession>();
   /** Members found too slow during the current operation, dropped after it. */
   readonly #slow: ChatSession[] = [];
   #depth = 0;
@@ -124,11 +130,12 @@ export class ChatHub implements DirectoryListener {
     });
     this.directory.attach(this);
     this.#flood = new FloodControl(this.settings);
+    this.#idle = new IdleWatch(this.settings.idleTimeout * 1000);
   }
 
   /** Members connected to this node now, of every transport. */
   get memberCount(): number {
-    return this.#sessions.size;
+    return this.#byRef.size;
   }
 
   /** Bytes of room history kept by this node (see `history.ts` for the accounting). */
@@ -147,13 +154,12 @@ export class ChatHub implements DirectoryListener {
    */
   connect(member: ChatMember): ChatSession {
     return this.#operation(() => {
-      const id = ++this.#ids;
-      const ref = localRef(this.directory.nodeId, id);
+      const ref = localRef(this.directory.nodeId, ++this.#ids);
       const nick = this.directory.guest(ref);
-      const session = new ChatSession(id, ref, member, nick, this.#clock());
-      this.#sessions.add(session);
+      const session = new ChatSession(ref, member, nick);
       this.#byRef.set(ref, session);
-      this.#flood.joined(member.address);
+      this.#flood.joined(session);
+      this.#idle.add(session, this.#clock());
       this.#log({ event: "connect", peer: member.peer, nick, transport: member.transport });
       if (this.#stopping) {
         this.#end(session, "server shutting down", {
@@ -179,7 +185,7 @@ export class ChatHub implements DirectoryListener {
           room: DEFAULT_ROOM,
         }, welcome),
       );
-      this.#whenDone(session, this.#enterRoom(session, DEFAULT_ROOM, false));
+      this.#whenDone(session, this.#enterRoom(session, DEFAULT_ROOM, LOBBY_KEY, false));
       return session;
     });
   }
@@ -235,28 +241,21 @@ export class ChatHub implements DirectoryListener {
    * of refusals cost once it is a second old.
    */
   tick(now: number): void {
-    const idleMs = this.settings.idleTimeout * 1000;
     this.#flood.prune(now);
     this.#operation(() => {
-      for (const session of this.#sessions) {
-        if (session.refusedRun > 1 && now - session.refusedSince >= 1000) {
-          this.#endRefusalRun(session);
-        }
-        if (idleMs === 0) continue;
-        if (session.activity !== session.seenActivity) {
-          session.seenActivity = session.activity;
-          session.seenAt = now;
-        } else if (now - session.seenAt >= idleMs) {
-          this.#end(session, "idle", {
-            kind: "idle",
-            reason: "idle",
-            last: this.#errorEvent(
-              "idle",
-              `idle for ${this.settings.idleTimeout} s; closing the connection`,
-            ),
-            graceMs: CLOSE_GRACE_MS,
-          });
-        }
+      for (const session of this.#refusing) {
+        if (now - session.refusedSince >= 1000) this.#endRefusalRun(session);
+      }
+      for (const session of this.#idle.sweep(now)) {
+        this.#end(session, "idle", {
+          kind: "idle",
+          reason: "idle",
+          last: this.#errorEvent(
+            "idle",
+            `idle for ${this.settings.idleTimeout} s; closing the connection`,
+          ),
+          graceMs: CLOSE_GRACE_MS,
+        });
       }
     });
   }
@@ -269,7 +268,7 @@ export class ChatHub implements DirectoryListener {
     this.#stopping = true;
     this.#operation(() => {
       const last = this.#notice("server shutting down");
-      for (const session of [...this.#sessions]) {
+      for (const session of [...this.#byRef.values()]) {
         this.#end(session, "server shutting down", {
           kind: "shutdown",
           reason: "server shutting down",
@@ -366,6 +365,7 @@ export class ChatHub implements DirectoryListener {
     if (refusal !== null) {
       if (session.refusedRun++ === 0) {
         session.refusedSince = now;
+        this.#refusing.add(session);
         this.#error(session, "rate_limit", refusal);
       }
       return false;
@@ -377,6 +377,7 @@ export class ChatHub implements DirectoryListener {
   #endRefusalRun(session: ChatSession): void {
     const more = session.refusedRun - 1;
     session.refusedRun = 0;
+    this.#refusing.delete(session);
     if (more > 0) {
       this.#error(
         session,
@@ -496,7 +497,7 @@ export class ChatHub implements DirectoryListener {
     if (old === nick) return this.#send(session, this.#notice(`you are already ${nick}`));
     const key = nameKey(nick);
     const problem = checkNick(nick) ??
-      (isGuestName(nick) ? "guest nicks are given by the server" : undefined);
+      (isGuestKey(key) ? "guest nicks are given by the server" : undefined);
     if (problem !== undefined) {
       // A look-alike of a nick in use is "taken", whatever else is wrong with it.
       return this.#after(this.directory.find(key), (holder) => {
@@ -506,7 +507,7 @@ export class ChatHub implements DirectoryListener {
         this.#error(session, "bad_nick", `cannot use nick ${nick}: ${problem}`);
       });
     }
-    return this.#after(this.directory.claim(key, session.ref, nick), (claimed) => {
+    return this.#after(this.directory.claim(key, session.ref), (claimed) => {
       if (session.ended) {
         if (claimed) this.directory.release(key, session.ref);
         return;
@@ -550,13 +551,14 @@ export class ChatHub implements DirectoryListener {
       return this.#error(session, "bad_room", `cannot join ${requested}: ${problem}`);
     }
     const name = normalizeRoom(requested);
+    const key = nameKey(name);
     const current = session.room;
-    if (current !== null && nameKey(name) === current.key) {
+    if (current !== null && key === current.key) {
       return this.#error(session, "already_there", `you are already in ${current.name}`);
     }
-    const target = this.#rooms.get(nameKey(name))?.name ?? name;
+    const target = this.#rooms.get(key)?.name ?? name;
     this.#leaveRoom(session, `moved to ${target}`);
-    return this.#enterRoom(session, name, true);
+    return this.#enterRoom(session, name, key, true);
   }
 
   #who(session: ChatSession): MaybePromise<void> {
@@ -603,8 +605,12 @@ export class ChatHub implements DirectoryListener {
    * point (its `cursor`) are part of that history and are dropped, later
    * ones follow it.
    */
-  #enterRoom(session: ChatSession, requested: string, tellMembers: boolean): MaybePromise<void> {
-    const key = nameKey(requested);
+  #enterRoom(
+    session: ChatSession,
+    requested: string,
+    key: string,
+    tellMembers: boolean,
+  ): MaybePromise<void> {
     let room = this.#rooms.get(key);
     if (room === undefined) {
       room = new Room<ChatSession>(requested, key);
@@ -621,7 +627,7 @@ export class ChatHub implements DirectoryListener {
       if (entry !== null) room.name = entry.name;
       const members = entry?.members ?? [...room.members].map((member) => member.nick);
       session.cursor = entry?.cursor ?? 0;
-      if (this.#announces(members.length - 1)) {
+      if (announces(this.settings.announceLimit, members.length - 1)) {
         this.#background(this.directory.publish(key, {
           event: { type: "join", room: room.name, nick: session.nick },
           ts: this.#clock(),
@@ -680,7 +686,7 @@ export class ChatHub implements DirectoryListener {
     const elsewhere = this.#stopping; // this node's members are all leaving
     this.#background(this.#after(this.directory.exit(ref, room.key), (left) => {
       // Nobody left to tell (and an emptied room's keys stay deleted).
-      if (left === 0 || (left !== null && !this.#announces(left))) return;
+      if (left === 0 || (left !== null && !announces(this.settings.announceLimit, left))) return;
       return this.#after(
         this.directory.publish(room.key, {
           event: { type: "leave", room: room.name, nick, reason },
@@ -691,11 +697,6 @@ export class ChatHub implements DirectoryListener {
         () => {},
       );
     }));
-  }
-
-  /** Whether joins and leaves are announced in a room of `size` other members. */
-  #announces(size: number): boolean {
-    return this.settings.announceLimit === 0 || size < this.settings.announceLimit;
   }
 
   // ---- delivery and ending ----
@@ -792,10 +793,11 @@ export class ChatHub implements DirectoryListener {
     session.ended = true;
     session.queue.length = 0;
     this.#leaveRoom(session, reason);
-    this.#sessions.delete(session);
     this.#byRef.delete(session.ref);
-    this.directory.release(nameKey(session.nick), session.ref);
-    this.#flood.left(session.member.address, this.#clock());
+    this.#idle.delete(session);
+    this.#refusing.delete(session);
+    this.directory.leave(session.ref, nameKey(session.nick));
+    this.#flood.left(session, this.#clock());
     const { peer, transport } = session.member;
     this.#log({ event: "disconnect", peer, nick: session.nick, reason, transport });
     if (close !== null) {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { SharedBucket } from "../support/shared_buckets.ts";
 import type { TokenBucket } from "../support/token_bucket.ts";
 import type { MemberRef } from "./directory.ts";
 import type { Outgoing, WireFormat } from "./events.ts";
@@ -50,7 +51,6 @@ export interface ChatMember {
 
 /** The hub's record of one member; transports hold it and pass it back. */
 export class ChatSession {
-  readonly id: number;
   /** Where it lives in the cluster (`NODE/ID`). */
   readonly ref: MemberRef;
   readonly member: ChatMember;
@@ -60,13 +60,12 @@ export class ChatSession {
   ended = false;
   /** Its queue overflowed; it is dropped when the current operation ends. */
   dropping = false;
-  /** Non-empty lines accepted; the idle sweep watches it change. */
+  /** Non-empty lines accepted; the idle watch sees it change. */
   activity = 0;
-  /** Idle sweep: `activity` when last seen changing, and since when. */
-  seenActivity = 0;
-  seenAt: number;
   /** Made on the first line, full, so idle members stay small. */
   bucket: TokenBucket | null = null;
+  /** Its address's line budget, shared with the address's other members (null when off). */
+  addressBudget: SharedBucket | null = null;
   /** Lines refused in the current run of refusals (the first one was told). */
   refusedRun = 0;
   /** When the current run of refusals began (ms). */
@@ -83,11 +82,9 @@ export class ChatSession {
    */
   held: { event: Outgoing; seq: number }[] | null = null;
 
-  constructor(id: number, ref: MemberRef, member: ChatMember, nick: string, now: number) {
-    this.id = id;
+  constructor(ref: MemberRef, member: ChatMember, nick: string) {
     this.ref = ref;
     this.member = member;
     this.nick = nick;
-    this.seenAt = now;
   }
 }

@@ -23,13 +23,15 @@
  * @module
  */
 
-import type {
-  ChatDirectory,
-  DirectEnvelope,
-  DirectoryListener,
-  MemberRef,
-  RoomEntry,
-  RoomEnvelope,
+import {
+  announces,
+  type ChatDirectory,
+  type DirectEnvelope,
+  type DirectoryListener,
+  LOBBY_KEY,
+  type MemberRef,
+  type RoomEntry,
+  type RoomEnvelope,
 } from "../chat/directory.ts";
 import type { ChatEvent, RoomCount } from "../chat/events.ts";
 import type { HistoryEntry } from "../chat/history.ts";
@@ -39,7 +41,6 @@ import {
   CLUSTER_NODE_TTL_MS,
   CLUSTER_STREAM_LENGTH,
   DEFAULT_CLUSTER,
-  DEFAULT_ROOM,
 } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { RedisLink } from "./redis_link.ts";
@@ -87,7 +88,8 @@ interface LocalMember {
 const GUEST_BLOCK = 256;
 /** Stream entries read back to find a room's history lines. */
 const HISTORY_SCAN = 200;
-const DEFAULT_ROOM_KEY = nameKey(DEFAULT_ROOM);
+/** The stream length, as PUBLISH takes it. */
+const STREAM_LENGTH = String(CLUSTER_STREAM_LENGTH);
 
 /** The cluster's directory: see the module documentation. */
 export class RedisDirectory implements ChatDirectory {
@@ -104,8 +106,9 @@ export class RedisDirectory implements ChatDirectory {
   #guestsComing = false;
   #fallbackGuests = 0;
   #online = 0;
-  /** This node's members in a room (so counted by Redis). */
-  #inRooms = 0;
+  /** Epochs this node has offered (a room's numbering starts one when it has none). */
+  readonly #epochPrefix = `${crypto.randomUUID()}-`;
+  #epochs = 0;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
 
   private constructor(options: RedisDirectoryOptions, link: RedisLink, log: Logger) {
@@ -153,14 +156,9 @@ export class RedisDirectory implements ChatDirectory {
     return nick;
   }
 
-  async claim(key: string, ref: MemberRef, nick: string): Promise<boolean | null> {
+  async claim(key: string, ref: MemberRef): Promise<boolean | null> {
     try {
-      const won = await this.#claim(key, ref);
-      if (won) {
-        const member = this.#local.get(ref);
-        if (member !== undefined) member.nick = nick;
-      }
-      return won;
+      return await this.#claim(key, ref); // the nick is recorded by `renamed`
     } catch (error) {
       this.#link.down(error);
       return null;
@@ -168,15 +166,17 @@ export class RedisDirectory implements ChatDirectory {
   }
 
   release(key: string, ref: MemberRef): void {
-    // Its current nick freed: the member is leaving (a rename frees the old one).
-    const member = this.#local.get(ref);
-    if (member !== undefined && nameKey(member.nick) === key) this.#local.delete(ref);
     this.#link.background(
       this.#link.eval(RELEASE, [this.#keys.nick(key), this.#keys.nodeNicks(this.nodeId)], [
         ref,
         key,
       ]),
     );
+  }
+
+  leave(ref: MemberRef, key: string): void {
+    this.#local.delete(ref);
+    this.release(key, ref);
   }
 
   async find(key: string): Promise<MemberRef | null | undefined> {
@@ -191,7 +191,7 @@ export class RedisDirectory implements ChatDirectory {
   // ---- presence ----
 
   online(): number {
-    return Math.max(this.#online, this.#inRooms);
+    return Math.max(this.#online, this.#feeds.memberCount);
   }
 
   async enter(
@@ -201,9 +201,9 @@ export class RedisDirectory implements ChatDirectory {
     room: string,
   ): Promise<RoomEntry | null> {
     const member = this.#local.get(ref) ?? { nick, roomKey: null, room: "" };
-    Object.assign(member, { nick, roomKey, room });
+    member.roomKey = roomKey;
+    member.room = room;
     this.#local.set(ref, member);
-    this.#inRooms++;
     try {
       await this.#feeds.enter(roomKey);
       const reply = await this.#link.eval(ENTER, this.#enterKeys(roomKey), [
@@ -224,11 +224,10 @@ export class RedisDirectory implements ChatDirectory {
   async exit(ref: MemberRef, roomKey: string): Promise<number | null> {
     const member = this.#local.get(ref);
     if (member !== undefined) member.roomKey = null; // (a move enters the next room at once)
-    this.#inRooms = Math.max(0, this.#inRooms - 1);
     this.#feeds.exit(roomKey);
     try {
       return Number(
-        await this.#link.eval(EXIT, this.#exitKeys(roomKey), [ref, roomKey, DEFAULT_ROOM_KEY]),
+        await this.#link.eval(EXIT, this.#exitKeys(roomKey), [ref, roomKey, LOBBY_KEY]),
       );
     } catch (error) {
       this.#link.down(error); // what Redis still holds is removed when the link is back
@@ -277,8 +276,8 @@ export class RedisDirectory implements ChatDirectory {
       [
         this.#keys.roomChannel(roomKey),
         encodeEnvelope(envelope),
-        String(CLUSTER_STREAM_LENGTH),
-        crypto.randomUUID(),
+        STREAM_LENGTH,
+        `${this.#epochPrefix}${++this.#epochs}`,
       ],
     );
     return this.#link.track(published.then(() => true, (error) => {
@@ -394,7 +393,7 @@ export class RedisDirectory implements ChatDirectory {
       if (roomKey === null) {
         await this.#link.client.sRem(this.#keys.nodeMembers(this.nodeId), ref);
       } else {
-        await this.#link.eval(EXIT, this.#exitKeys(roomKey), [ref, roomKey, DEFAULT_ROOM_KEY]);
+        await this.#link.eval(EXIT, this.#exitKeys(roomKey), [ref, roomKey, LOBBY_KEY]);
       }
     }
     const held = new Set([...this.#local.values()].map((member) => nameKey(member.nick)));
@@ -440,11 +439,14 @@ export class RedisDirectory implements ChatDirectory {
       this.#keys.members,
       this.#keys.nodes,
       this.#keys.node(node),
+      this.#keys.rooms,
     ];
-    const gone = await this.#link.eval(REAP, keys, [node, this.#keys.prefix, DEFAULT_ROOM_KEY]) as (
-      | string
-      | number
-    )[];
+    const gone = await this.#link.eval(REAP, keys, [
+      node,
+      this.#keys.roomChannel(""),
+      LOBBY_KEY,
+      this.#keys.nick(""),
+    ]) as (string | number)[];
     this.#log({
       event: "warning",
       reason: `node ${node} is gone; ${gone.length / 4} of its members leave`,
@@ -452,7 +454,7 @@ export class RedisDirectory implements ChatDirectory {
     const limit = this.#options.announceLimit;
     for (let i = 0; i < gone.length; i += 4) {
       const left = Number(gone[i + 3]);
-      if (left === 0 || (limit !== 0 && left >= limit)) continue;
+      if (left === 0 || !announces(limit, left)) continue;
       this.#link.background(this.publish(String(gone[i]), {
         event: {
           type: "leave",
@@ -503,26 +505,27 @@ export class RedisDirectory implements ChatDirectory {
     } catch { /* not ours */ }
   }
 
-  #enterKeys(roomKey: string): string[] {
+  /** KEYS[1..4] of both ENTER and EXIT: where a member's place in a room is kept. */
+  #placeKeys(roomKey: string): string[] {
     return [
       this.#keys.members,
       this.#keys.roomMembers(roomKey),
       this.#keys.rooms,
       this.#keys.nodeMembers(this.nodeId),
-      this.#keys.joins,
-      this.#keys.seq(roomKey),
     ];
   }
 
+  #enterKeys(roomKey: string): string[] {
+    return [...this.#placeKeys(roomKey), this.#keys.joins, this.#keys.seq(roomKey)];
+  }
+
   #exitKeys(roomKey: string): string[] {
+    const keys = this.#keys;
     return [
-      this.#keys.members,
-      this.#keys.roomMembers(roomKey),
-      this.#keys.rooms,
-      this.#keys.nodeMembers(this.nodeId),
-      this.#keys.seq(roomKey),
-      this.#keys.epoch(roomKey),
-      this.#keys.stream(roomKey),
+      ...this.#placeKeys(roomKey),
+      keys.seq(roomKey),
+      keys.epoch(roomKey),
+      keys.stream(roomKey),
     ];
   }
 }

@@ -73,6 +73,13 @@ export class RoomFeeds {
     this.#listener = listener;
   }
 
+  /** This node's members in a room (entering ones included). */
+  get memberCount(): number {
+    let count = 0;
+    for (const feed of this.#feeds.values()) count += feed.members;
+    return count;
+  }
+
   /**
    * A member of this node enters `roomKey`: resolves once the room's feed
    * is in step; rejects when Redis cannot be reached (the feed stays, and
@@ -186,7 +193,9 @@ export class RoomFeeds {
     for (const action of actions) {
       if (action.kind === "deliver") {
         const envelope = parseEnvelope(action.payload);
-        if (envelope !== null) listener?.roomEvent(roomKey, { ...envelope, seq: action.seq });
+        if (envelope === null) continue;
+        envelope.seq = action.seq; // freshly parsed: ours to complete
+        listener?.roomEvent(roomKey, envelope);
       } else if (action.kind === "gap") listener?.roomGap(roomKey);
       else if (action.kind === "reset") listener?.roomReset(roomKey);
       else this.#link.background(this.#fill(roomKey, feed, action.from, action.to));

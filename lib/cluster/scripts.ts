@@ -95,21 +95,32 @@ return out
 `;
 
 /**
+ * Lua shared by EXIT and REAP: takes `ref` out of room `room` (`keys`: its
+ * members, seq, epoch and stream keys); an emptied room other than the
+ * default one is forgotten, with its history. Returns the members left.
+ */
+const LEAVE_ROOM = `
+local function leave_room(ref, rooms, room, default_room, keys)
+  redis.call('ZREM', keys[1], ref)
+  local left = redis.call('ZCARD', keys[1])
+  if left == 0 then
+    redis.call('HDEL', rooms, room)
+    if room ~= default_room then redis.call('DEL', keys[2], keys[3], keys[4]) end
+  end
+  return left
+end
+`;
+
+/**
  * Takes a member out of its room. KEYS: members, room members, rooms, node
  * members, seq, epoch, stream. ARGV: ref, room key, default room key.
  * Returns the members left; an emptied room other than the default one is
  * forgotten, with its history.
  */
-export const EXIT = `
+export const EXIT = `${LEAVE_ROOM}
 redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
-local left = redis.call('ZCARD', KEYS[2])
-if left == 0 then
-  redis.call('HDEL', KEYS[3], ARGV[2])
-  if ARGV[2] ~= ARGV[3] then redis.call('DEL', KEYS[5], KEYS[6], KEYS[7]) end
-end
-return left
+return leave_room(ARGV[1], KEYS[3], ARGV[2], ARGV[3], {KEYS[2], KEYS[5], KEYS[6], KEYS[7]})
 `;
 
 /** The nicks of a room's members in join order. KEYS: room members, members. */
@@ -167,26 +178,21 @@ return 1
 /**
  * Removes a dead node's members and nicks (the caller won the reaper
  * lock); a room it leaves empty (but the default one) is forgotten with
- * its history. KEYS: node members, node nicks, members, nodes, node. ARGV:
- * node id, cluster prefix, default room key. Returns, per member, its room
- * key, room name, nick and the members left in that room.
+ * its history. KEYS: node members, node nicks, members, nodes, node,
+ * rooms. ARGV: node id, room key prefix (`C:room:`), default room key,
+ * nick key prefix (`C:nick:`). Returns, per member, its room key, room
+ * name, nick and the members left in that room.
  */
-export const REAP = `
+export const REAP = `${LEAVE_ROOM}
 local out = {}
 for _, ref in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local record = redis.call('HGET', KEYS[3], ref)
   redis.call('HDEL', KEYS[3], ref)
   if record then
     local member = cjson.decode(record)
-    local room = ARGV[2] .. ':room:' .. member.r
-    redis.call('ZREM', room .. ':members', ref)
-    local left = redis.call('ZCARD', room .. ':members')
-    if left == 0 then
-      redis.call('HDEL', ARGV[2] .. ':rooms', member.r)
-      if member.r ~= ARGV[3] then
-        redis.call('DEL', room .. ':seq', room .. ':epoch', room .. ':stream')
-      end
-    end
+    local room = ARGV[2] .. member.r -- as clusterKeys names a room's keys
+    local left = leave_room(ref, KEYS[6], member.r, ARGV[3], {
+      room .. ':members', room .. ':seq', room .. ':epoch', room .. ':stream'})
     out[#out + 1] = member.r
     out[#out + 1] = member.m
     out[#out + 1] = member.n
@@ -194,7 +200,7 @@ for _, ref in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   end
 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local nick = ARGV[2] .. ':nick:' .. key
+  local nick = ARGV[4] .. key
   local holder = redis.call('GET', nick)
   if holder and string.sub(holder, 1, #ARGV[1] + 1) == ARGV[1] .. '/' then
     redis.call('DEL', nick)

@@ -56,21 +56,21 @@ export class RoomSequencer {
 
   /** An event arrived over pub/sub. */
   receive(epoch: string, seq: number, payload: string): SequencerAction[] {
-    const actions: SequencerAction[] = [];
-    if (epoch !== this.epoch) {
-      // Numbering restarted (Redis lost the room): what was missed is lost.
-      actions.push(...this.#restart(epoch));
-    }
+    // Numbering restarted (Redis lost the room): what was missed is lost.
+    const actions = epoch === this.epoch ? [] : this.#restart(epoch);
     if (seq <= this.last) return actions; // a duplicate
     if (seq === this.last + 1 && !this.#filling) {
       this.last = seq;
       actions.push({ kind: "deliver", seq, payload });
-      return [...actions, ...this.#drain()];
+      // The usual case, in order with nothing waiting: no drain.
+      return this.#buffer.size === 0 ? actions : this.#drain(actions);
     }
     this.#buffer.set(seq, payload);
     if (this.#buffer.size > MAX_BUFFERED_EVENTS) {
       this.#filling = null;
-      return [...actions, { kind: "gap" }, ...this.#skipToBuffered()];
+      actions.push({ kind: "gap" });
+      this.last = Math.min(...this.#buffer.keys()) - 1;
+      return this.#drain(actions);
     }
     if (!this.#filling) {
       this.#filling = { from: this.last + 1, to: seq - 1 };
@@ -100,7 +100,7 @@ export class RoomSequencer {
       this.last = range.to;
     }
     if (gap) actions.unshift({ kind: "gap" });
-    return [...actions, ...this.#drain()];
+    return this.#drain(actions);
   }
 
   /** The fill failed (the link is down): try again on the next resync. */
@@ -114,8 +114,7 @@ export class RoomSequencer {
    * used).
    */
   resync(epoch: string | null, seq: number): SequencerAction[] {
-    const actions: SequencerAction[] = [];
-    if (epoch !== this.epoch) actions.push(...this.#restart(epoch));
+    const actions = epoch === this.epoch ? [] : this.#restart(epoch);
     if (seq > this.last && !this.#filling) {
       this.#filling = { from: this.last + 1, to: seq };
       actions.push({ kind: "fill", ...this.#filling });
@@ -135,9 +134,8 @@ export class RoomSequencer {
     return actions;
   }
 
-  /** Delivers the buffered events that follow on; asks for the next hole. */
-  #drain(): SequencerAction[] {
-    const actions: SequencerAction[] = [];
+  /** Adds to `actions` the buffered events that follow on, and the next hole's fill. */
+  #drain(actions: SequencerAction[]): SequencerAction[] {
     for (const seq of this.#buffer.keys()) if (seq <= this.last) this.#buffer.delete(seq);
     for (
       let payload = this.#buffer.get(this.last + 1);
@@ -154,10 +152,5 @@ export class RoomSequencer {
       actions.push({ kind: "fill", ...this.#filling });
     }
     return actions;
-  }
-
-  #skipToBuffered(): SequencerAction[] {
-    this.last = Math.min(...this.#buffer.keys()) - 1;
-    return this.#drain();
   }
 }

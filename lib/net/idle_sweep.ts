@@ -1,63 +1,48 @@
 /**
- * An idle sweep for connections that count their own activity: the hot
- * path bumps a counter, and a timer compares it with what it saw last, so
- * no clock is read per message.
+ * An idle sweep on a timer: an {@linkcode IdleWatch} swept every quarter
+ * of the idle bound (20 ms to 1 s), calling `onIdle` for each item found
+ * idle. The timer starts with the first item and stops for good with
+ * `stop()`.
  *
  * @module
  */
 
-/** Something whose activity can be watched. */
-export interface Active {
-  /** Bumped by the connection on every unit of activity. */
-  activity: number;
-}
+import { type Active, IdleWatch, sweepIntervalMs } from "../support/idle_watch.ts";
+
+export type { Active } from "../support/idle_watch.ts";
 
 /** Calls `onIdle` once for each tracked item idle for `idleMs`. */
 export class IdleSweep<T extends Active> {
-  readonly #idleMs: number;
+  readonly #watch: IdleWatch<T>;
   readonly #onIdle: (item: T) => void;
-  readonly #items = new Map<T, { seen: number; since: number }>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
 
-  /** `idleMs` of 0 turns the sweep off. The timer starts with the first item. */
+  /** `idleMs` of 0 turns the sweep off. */
   constructor(idleMs: number, onIdle: (item: T) => void) {
-    this.#idleMs = idleMs;
+    this.#watch = new IdleWatch(idleMs);
     this.#onIdle = onIdle;
   }
 
   /** Starts watching `item`. */
   add(item: T): void {
-    if (this.#idleMs <= 0 || this.#stopped) return;
-    this.#timer ??= setInterval(
-      () => this.#sweep(),
-      Math.min(1000, Math.max(20, this.#idleMs / 4)),
-    );
-    this.#items.set(item, { seen: item.activity, since: performance.now() });
+    const idleMs = this.#watch.idleMs;
+    if (idleMs <= 0 || this.#stopped) return;
+    this.#timer ??= setInterval(() => {
+      for (const idle of this.#watch.sweep(performance.now())) this.#onIdle(idle);
+    }, sweepIntervalMs(idleMs));
+    this.#watch.add(item, performance.now());
   }
 
   /** Stops watching `item`. */
   delete(item: T): void {
-    this.#items.delete(item);
+    this.#watch.delete(item);
   }
 
   /** Stops the timer for good. */
   stop(): void {
     this.#stopped = true;
     clearInterval(this.#timer);
-    this.#items.clear();
-  }
-
-  #sweep(): void {
-    const now = performance.now();
-    for (const [item, state] of this.#items) {
-      if (item.activity !== state.seen) {
-        state.seen = item.activity;
-        state.since = now;
-      } else if (now - state.since >= this.#idleMs) {
-        this.#items.delete(item);
-        this.#onIdle(item);
-      }
-    }
+    this.#watch.clear();
   }
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { SharedBuckets } from "../support/shared_buckets.ts";
 import { TokenBucket } from "../support/token_bucket.ts";
 
 /** A budget's rate (bytes per second, 0 = none) and burst (bytes). */
@@ -32,59 +33,42 @@ const unlimited: InputBudget = { charge: () => 0, release: () => {} };
 /** The budgets of a server's connections, with one shared bucket per address. */
 export class InputBudgets {
   readonly #connection: ByteBudget;
-  readonly #address: ByteBudget;
   /**
    * One bucket per address, kept after its last connection until it has
-   * refilled (reconnecting does not buy a fresh burst).
+   * refilled (reconnecting does not buy a fresh burst); null when off.
    */
-  readonly #addresses = new Map<string, { bucket: TokenBucket; connections: number }>();
+  readonly #addresses: SharedBuckets | null;
   #prunedAt = 0;
 
   constructor(connection: ByteBudget, address: ByteBudget) {
     this.#connection = connection;
-    this.#address = address;
+    this.#addresses = address.rate > 0 ? new SharedBuckets(address.rate, address.burst) : null;
   }
 
   /** The budget of a new connection from `ip`. */
   acquire(ip: string): InputBudget {
-    if (this.#connection.rate === 0 && this.#address.rate === 0) return unlimited;
+    const addresses = this.#addresses;
+    if (this.#connection.rate === 0 && addresses === null) return unlimited;
     const now = performance.now();
-    this.#prune(now);
+    if (addresses !== null && now - this.#prunedAt >= 1000) {
+      this.#prunedAt = now; // at most once a second
+      addresses.prune(now);
+    }
     const own = this.#connection.rate === 0
       ? null
       : new TokenBucket(this.#connection.rate, this.#connection.burst, now);
-    let shared: { bucket: TokenBucket; connections: number } | undefined;
-    if (this.#address.rate > 0) {
-      shared = this.#addresses.get(ip);
-      if (shared === undefined) {
-        shared = {
-          bucket: new TokenBucket(this.#address.rate, this.#address.burst, now),
-          connections: 0,
-        };
-        this.#addresses.set(ip, shared);
-      }
-      shared.connections++;
-    }
+    const shared = addresses?.hold(ip) ?? null;
     let released = false;
     return {
       charge: (bytes) => {
         const at = performance.now();
-        return Math.max(own?.charge(at, bytes) ?? 0, shared?.bucket.charge(at, bytes) ?? 0);
+        return Math.max(own?.charge(at, bytes) ?? 0, shared?.at(at).charge(at, bytes) ?? 0);
       },
       release: () => {
-        if (released || shared === undefined) return;
+        if (released || shared === null) return;
         released = true;
-        shared.connections--;
+        addresses!.release(shared, performance.now());
       },
     };
-  }
-
-  /** At most once a second: forgets addresses with no connection whose bucket has refilled. */
-  #prune(now: number): void {
-    if (now - this.#prunedAt < 1000) return;
-    this.#prunedAt = now;
-    for (const [ip, entry] of this.#addresses) {
-      if (entry.connections === 0 && entry.bucket.full(now)) this.#addresses.delete(ip);
-    }
   }
 }
