@@ -343,3 +343,71 @@ Deno.test("serveChat() shut down before its HTTP port is bound releases that por
   }
   ok(refused, `port ${port} still accepts connections after shutdown`);
 });
+
+/**
+ * True when a socket listening on `::` also takes IPv4 clients (IPv6 is
+ * available, in dual-stack mode): the case where a client's address comes
+ * as `::ffff:127.0.0.1`.
+ */
+async function dualStack(): Promise<boolean> {
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: "::", port: 0 });
+  } catch {
+    return false; // no IPv6
+  }
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    (await listener.accept()).close();
+    conn.close();
+    return true;
+  } catch {
+    return false; // IPv6 only
+  } finally {
+    listener.close();
+  }
+}
+
+Deno.test({
+  name: "serveChat() on :: counts TCP and WebSocket clients from 127.0.0.1 as one address",
+  // Needs IPv6 in dual-stack mode (IPv4 clients of a socket on ::).
+  ignore: !(await dualStack()),
+  fn: async () => {
+    const refusal = "too many connections from 127.0.0.1 (at most 1); try again later";
+    const dualServer = async (log: LogEvent[]) => {
+      const server = serveChat({
+        hostname: "::",
+        port: 0,
+        httpPort: 0,
+        maxPerIp: 1,
+        logger: (event) => log.push(event),
+      });
+      await server.ready;
+      return server;
+    };
+    // A TCP client holds the address's one place: a WebSocket is refused...
+    const log: LogEvent[] = [];
+    {
+      await using server = await dualServer(log);
+      await using tcp = await connectChat({ ...server.addr, hostname: "127.0.0.1" });
+      const closed = await new WsLines(`ws://127.0.0.1:${server.httpAddr!.port}/ws`).untilClosed();
+      deepEqual([closed.code, closed.reason], [1013, refusal]);
+      equal(server.clientCount, 1);
+      ok(tcp.nick !== "");
+    }
+    // ...and a WebSocket client holds it against a TCP one.
+    {
+      await using server = await dualServer(log);
+      await using ws = await connectWsChat(server.httpAddr!);
+      await using late = await LineClient.connect({ ...server.addr, hostname: "127.0.0.1" });
+      deepEqual(await late.untilClosed(), [`! ${refusal}`]);
+      equal(server.clientCount, 1);
+      ok(ws.nick !== "");
+    }
+    // The log names the client as it is: 127.0.0.1, not [::ffff:127.0.0.1].
+    const peers = log.filter((event) => event.event === "connect" || event.event === "refuse")
+      .map((event) => String(event.peer));
+    equal(peers.length, 4);
+    for (const peer of peers) match(peer, /^127\.0\.0\.1:\d+$/);
+  },
+});

@@ -16,9 +16,9 @@ import { WebSocketServer } from "ws";
 import { Admission } from "../net/admission.ts";
 import { HttpListener } from "../net/http_listener.ts";
 import { IdleSweep } from "../net/idle_sweep.ts";
-import { type ParleyServer, ServerLifecycle } from "../net/lifecycle.ts";
+import { type ParleyServer, serverBase, ServerLifecycle } from "../net/lifecycle.ts";
 import { TcpListener } from "../net/tcp_listener.ts";
-import { TlsAcceptor } from "../net/tls_acceptor.ts";
+import type { TlsAcceptor } from "../net/tls_acceptor.ts";
 import type { TlsPair } from "../net/tls_pair.ts";
 import {
   CLOSE_GRACE_MS,
@@ -26,14 +26,10 @@ import {
   DEFAULT_ECHO_WS_PATH,
   DEFAULT_HOST,
   DEFAULT_HTTP_PORT,
-  DEFAULT_MAX_CLIENTS,
   DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_MAX_PER_IP,
-  DEFAULT_PING_INTERVAL_SECONDS,
-  DEFAULT_SHUTDOWN_TIMEOUT_MS,
 } from "../support/constants.ts";
-import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
-import { checkNumber, TIMER_MS, TIMER_SECONDS } from "../support/options.ts";
+import type { Logger } from "../support/log.ts";
+import { checkNumber } from "../support/options.ts";
 import { type EchoTransform, TcpEchoConnection } from "./tcp_echo.ts";
 import { WebSocketEchoConnection } from "./ws_echo.ts";
 
@@ -179,28 +175,15 @@ class EchoCore {
       options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       { min: 1, integer: true },
     );
-    this.#pingIntervalMs = checkNumber(
-      ECHO,
-      "pingInterval",
-      options.pingInterval ?? DEFAULT_PING_INTERVAL_SECONDS,
-      TIMER_SECONDS,
-    ) * 1000;
-    this.#shutdownTimeoutMs = checkNumber(
-      ECHO,
-      "shutdownTimeout",
-      options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
-      TIMER_MS,
-    );
     const idleTimeout = checkNumber(ECHO, "idleTimeout", options.idleTimeout ?? 0);
-    this.log = safeLogger(options.logger ?? silentLogger);
-    this.tls = options.tls === undefined ? undefined : new TlsAcceptor({
-      pair: options.tls,
-      handshakeTimeoutMs: options.tlsHandshakeTimeout,
-      logger: this.log,
-    });
+    const base = serverBase(ECHO, options);
+    this.log = base.logger;
+    this.tls = base.tls;
+    this.#pingIntervalMs = base.pingIntervalMs;
+    this.#shutdownTimeoutMs = base.shutdownTimeoutMs;
     this.admission = new Admission({
-      maxClients: options.maxClients ?? DEFAULT_MAX_CLIENTS,
-      maxPerIp: options.maxPerIp ?? DEFAULT_MAX_PER_IP,
+      maxClients: options.maxClients,
+      maxPerIp: options.maxPerIp,
       logger: this.log,
     });
     this.#idle = new IdleSweep(idleTimeout * 1000, (connection) => {

@@ -17,6 +17,7 @@
 
 import { ECHO_READ_BUFFER_BYTES } from "../support/constants.ts";
 import { closeQuietly, connectionProblem, type StreamConn, writeAll } from "../net/conn.ts";
+import { shutWithin } from "../net/lingering_close.ts";
 import { createUpperCaser } from "../framing/text_transform.ts";
 
 /** What the echo server does to the bytes before sending them back. */
@@ -33,7 +34,10 @@ export class TcpEchoConnection {
   #writing = false;
   #stopping = false;
   #idle = false;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Cancels the forced close of `stop()`. */
+  #cancelClose: (() => void) | null = null;
+  /** Set by `stop()` during a write: the write is over, shut the sending side. */
+  #wrote: (() => void) | null = null;
 
   constructor(conn: StreamConn, peer: string) {
     this.conn = conn;
@@ -61,7 +65,7 @@ export class TcpEchoConnection {
         let offset = 0;
         while (offset < length) offset += await conn.write(out.subarray(offset, length));
         this.#writing = false;
-        if (this.#stopping) await conn.closeWrite();
+        if (this.#stopping) this.#wrote?.();
       }
       if (this.#stopping) return "server shutting down";
       if (upper !== null) await writeAll(conn, upper(new Uint8Array(), true));
@@ -72,7 +76,7 @@ export class TcpEchoConnection {
       if (this.#idle) return "idle";
       return connectionProblem(error);
     } finally {
-      clearTimeout(this.#closeTimer);
+      this.#cancelClose?.();
     }
   }
 
@@ -84,8 +88,11 @@ export class TcpEchoConnection {
 
   /** Stops echoing after the write in flight; closes for good after `graceMs`. */
   stop(graceMs: number): void {
+    if (this.#stopping) return;
     this.#stopping = true;
-    this.#closeTimer = setTimeout(() => closeQuietly(this.conn), Math.max(0, graceMs));
-    if (!this.#writing) this.conn.closeWrite().catch(() => closeQuietly(this.conn));
+    const wrote = this.#writing
+      ? new Promise<void>((resolve) => (this.#wrote = resolve))
+      : undefined;
+    this.#cancelClose = shutWithin(this.conn, graceMs, wrote);
   }
 }

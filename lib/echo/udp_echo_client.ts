@@ -23,7 +23,7 @@ import {
   MAX_UDP_PAYLOAD,
 } from "../support/constants.ts";
 import { FailureBackoff } from "../net/backoff.ts";
-import { closeQuietly, formatAddr } from "../net/conn.ts";
+import { closeQuietly, errorText, formatAddr } from "../net/conn.ts";
 import { LineDecoder } from "../framing/line_codec.ts";
 
 /** Options of {@linkcode runUdpEchoClient}. */
@@ -185,7 +185,7 @@ class UdpEchoClient {
       try {
         await this.#socket.send(request, this.#destination);
       } catch (error) {
-        print(`seq=${sequence} send failed: ${error instanceof Error ? error.message : error}`);
+        print(`seq=${sequence} send failed: ${errorText(error)}`);
         continue;
       }
       const verdict = await this.#awaitReply(request, sequence);

@@ -126,10 +126,7 @@ export function serveUdpEcho(options: ServeUdpEchoOptions = {}): UdpEchoServer {
     droppedRate: 0,
   };
   let stopping = false;
-  const ring = Array.from({ length: RING_SIZE }, () => ({
-    buffer: new Uint8Array(MAX_UDP_PAYLOAD + 1),
-    sending: null as Promise<void> | null,
-  }));
+  const ring = Array.from({ length: RING_SIZE }, () => new RingSlot(counters, sendFailures));
 
   const finished = (async () => {
     let next = 0;
@@ -157,17 +154,8 @@ export function serveUdpEcho(options: ServeUdpEchoOptions = {}): UdpEchoServer {
         next = (next + 1) % RING_SIZE;
         counters.datagrams++;
         counters.bytes += datagram.length;
-        slot.sending = socket.send(datagram, peer).then(
-          () => {},
-          (error) => {
-            counters.errors++;
-            sendFailures.log({
-              event: "error",
-              peer: formatAddr(peer),
-              reason: `send failed: ${error}`,
-            });
-          },
-        );
+        slot.peer = peer;
+        slot.sending = socket.send(datagram, peer).then(slot.sent, slot.failed);
       }
     } finally {
       await Promise.all(ring.map((slot) => slot.sending));
@@ -185,4 +173,34 @@ export function serveUdpEcho(options: ServeUdpEchoOptions = {}): UdpEchoServer {
     return finished;
   };
   return { addr, finished, counters, shutdown, [Symbol.asyncDispose]: shutdown };
+}
+
+/**
+ * One buffer of the receive ring and the send of what it holds. Its
+ * handlers are made once, not per datagram, and clear `sending` when the
+ * send is over: a receive into a free slot then awaits nothing.
+ */
+class RingSlot {
+  readonly buffer = new Uint8Array(MAX_UDP_PAYLOAD + 1);
+  /** The send in flight from this buffer, or null. */
+  sending: Promise<void> | null = null;
+  /** Where it goes (for the log of a failure). */
+  peer: Deno.NetAddr | null = null;
+  readonly sent: () => void;
+  readonly failed: (error: unknown) => void;
+
+  constructor(counters: UdpEchoCounters, failures: BurstLog) {
+    this.sent = () => {
+      this.sending = null;
+    };
+    this.failed = (error) => {
+      this.sending = null;
+      counters.errors++;
+      failures.log({
+        event: "error",
+        peer: this.peer === null ? "unknown" : formatAddr(this.peer),
+        reason: `send failed: ${error}`,
+      });
+    };
+  }
 }

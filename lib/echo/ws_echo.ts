@@ -22,6 +22,8 @@ export const ECHO_WS_HIGH_WATER = 1024 * 1024;
 /** ... and below which it reads again. */
 export const ECHO_WS_LOW_WATER = 256 * 1024;
 
+const decoder = new TextDecoder();
+
 /** One WebSocket echo session. */
 export class WebSocketEchoConnection {
   readonly connection: WebSocketConnection;
@@ -30,7 +32,6 @@ export class WebSocketEchoConnection {
   #waiting = 0;
   #paused = false;
   #endedBy: string | null = null;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(connection: WebSocketConnection) {
     this.connection = connection;
@@ -64,8 +65,7 @@ export class WebSocketEchoConnection {
       });
       ws.on("error", (error: Error) => (problem ??= error.message));
       ws.on("close", (code: number, reason: Uint8Array) => {
-        clearTimeout(this.#closeTimer);
-        const said = new TextDecoder().decode(reason);
+        const said = decoder.decode(reason);
         resolve(
           this.connection.endedBy ?? this.#endedBy ?? problem ??
             (code === 1006 ? "connection reset" : `closed ${code}${said ? ` ${said}` : ""}`),
@@ -78,11 +78,6 @@ export class WebSocketEchoConnection {
   end(code: number, reason: string, graceMs: number): void {
     if (this.#endedBy !== null) return;
     this.#endedBy = reason;
-    const { ws } = this.connection;
-    this.#closeTimer = setTimeout(() => this.connection.reset(), Math.max(0, graceMs));
-    if (this.#paused) ws.resume(); // read the peer's close answer
-    try {
-      ws.close(code, reason);
-    } catch { /* already closing */ }
+    this.connection.end(code, reason, graceMs);
   }
 }

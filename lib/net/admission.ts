@@ -43,7 +43,6 @@ export interface AdmissionOptions {
 
 /** An admitted connection; release it once when the connection is closed. */
 export interface Ticket {
-  readonly ip: string;
   /** Frees the place (idempotent). */
   release(): void;
 }
@@ -124,7 +123,6 @@ export class Admission {
     this.#perIp.set(ip, fromIp + 1);
     let released = false;
     return {
-      ip,
       release: () => {
         if (released) return;
         released = true;

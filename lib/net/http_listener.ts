@@ -38,10 +38,12 @@ import {
   HTTP_HEAD_TIMEOUT_MS,
   MAX_HTTP_HEAD_BYTES,
   REFUSAL_LINGER_MS,
+  RETRY_AFTER_SECONDS,
 } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
+import { utf8Length } from "../framing/utf8.ts";
 import { type Admission, isTicket, type Refusal, type Ticket } from "./admission.ts";
-import { formatAddr, listenProblem } from "./conn.ts";
+import { formatAddr, listenProblem, plainAddress } from "./conn.ts";
 import { ListenError } from "../support/errors.ts";
 import { endWithUnderlying } from "./conn_duplex.ts";
 import { SocketConn } from "./socket_conn.ts";
@@ -59,6 +61,7 @@ export class WebSocketConnection {
   endedBy: string | null = null;
   /** Answered the last ping. */
   alive = true;
+  #ending = false;
 
   constructor(ws: WebSocket, request: http.IncomingMessage, peer: string, address: string) {
     this.ws = ws;
@@ -81,6 +84,30 @@ export class WebSocketConnection {
     if (socket !== undefined && typeof socket.resetAndDestroy === "function") {
       socket.resetAndDestroy();
     } else this.ws.terminate();
+  }
+
+  /**
+   * Closes with `code` and `reason` (cut to fit a close frame), once
+   * `after` settles when given (what is queued goes first), and resets the
+   * socket if it is not closed within `graceMs` from now: megabytes may be
+   * stuck in the kernel for a peer that does not read. The timer ends with
+   * the close. Only the first call counts.
+   */
+  end(code: number, reason: string, graceMs: number, after?: Promise<unknown>): void {
+    const { ws } = this;
+    if (this.#ending || ws.readyState === ws.CLOSED) return;
+    this.#ending = true;
+    const timer = setTimeout(() => this.reset(), Math.max(0, graceMs));
+    ws.once("close", () => clearTimeout(timer));
+    const close = () => {
+      if (ws.isPaused) ws.resume(); // read the peer's answer to the close
+      if (ws.readyState !== ws.OPEN) return;
+      try {
+        ws.close(code, truncateReason(reason));
+      } catch { /* closing already */ }
+    };
+    if (after === undefined) close();
+    else after.then(close, close);
   }
 }
 
@@ -136,12 +163,6 @@ interface SocketState {
   httpSocket: net.Socket | null;
 }
 
-/** Normalises `::ffff:1.2.3.4` to `1.2.3.4`. */
-function plainAddress(address: string | undefined): string {
-  if (address === undefined) return "unknown";
-  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
-}
-
 /** Listens on the HTTP port; `ready` resolves once bound. */
 export class HttpListener {
   /** Resolves with the bound address (rejects if it cannot be bound). */
@@ -161,9 +182,8 @@ export class HttpListener {
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #resolveFinished!: () => void;
-  #listening = false;
-  /** The port is being bound: `finished` waits for that to end. */
-  #binding = true;
+  /** Binding the port (`finished` waits for that to end), listening, or not bound. */
+  #status: "binding" | "listening" | "failed" = "binding";
 
   constructor(options: HttpListenerOptions) {
     this.#options = options;
@@ -178,17 +198,14 @@ export class HttpListener {
     this.#http.on("clientError", (error: Error & { code?: string }, socket: net.Socket) => {
       // A malformed head, or one over the size bound: say which, and go.
       if (socket.destroyed) return;
-      const status = error.code === "HPE_HEADER_OVERFLOW"
-        ? "431 Request Header Fields Too Large"
-        : "400 Bad Request";
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.end(httpReply(error.code === "HPE_HEADER_OVERFLOW" ? 431 : 400, ""));
       destroyAfter(socket, HTTP_ERROR_LINGER_MS);
     });
     this.#net = net.createServer({ pauseOnConnect: false }, (socket) => this.#onSocket(socket));
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
     this.ready = new Promise((resolve, reject) => {
       this.#net.once("error", (error) => {
-        this.#binding = false;
+        this.#status = "failed";
         reject(
           new ListenError(
             formatAddr({ hostname: options.hostname, port: options.port }),
@@ -200,8 +217,7 @@ export class HttpListener {
       this.#net.listen(
         { host: options.hostname, port: options.port, reusePort: options.reusePort === true },
         () => {
-          this.#binding = false;
-          this.#listening = true;
+          this.#status = "listening";
           this.#net.removeAllListeners("error");
           this.#net.on(
             "error",
@@ -224,7 +240,7 @@ export class HttpListener {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#pingTimer);
-    if (this.#listening) this.#net.close(() => this.#maybeFinished());
+    if (this.#status === "listening") this.#net.close(() => this.#maybeFinished());
     for (const [socket, state] of this.#sockets) {
       if (!state.upgraded) {
         state.httpSocket?.destroy();
@@ -244,7 +260,7 @@ export class HttpListener {
   }
 
   #maybeFinished(): void {
-    if (this.#closed && !this.#binding && this.#sockets.size === 0) {
+    if (this.#closed && this.#status !== "binding" && this.#sockets.size === 0) {
       // The net server's own close callback may still be pending; both end here.
       queueMicrotask(() => this.#resolveFinished());
     }
@@ -314,12 +330,11 @@ export class HttpListener {
     // A refused connection lingers only as long as a refused TCP one.
     state.headTimer = setTimeout(() => {
       if (socket.destroyed) return;
-      if (refused) {
-        const reason = `${(state.admitted as Refusal).reason}\n`;
-        socket.end(httpReply("503 Service Unavailable", reason, { "Retry-After": "10" }));
-      } else {
-        socket.end(httpReply("408 Request Timeout", ""));
-      }
+      socket.end(
+        refused
+          ? httpReply(503, refusalText(state.admitted as Refusal), RETRY_AFTER)
+          : httpReply(408, ""),
+      );
       destroyAfter(socket, HTTP_ERROR_LINGER_MS);
     }, refused ? Math.min(headTimeoutMs, REFUSAL_LINGER_MS) : headTimeoutMs);
     this.#http.emit("connection", socket);
@@ -329,16 +344,10 @@ export class HttpListener {
     const state = this.#byHttpSocket.get(request.socket as net.Socket);
     if (state !== undefined) clearTimeout(state.headTimer);
     response.shouldKeepAlive = false; // one request per connection
-    const reply = (status: number, text: string, headers: Record<string, string> = {}) => {
-      response.writeHead(status, {
-        "content-type": "text/plain; charset=utf-8",
-        "content-length": String(Buffer.byteLength(text)),
-        ...headers,
-      });
-      response.end(request.method === "HEAD" ? undefined : text);
-    };
+    const reply = (status: number, text: string, headers?: Record<string, string>) =>
+      replyText(request, response, status, text, headers);
     if (state !== undefined && !isTicket(state.admitted)) {
-      return reply(503, `${state.admitted.reason}\n`, { "retry-after": "10" });
+      return reply(503, refusalText(state.admitted), RETRY_AFTER);
     }
     if (request.method !== "GET" && request.method !== "HEAD") {
       return reply(405, `method ${request.method} not allowed; use GET\n`, { allow: "GET, HEAD" });
@@ -360,27 +369,24 @@ export class HttpListener {
     state.upgraded = true;
     const path = pathOf(request);
     const route = this.#options.websockets[path];
-    const refuse = (status: string, text: string) => {
+    const refuse = (status: number, text: string) => {
       socket.end(httpReply(status, text));
       destroyAfter(socket, CLOSE_GRACE_MS);
     };
-    if (route === undefined) return refuse("404 Not Found", `not found: ${path}\n`);
-    if (request.method !== "GET") return refuse("405 Method Not Allowed", "use GET\n");
+    if (route === undefined) return refuse(404, `not found: ${path}\n`);
+    if (request.method !== "GET") return refuse(405, "use GET\n");
     const origin = request.headers.origin;
     if (origin !== undefined && !this.#originAllowed(origin, request.headers.host)) {
-      return refuse("403 Forbidden", `origin ${origin} is not allowed\n`);
+      return refuse(403, `origin ${origin} is not allowed\n`);
     }
     const verdict = route.accept?.(request) ?? true;
-    if (verdict !== true) return refuse("403 Forbidden", `${verdict}\n`);
+    if (verdict !== true) return refuse(403, `${verdict}\n`);
     route.server.handleUpgrade(request, socket, head, (ws) => {
+      const connection = new WebSocketConnection(ws, request, state.peer, state.address);
       if (!isTicket(state.admitted)) {
         // Refused but allowed to linger: say why with a close code.
-        ws.close(1013, truncateReason(state.admitted.reason));
-        const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
-        ws.once("close", () => clearTimeout(timer));
-        return;
+        return connection.end(1013, state.admitted.reason, CLOSE_GRACE_MS);
       }
-      const connection = new WebSocketConnection(ws, request, state.peer, state.address);
       this.#websockets.add(connection);
       ws.on("pong", () => (connection.alive = true));
       route.serve(connection).catch((error) => {
@@ -416,20 +422,68 @@ export class HttpListener {
   }
 }
 
-/** What a plain `http://` request to the `https://` port gets, in clear (as nginx does). */
-const PLAIN_HTTP_REPLY = new TextEncoder().encode(
-  "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n" +
-    "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 60\r\n\r\n" +
-    "this port speaks HTTPS: use https:// (wss:// for WebSocket)\n",
-);
+/** The header of every refusal (503): when to try again. */
+const RETRY_AFTER: Readonly<Record<string, string>> = {
+  "Retry-After": String(RETRY_AFTER_SECONDS),
+};
 
-/** A complete `Connection: close` response with a plain-text body. */
-function httpReply(status: string, text: string, headers: Record<string, string> = {}): string {
+/** The body of a refusal (503): its reason. */
+function refusalText(refusal: Refusal): string {
+  return `${refusal.reason}\n`;
+}
+
+/**
+ * A complete `Connection: close` response with a plain-text body, as bytes
+ * to write to a socket outside the HTTP parser (a refusal, a timeout, a
+ * malformed request).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { httpReply } from "./http_listener.ts";
+ *
+ * equal(
+ *   httpReply(408, ""),
+ *   "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+ * );
+ * ```
+ */
+export function httpReply(
+  status: number,
+  text: string,
+  headers: Readonly<Record<string, string>> = {},
+): string {
   const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("");
-  return `HTTP/1.1 ${status}\r\nConnection: close\r\n${extra}` +
-    (text === "" ? "" : "Content-Type: text/plain; charset=utf-8\r\n") +
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n${extra}` +
+    (text === "" ? "" : `Content-Type: ${TEXT_PLAIN}\r\n`) +
     `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
 }
+
+/**
+ * Answers `request` through the HTTP parser with `status` and a plain-text
+ * body (none for HEAD, with the same Content-Length).
+ */
+export function replyText(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  status: number,
+  text: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  response.writeHead(status, {
+    "content-type": TEXT_PLAIN,
+    "content-length": String(Buffer.byteLength(text)),
+    ...headers,
+  });
+  response.end(request.method === "HEAD" ? undefined : text);
+}
+
+const TEXT_PLAIN = "text/plain; charset=utf-8";
+
+/** What a plain `http://` request to the `https://` port gets, in clear (as nginx does). */
+const PLAIN_HTTP_REPLY = new TextEncoder().encode(
+  httpReply(400, "this port speaks HTTPS: use https:// (wss:// for WebSocket)\n"),
+);
 
 /** Destroys `socket` after `ms` unless it closes first (no timer outlives it). */
 function destroyAfter(socket: net.Socket, ms: number): void {
@@ -439,7 +493,7 @@ function destroyAfter(socket: net.Socket, ms: number): void {
 }
 
 /** The path of a request, without its query. */
-function pathOf(request: http.IncomingMessage): string {
+export function pathOf(request: http.IncomingMessage): string {
   const url = request.url ?? "/";
   const query = url.indexOf("?");
   return query === -1 ? url : url.slice(0, query);
@@ -451,7 +505,7 @@ function normaliseOrigin(origin: string): string {
 
 /** A close reason fits in 123 bytes of UTF-8. */
 export function truncateReason(reason: string): string {
+  if (utf8Length(reason) <= 123) return reason;
   const bytes = new TextEncoder().encode(reason);
-  if (bytes.length <= 123) return reason;
   return new TextDecoder().decode(bytes.subarray(0, 120)).replace(/\ufffd$/, "") + "...";
 }

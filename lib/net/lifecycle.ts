@@ -5,13 +5,19 @@
  * @module
  */
 
-import type { Logger } from "../support/log.ts";
+import {
+  DEFAULT_PING_INTERVAL_SECONDS,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+} from "../support/constants.ts";
+import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
+import { checkNumber, TIMER_MS, TIMER_SECONDS } from "../support/options.ts";
 import type { Admission } from "./admission.ts";
 import type { HttpListener } from "./http_listener.ts";
 import type { TcpListener } from "./tcp_listener.ts";
-import type { TlsAcceptor } from "./tls_acceptor.ts";
+import { TlsAcceptor } from "./tls_acceptor.ts";
 import type { CertificateInfo, TlsPair } from "./tls_pair.ts";
 import { formatAddr } from "./conn.ts";
+import { settleWithin } from "../support/deadline.ts";
 
 /** A running server: its addresses, a promise for its end, and `shutdown()`. */
 export interface ParleyServer extends AsyncDisposable {
@@ -34,6 +40,57 @@ export interface ParleyServer extends AsyncDisposable {
    * cannot serve, and a `TypeError` on a server started without `tls`.
    */
   reloadTls(pair: TlsPair): CertificateInfo;
+}
+
+/** The options every Parley server takes besides its limits and ports. */
+export interface ServerBaseOptions {
+  /** Milliseconds shutdown waits for clients to take their last bytes. @default {5000} */
+  shutdownTimeout?: number;
+  /** Seconds between WebSocket pings; no pong by the next one closes (0 = off). @default {30} */
+  pingInterval?: number;
+  /** Certificate (chain) and key, PEM: every port speaks TLS. @default {plain TCP and HTTP} */
+  tls?: TlsPair;
+  /** Milliseconds a TLS client gets from connecting to a complete handshake. @default {10000} */
+  tlsHandshakeTimeout?: number;
+  /** Receives the server's events. @default {silent} */
+  logger?: Logger;
+}
+
+/** {@linkcode ServerBaseOptions}, checked and with their defaults. */
+export interface ServerBase {
+  /** The logger, made safe (a throwing logger never stops serving). */
+  logger: Logger;
+  /** The TLS side of every listener, or undefined for plain TCP and HTTP. */
+  tls: TlsAcceptor | undefined;
+  shutdownTimeoutMs: number;
+  pingIntervalMs: number;
+}
+
+/**
+ * Checks the options every server takes, before anything is started:
+ * throws a `RangeError` starting with `what` (`Cannot start the server`),
+ * or a `CertificateError` when the TLS pair cannot serve.
+ */
+export function serverBase(what: string, options: ServerBaseOptions): ServerBase {
+  const shutdownTimeoutMs = checkNumber(
+    what,
+    "shutdownTimeout",
+    options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    TIMER_MS,
+  );
+  const pingSeconds = checkNumber(
+    what,
+    "pingInterval",
+    options.pingInterval ?? DEFAULT_PING_INTERVAL_SECONDS,
+    TIMER_SECONDS,
+  );
+  const logger = safeLogger(options.logger ?? silentLogger);
+  const tls = options.tls === undefined ? undefined : new TlsAcceptor({
+    pair: options.tls,
+    handshakeTimeoutMs: options.tlsHandshakeTimeout,
+    logger,
+  });
+  return { logger, tls, shutdownTimeoutMs, pingIntervalMs: pingSeconds * 1000 };
 }
 
 /** Options of {@linkcode ServerLifecycle}. */
@@ -82,13 +139,8 @@ export class ServerLifecycle {
       await Promise.race([stopRequested, ...(tcp ? [tcp.finished] : [])]);
       this.shutdown();
       const all = Promise.all([tcp?.finished, http?.finished]);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<void>((resolve) => {
-        // A little past the clients' deadline, whatever is left is cut off.
-        timer = setTimeout(resolve, options.shutdownTimeoutMs + 100);
-      });
-      await Promise.race([all, late]);
-      clearTimeout(timer);
+      // A little past the clients' deadline, whatever is left is cut off.
+      await settleWithin(all, options.shutdownTimeoutMs + 100, undefined);
       tcp?.closeAll();
       http?.closeAll();
       await all;

@@ -1,5 +1,5 @@
 /**
- * Closing a connection without destroying its last bytes.
+ * Closing a connection without destroying its last bytes, and within a bound.
  *
  * @module
  */
@@ -28,4 +28,23 @@ export async function lingeringClose(
     clearTimeout(timer);
     closeQuietly(conn);
   }
+}
+
+/**
+ * Ends `conn` within `graceMs`: shuts its sending side (once `after`
+ * settles, when given: what is queued goes first; if that fails, closes
+ * it), and closes it for good once `graceMs` have passed from now, whatever
+ * the peer does. Returns the cancel of that last close: call it once the
+ * connection is done, so no timer outlives it.
+ */
+export function shutWithin(
+  conn: StreamConn,
+  graceMs: number,
+  after?: Promise<unknown>,
+): () => void {
+  const timer = setTimeout(() => closeQuietly(conn), Math.max(0, graceMs));
+  const shut = () => conn.closeWrite().catch(() => closeQuietly(conn));
+  if (after === undefined) shut();
+  else after.then(shut, shut);
+  return () => clearTimeout(timer);
 }

@@ -9,6 +9,7 @@
  */
 
 import { DEFAULT_LOG_QUEUE_BYTES } from "../support/constants.ts";
+import { settleWithin } from "../support/deadline.ts";
 import { type ByteWriter, Outbound } from "./outbound.ts";
 
 const encoder = new TextEncoder();
@@ -53,11 +54,6 @@ export class LogWriter {
 
   /** Waits until what is queued is written, for at most `ms`. */
   async flush(ms: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#outbound.drained(),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
-    ]);
-    clearTimeout(timer);
+    await settleWithin(this.#outbound.drained(), ms, undefined);
   }
 }

@@ -15,6 +15,7 @@
  */
 
 import { DEFAULT_MAX_QUEUE_BYTES } from "../support/constants.ts";
+import { writeAll } from "./conn.ts";
 
 /** What an {@linkcode Outbound} writes to (a `Deno.Conn` fits). */
 export interface ByteWriter {
@@ -195,12 +196,7 @@ export class Outbound {
         const batch = this.#pending!.subarray(0, this.#pendingLength);
         this.#pending = null;
         this.#pendingLength = 0;
-        let offset = 0;
-        while (offset < batch.length) {
-          offset += await this.#writer.write(
-            offset === 0 ? batch : batch.subarray(offset),
-          );
-        }
+        await writeAll(this.#writer, batch);
         this.#queuedBytes -= batch.length;
       }
     } catch (error) {

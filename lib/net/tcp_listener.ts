@@ -15,7 +15,14 @@
 import { REFUSAL_LINGER_MS } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { type Admission, isTicket } from "./admission.ts";
-import { closeQuietly, errorText, formatAddr, listenProblem, type StreamConn } from "./conn.ts";
+import {
+  closeQuietly,
+  errorText,
+  formatAddr,
+  listenProblem,
+  plainAddress,
+  type StreamConn,
+} from "./conn.ts";
 import { ListenError } from "../support/errors.ts";
 import { lingeringClose } from "./lingering_close.ts";
 import { FailureBackoff } from "./backoff.ts";
@@ -30,15 +37,15 @@ export interface TcpListenerOptions {
   reusePort?: boolean;
   /** The limits shared with the server's other listeners. */
   admission: Admission;
-  /** Name of the transport in logs. @default {"tcp", or "tls" with `tls`} */
-  transport?: string;
   /** Bytes that tell a refused client why, or null to close without a word. */
   refusal: (reason: string) => Uint8Array | null;
   /**
    * Serves an admitted connection; resolves once it is closed. Without
-   * `tls` the connection is the `Deno.TcpConn` itself.
+   * `tls` the connection is the `Deno.TcpConn` itself. `peer` is
+   * `host:port` for logs, `address` the IP address the limits counted (an
+   * IPv4-mapped address unwrapped, as on the HTTP port).
    */
-  serve: (conn: StreamConn, peer: string) => Promise<void>;
+  serve: (conn: StreamConn, peer: string, address: string) => Promise<void>;
   /** Speak TLS: handshakes through this acceptor. @default {plain TCP} */
   tls?: TlsAcceptor;
   /** With `tls`: bytes, in clear, for a client that speaks plain text to the port. @default {none} */
@@ -117,12 +124,12 @@ export class TcpListener {
   }
 
   #accept(conn: Deno.TcpConn): void {
-    const remote = conn.remoteAddr;
-    const peer = formatAddr(remote);
+    const address = plainAddress(conn.remoteAddr.hostname);
+    const peer = formatAddr({ hostname: address, port: conn.remoteAddr.port });
     const admitted = this.#options.admission.admit(
-      remote.hostname,
+      address,
       peer,
-      this.#options.transport ?? (this.#options.tls ? "tls" : "tcp"),
+      this.#options.tls ? "tls" : "tcp",
     );
     let done: Promise<void>;
     if (isTicket(admitted)) {
@@ -131,8 +138,8 @@ export class TcpListener {
         conn.setKeepAlive(true);
       } catch { /* the peer is already gone; serve() will notice */ }
       const serving = this.#options.tls === undefined
-        ? this.#options.serve(conn, peer)
-        : this.#serveSecure(this.#options.tls, conn, peer);
+        ? this.#options.serve(conn, peer, address)
+        : this.#serveSecure(this.#options.tls, conn, peer, address);
       done = serving.catch(() => {}).finally(() => {
         closeQuietly(conn);
         admitted.release();
@@ -155,11 +162,16 @@ export class TcpListener {
     });
   }
 
-  async #serveSecure(tls: TlsAcceptor, conn: Deno.TcpConn, peer: string): Promise<void> {
+  async #serveSecure(
+    tls: TlsAcceptor,
+    conn: Deno.TcpConn,
+    peer: string,
+    address: string,
+  ): Promise<void> {
     const secure = await tls.secureConn(conn, peer, this.#plaintext());
     if (secure === null) return;
     try {
-      await this.#options.serve(secure, peer);
+      await this.#options.serve(secure, peer, address);
     } finally {
       closeQuietly(secure);
     }

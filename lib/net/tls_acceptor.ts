@@ -29,7 +29,7 @@ import { DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, TLS_PLAINTEXT_LINGER_MS } from "../su
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { checkNumber, TIMER_MS } from "../support/options.ts";
 import { BurstLog } from "./burst_log.ts";
-import { closeQuietly, type StreamConn } from "./conn.ts";
+import { closeQuietly, errorLine, type StreamConn } from "./conn.ts";
 import { ConnDuplex } from "./conn_duplex.ts";
 import { lingeringClose } from "./lingering_close.ts";
 import { type CertificateInfo, checkTlsPair, type TlsPair } from "./tls_pair.ts";
@@ -113,7 +113,6 @@ export class TlsAcceptor {
     peer: string,
     options: SecureConnOptions = {},
   ): Promise<SecureSocket | null> {
-    const started = performance.now();
     let timedOut = false;
     let socket: tls.TLSSocket | null = null;
     const timer = setTimeout(() => {
@@ -144,8 +143,7 @@ export class TlsAcceptor {
       }
       const duplex = new ConnDuplex(conn, { head: head.subarray(0, n) });
       socket = new tls.TLSSocket(duplex, { isServer: true, secureContext: this.#context });
-      const left = this.handshakeTimeoutMs - (performance.now() - started);
-      const secure = await this.#handshake(socket, duplex, peer, () => timedOut, left);
+      const secure = await this.#handshake(socket, duplex, peer, () => timedOut);
       if (secure === null) {
         duplex.destroy();
         return null;
@@ -175,7 +173,6 @@ export class TlsAcceptor {
     duplex: ConnDuplex,
     peer: string,
     timedOut: () => boolean,
-    leftMs: number,
   ): Promise<tls.TLSSocket | null> {
     return new Promise((resolve) => {
       let settled = false;
@@ -207,7 +204,7 @@ export class TlsAcceptor {
         duplex.off("close", closed);
         settle(socket);
       });
-      if (leftMs <= 0) settle(null, "tls handshake timed out");
+      // The bound is the timer of handshake(): it destroys the socket, which closes it.
     });
   }
 
@@ -223,6 +220,5 @@ function handshakeProblem(error: Error & { code?: string }): string {
   if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || /wrong version number/i.test(error.message)) {
     return "not a tls client (plain text on a tls port)";
   }
-  const message = error.message.split("\n")[0].slice(0, 200);
-  return `tls handshake failed: ${message}`;
+  return `tls handshake failed: ${errorLine(error)}`;
 }

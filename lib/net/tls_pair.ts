@@ -14,6 +14,7 @@
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { CertificateError } from "../support/errors.ts";
+import { errorLine } from "./conn.ts";
 
 /** A certificate (its chain may follow it) and its private key, both PEM. */
 export interface TlsPair {
@@ -66,7 +67,9 @@ export function checkTlsPair(pair: TlsPair, names: TlsPairNames = {}): Certifica
   try {
     certificate = new X509Certificate(pair.cert);
   } catch (error) {
-    throw new CertificateError(`${certName} cannot be parsed: ${oneLine(error)}`, { cause: error });
+    throw new CertificateError(`${certName} cannot be parsed: ${errorLine(error)}`, {
+      cause: error,
+    });
   }
   if (/ENCRYPTED/.test(pair.key)) {
     throw new CertificateError(
@@ -82,7 +85,9 @@ export function checkTlsPair(pair: TlsPair, names: TlsPairNames = {}): Certifica
   try {
     matches = certificate.checkPrivateKey(createPrivateKey(pair.key));
   } catch (error) {
-    throw new CertificateError(`${keyName} cannot be parsed: ${oneLine(error)}`, { cause: error });
+    throw new CertificateError(`${keyName} cannot be parsed: ${errorLine(error)}`, {
+      cause: error,
+    });
   }
   if (!matches) throw new CertificateError(`${keyName} does not match ${certName}`);
   return {
@@ -122,10 +127,5 @@ function fileProblem(error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
   if (error instanceof Deno.errors.NotCapable) return "no read permission (deno run --allow-read)";
-  return oneLine(error);
-}
-
-function oneLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0].slice(0, 200);
+  return errorLine(error);
 }

@@ -28,6 +28,7 @@
 import type http from "node:http";
 import { join } from "node:path";
 import sirv from "sirv";
+import { pathOf, replyText } from "../net/http_listener.ts";
 import { CHAT_WS_PATH } from "../support/constants.ts";
 
 /** The page's files: `web/` at the root of the repository (or of the binary). */
@@ -107,15 +108,5 @@ function textAnswer(
   const text = `Parley chat server ${options.name}: connect a WebSocket client to ` +
     `ws://${host}${CHAT_WS_PATH} (text lines, as over TCP on port ${options.tcpPort}), ` +
     (missing === "" ? `or open http://${host}/ in a browser\n` : `${missing}\n`);
-  response.writeHead(200, {
-    "content-type": "text/plain; charset=utf-8",
-    "content-length": String(new TextEncoder().encode(text).length),
-  });
-  response.end(request.method === "HEAD" ? undefined : text);
-}
-
-function pathOf(request: http.IncomingMessage): string {
-  const url = request.url ?? "/";
-  const query = url.indexOf("?");
-  return query === -1 ? url : url.slice(0, query);
+  replyText(request, response, 200, text);
 }

@@ -16,24 +16,18 @@ import { formatError } from "../chat/protocol.ts";
 import { encodeLine } from "../framing/line_codec.ts";
 import { Admission } from "../net/admission.ts";
 import { HttpListener } from "../net/http_listener.ts";
-import type { ParleyServer } from "../net/lifecycle.ts";
-import { ServerLifecycle } from "../net/lifecycle.ts";
+import { type ParleyServer, serverBase, ServerLifecycle } from "../net/lifecycle.ts";
 import { TcpListener } from "../net/tcp_listener.ts";
-import { TlsAcceptor } from "../net/tls_acceptor.ts";
 import type { TlsPair } from "../net/tls_pair.ts";
 import {
   CHAT_WS_PATH,
   DEFAULT_CHAT_PORT,
   DEFAULT_HOST,
-  DEFAULT_MAX_CLIENTS,
-  DEFAULT_MAX_PER_IP,
-  DEFAULT_PING_INTERVAL_SECONDS,
-  DEFAULT_SHUTDOWN_TIMEOUT_MS,
   HTTP_HEAD_TIMEOUT_MS,
   WS_MESSAGE_LINES,
 } from "../support/constants.ts";
-import { safeLogger, silentLogger } from "../support/log.ts";
-import { checkNumber, TIMER_MS, TIMER_SECONDS } from "../support/options.ts";
+import { checkNumber, TIMER_MS } from "../support/options.ts";
+import { sweepIntervalMs } from "../support/idle_watch.ts";
 import { serveTcpLines } from "../transport/tcp_lines.ts";
 import { createPageHandler } from "./page.ts";
 import { JSON_SUBPROTOCOL, serveWebSocketLines } from "../transport/ws_lines.ts";
@@ -102,13 +96,8 @@ export interface ChatServer extends ParleyServer {
  * ```
  */
 export function serveChat(options: ServeChatOptions = {}): ChatServer {
-  const logger = safeLogger(options.logger ?? silentLogger);
-  // First: a certificate that cannot serve throws before anything is started.
-  const tls = options.tls === undefined ? undefined : new TlsAcceptor({
-    pair: options.tls,
-    handshakeTimeoutMs: options.tlsHandshakeTimeout,
-    logger,
-  });
+  // First: bad options, or a certificate that cannot serve, throw before anything is started.
+  const { logger, tls, shutdownTimeoutMs, pingIntervalMs } = serverBase(START, options);
   const hub = new ChatHub({ ...options, logger });
   const budgets = inputBudgets(hub.settings);
   const lines = {
@@ -116,18 +105,6 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     maxQueueBytes: hub.settings.maxQueueBytes,
     budgets: new InputBudgets(budgets.connection, budgets.address),
   };
-  const shutdownTimeoutMs = checkNumber(
-    START,
-    "shutdownTimeout",
-    options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
-    TIMER_MS,
-  );
-  const pingSeconds = checkNumber(
-    START,
-    "pingInterval",
-    options.pingInterval ?? DEFAULT_PING_INTERVAL_SECONDS,
-    TIMER_SECONDS,
-  );
   const headTimeoutMs = checkNumber(
     START,
     "headTimeout",
@@ -135,8 +112,8 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     { ...TIMER_MS, aboveMin: true },
   );
   const admission = new Admission({
-    maxClients: options.maxClients ?? DEFAULT_MAX_CLIENTS,
-    maxPerIp: options.maxPerIp ?? DEFAULT_MAX_PER_IP,
+    maxClients: options.maxClients,
+    maxPerIp: options.maxPerIp,
     maxLingering: options.maxLingeringRefusals,
     logger,
   });
@@ -147,7 +124,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     reusePort: options.reusePort,
     admission,
     refusal: (reason) => encodeLine(formatError(reason)),
-    serve: (conn, peer) => serveTcpLines(conn, peer, hub, lines),
+    serve: (conn, peer, address) => serveTcpLines(conn, peer, address, hub, lines),
     tls,
     plaintextReply: encodeLine(formatError(TLS_ONLY)),
     logger,
@@ -168,7 +145,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
       admission,
       allowOrigins: options.allowOrigins,
       headTimeoutMs,
-      pingIntervalMs: pingSeconds * 1000,
+      pingIntervalMs,
       tls,
       logger,
       websockets: {
@@ -182,7 +159,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
   }
   // The hub's tick: idle members, and the counts of refused lines.
   const idleMs = hub.settings.idleTimeout * 1000;
-  const tickMs = idleMs > 0 ? Math.min(1000, Math.max(20, idleMs / 4)) : 1000;
+  const tickMs = idleMs > 0 ? sweepIntervalMs(idleMs) : 1000;
   const ticker = setInterval(() => hub.tick(Date.now()), tickMs);
   const lifecycle = new ServerLifecycle({
     tcp,

@@ -193,6 +193,9 @@ export const REFUSAL_LINGER_MS = 1000;
 /** Milliseconds an HTTP error reply (400, 408, 431, a refusal's 503) gets to leave before the socket is destroyed. */
 export const HTTP_ERROR_LINGER_MS = 100;
 
+/** Seconds an HTTP client refused by a limit (503) is told to wait before trying again (`Retry-After`). */
+export const RETRY_AFTER_SECONDS = 10;
+
 /** Bytes of log lines that may wait for stderr before lines are dropped (1 MiB). */
 export const DEFAULT_LOG_QUEUE_BYTES = 1024 * 1024;
 

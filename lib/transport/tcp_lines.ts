@@ -24,6 +24,7 @@ import {
 } from "../support/constants.ts";
 import { closeQuietly, connectionProblem, type StreamConn } from "../net/conn.ts";
 import type { InputBudgets } from "../net/input_budget.ts";
+import { shutWithin } from "../net/lingering_close.ts";
 import { LineMember } from "./line_member.ts";
 
 /** Options of {@linkcode serveTcpLines}. */
@@ -39,14 +40,17 @@ export interface TcpLinesOptions {
 /**
  * Serves one admitted TCP connection as a chat member until it is closed;
  * resolves then (the caller closes the connection and frees its place).
+ * `address` is the peer's IP address as the limits count it (see
+ * `plainAddress`): its input budget is shared with its other connections.
  */
 export function serveTcpLines(
   conn: StreamConn,
   peer: string,
+  address: string,
   hub: ChatHub,
   options: TcpLinesOptions,
 ): Promise<void> {
-  return new TcpLineMember(conn, peer, hub, options).run();
+  return new TcpLineMember(conn, peer, address, hub, options).run();
 }
 
 class TcpLineMember extends LineMember {
@@ -55,11 +59,18 @@ class TcpLineMember extends LineMember {
   readonly #conn: StreamConn;
   readonly #options: TcpLinesOptions;
   #decoder: LineDecoder | null = null; // made on first input: idle members stay small
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Cancels the forced close, once one is set. */
+  #cancelClose: (() => void) | null = null;
   #writeProblem: string | null = null;
 
-  constructor(conn: StreamConn, peer: string, hub: ChatHub, options: TcpLinesOptions) {
-    super(peer, conn.remoteAddr.hostname, "text", hub, conn, options.maxQueueBytes);
+  constructor(
+    conn: StreamConn,
+    peer: string,
+    address: string,
+    hub: ChatHub,
+    options: TcpLinesOptions,
+  ) {
+    super(peer, address, "text", hub, conn, options.maxQueueBytes);
     this.#conn = conn;
     this.transport = conn.secure ? "tls" : "tcp";
     this.#options = options;
@@ -107,19 +118,12 @@ class TcpLineMember extends LineMember {
       this.#closeAfter(CLOSE_GRACE_MS);
       await this.outbound.drained();
     }
-    clearTimeout(this.#closeTimer);
+    this.#cancelClose?.();
   }
 
   /** Drains, shuts the sending side, and closes for good after `graceMs`. */
   #closeAfter(graceMs: number): void {
-    clearTimeout(this.#closeTimer);
-    this.#closeTimer = setTimeout(() => closeQuietly(this.#conn), Math.max(0, graceMs));
-    this.outbound.drained().then(async () => {
-      try {
-        await this.#conn.closeWrite();
-      } catch {
-        closeQuietly(this.#conn);
-      }
-    });
+    this.#cancelClose?.();
+    this.#cancelClose = shutWithin(this.#conn, graceMs, this.outbound.drained());
   }
 }

@@ -60,7 +60,6 @@ class WebSocketLineMember extends LineMember {
   readonly #connection: WebSocketConnection;
   readonly #options: WebSocketLinesOptions;
   #decoder: LineDecoder | null = null;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #problem: string | null = null;
 
   constructor(connection: WebSocketConnection, hub: ChatHub, options: WebSocketLinesOptions) {
@@ -78,13 +77,13 @@ class WebSocketLineMember extends LineMember {
   }
 
   protected closeConnection(close: MemberClose): void {
-    const { ws } = this.#connection;
-    // Megabytes may be stuck in the kernel for a peer that does not read:
-    // if it is not gone within the grace, reset rather than leave an orphan.
-    this.#closeTimer = setTimeout(() => this.#connection.reset(), Math.max(0, close.graceMs));
-    this.outbound.drained().then(() => {
-      if (ws.readyState === ws.OPEN) ws.close(CLOSE_CODES[close.kind], close.reason);
-    });
+    // What is queued goes first; not gone within the grace, it is reset.
+    this.#connection.end(
+      CLOSE_CODES[close.kind],
+      close.reason,
+      close.graceMs,
+      this.outbound.drained(),
+    );
   }
 
   protected writeFailed(): void {
@@ -124,7 +123,6 @@ class WebSocketLineMember extends LineMember {
         this.#problem ??= error.message.replace(/^Invalid WebSocket frame: /i, "");
       });
       ws.on("close", (code: number) => {
-        clearTimeout(this.#closeTimer);
         clearTimeout(resume);
         budget.release();
         const reason = this.#connection.endedBy ?? this.#problem ??
