@@ -101,7 +101,9 @@ export function parseProcStat(text: string): ProcStat | undefined {
 export function processTree(root: number, table: readonly ProcStat[]): ProcStat[] {
   const children = new Map<number, ProcStat[]>();
   for (const proc of table) {
-    children.set(proc.ppid, [...(children.get(proc.ppid) ?? []), proc]);
+    const siblings = children.get(proc.ppid);
+    if (siblings === undefined) children.set(proc.ppid, [proc]);
+    else siblings.push(proc);
   }
   const self = table.find((proc) => proc.pid === root);
   if (self === undefined) return [];

@@ -22,10 +22,10 @@ import {
   summarise,
 } from "./report.ts";
 import { targetLines } from "./targets.ts";
+import { firstLineThenDrain } from "../lib/cli/listening.ts";
 import { peakRssKib, redisCommands, sampleTree, settledRedisCommands } from "./probes.ts";
 import {
   type BenchPaths,
-  type Listening,
   listeningOn,
   type Scale,
   SCENARIOS,
@@ -206,46 +206,27 @@ async function startServer(server: ServerSpec, paths: BenchPaths, pin: boolean) 
   }).spawn();
   // Stderr is kept (its end) to say why a server did not start.
   const stderr = tail(child.stderr);
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  // Stdout: up to the listening line, then drained so the server never blocks on it.
+  const stdout = await firstLineThenDrain(child.stdout, {
+    match: (line) => line.includes("listening on"),
+    timeoutMs: 30_000,
+  });
   const failed = async (why: string) => {
     try {
       child.kill("SIGKILL");
     } catch { /* gone */ }
     await child.status;
-    await reader.cancel().catch(() => {});
+    await stdout.cancel();
     // The first error line (Deno's, a flag parser's), else the last line.
     const lines = (await stderr).split("\n")
       .map((line) => line.trim()).filter((line) => line !== "");
     const said = lines.find((line) => /error/i.test(line)) ?? lines.at(-1);
     return new Error(`${server.name} ${why}${said ? `: ${said}` : ""}`);
   };
-  let buffer = "";
-  let listening: Listening | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), 30_000);
-  });
-  try {
-    while (listening === undefined) {
-      const read = await Promise.race([reader.read(), timeout]);
-      if (read === "timeout") throw await failed("did not print its address in 30 s");
-      if (read.done) throw await failed("exited before listening");
-      buffer += read.value;
-      const line = buffer.split("\n").slice(0, -1).find((l) => l.includes("listening on"));
-      if (line !== undefined) {
-        listening = listeningOn(line);
-        if (listening === undefined) throw await failed(`printed no address: ${line.trim()}`);
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  // Keep draining stdout so the server never blocks on it.
-  const draining = (async () => {
-    try {
-      while (!(await reader.read()).done) { /* discard */ }
-    } catch { /* cancelled */ }
-  })();
+  if (stdout.timedOut) throw await failed("did not print its address in 30 s");
+  if (stdout.line === null) throw await failed("exited before listening");
+  const listening = listeningOn(stdout.line);
+  if (listening === undefined) throw await failed(`printed no address: ${stdout.line.trim()}`);
   // Its processes (a cluster: nodes and Redis), to end them if it is killed.
   const { pids } = await sampleTree(child.pid);
   return {
@@ -271,8 +252,7 @@ async function startServer(server: ServerSpec, paths: BenchPaths, pin: boolean) 
           } catch { /* already gone */ }
         }
       }
-      await reader.cancel().catch(() => {});
-      await draining;
+      await stdout.cancel();
       await stderr;
     },
   };

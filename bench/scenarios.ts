@@ -7,6 +7,7 @@
  */
 
 import { SERVER_V8_FLAGS } from "../scripts/compile.ts";
+import { parseListening } from "../lib/cli/listening.ts";
 
 /** A server under test. */
 export interface ServerSpec {
@@ -49,28 +50,23 @@ export interface Listening {
 }
 
 /**
- * Reads a server's addresses from its first stdout line: `… listening on
- * HOST:PORT` (TCP only, the older form), or `… listening on tcp=HOST:PORT
+ * Reads a server's addresses from its first stdout line (see
+ * `parseListening()` in lib/cli/listening.ts): `… listening on HOST:PORT`
+ * (TCP only, the older form), or `… listening on tcp=HOST:PORT
  * http=HOST:PORT` (either may be missing), plus `redis=redis://HOST:PORT`
  * from a cluster (`scripts/cluster.ts`). A wildcard host becomes 127.0.0.1.
  * Undefined when the line says neither a TCP nor an HTTP address.
  */
 export function listeningOn(line: string): Listening | undefined {
-  const rest = /listening on (.*)/.exec(line)?.[1];
-  if (rest === undefined) return undefined;
+  const listening = parseListening(line);
+  if (listening === undefined) return undefined;
   const local = (addr: string) => addr.replace(/^(0\.0\.0\.0|\[::\]):/, "127.0.0.1:");
-  const tcp = /(?:^|\s)tcp=(\S+:\d+)/.exec(rest)?.[1];
-  const http = /(?:^|\s)http=(\S+:\d+)/.exec(rest)?.[1];
-  const redis = /(?:^|\s)redis=(rediss?:\/\/\S+)/.exec(rest)?.[1];
-  if (tcp !== undefined || http !== undefined) {
-    return {
-      ...(tcp !== undefined ? { tcp: local(tcp) } : {}),
-      ...(http !== undefined ? { http: local(http) } : {}),
-      ...(redis !== undefined ? { redis } : {}),
-    };
-  }
-  const plain = /^([^\s=]+:\d+)(?:\s|$)/.exec(rest)?.[1];
-  return plain === undefined ? undefined : { tcp: local(plain) };
+  const { tcp, http, redis } = listening;
+  return {
+    ...(tcp !== undefined ? { tcp: local(tcp) } : {}),
+    ...(http !== undefined ? { http: local(http) } : {}),
+    ...(redis !== undefined ? { redis } : {}),
+  };
 }
 
 /** Scale of a run. */

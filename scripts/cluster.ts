@@ -1,5 +1,5 @@
 /**
- * `deno task cluster -- N [server flags]`: a local cluster to try rooms
+ * `deno task cluster N [server flags]`: a local cluster to try rooms
  * across processes: a throwaway `redis-server` (no persistence) and N
  * `server.ts` processes sharing it, all on the same TCP and HTTP ports
  * (`--reuse-port`: the kernel spreads the connections). Ctrl-C stops
@@ -10,6 +10,14 @@
  *
  * @module
  */
+
+import {
+  firstLineThenDrain,
+  formatListening,
+  type ListeningLine,
+  parseListening,
+  splitAddr,
+} from "../lib/cli/listening.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -41,29 +49,11 @@ async function waitForRedis(port: number): Promise<void> {
   throw new Error(`redis-server did not answer on port ${port}`);
 }
 
-/** Reads a child's first stdout line (its `listening on ...`). */
-async function firstLine(child: Deno.ChildProcess): Promise<string> {
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  // Keep draining so the child never blocks on a full pipe.
-  (async () => {
-    try {
-      while (!(await reader.read()).done) { /* discard */ }
-    } catch { /* gone */ }
-  })();
-  return text.split("\n")[0];
-}
-
 async function main(args: string[]): Promise<number> {
   const count = Number(args[0]);
   if (!Number.isInteger(count) || count < 1 || count > 64) {
     console.error("cluster: error: the first argument is the number of servers (1 to 64)");
-    console.error("Usage: deno task cluster -- N [server.ts flags]");
+    console.error("Usage: deno task cluster N [server.ts flags]");
     return 2;
   }
   const serverFlags = args.slice(1);
@@ -93,13 +83,12 @@ async function main(args: string[]): Promise<number> {
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
   // The first server picks the ports (0 stays 0 only for it); the others reuse them.
-  let listening = "";
+  let first: ListeningLine | undefined;
   for (let i = 0; i < count; i++) {
-    const ports = i === 0 ? [] : ["--port", /tcp=[^ ]*:(\d+)/.exec(listening)![1]].concat(
-      /http=[^ ]*:(\d+)/.test(listening)
-        ? ["--http-port", /http=[^ ]*:(\d+)/.exec(listening)![1]]
-        : [],
-    );
+    const ports = first === undefined ? [] : [
+      ...(first.tcp === undefined ? [] : ["--port", String(splitAddr(first.tcp).port)]),
+      ...(first.http === undefined ? [] : ["--http-port", String(splitAddr(first.http).port)]),
+    ];
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -115,16 +104,18 @@ async function main(args: string[]): Promise<number> {
       stderr: "inherit",
     }).spawn();
     servers.push(child);
-    const line = await firstLine(child);
-    if (!line.includes("listening on")) {
+    // The rest of its output is drained so that it never blocks on a full pipe.
+    const listening = parseListening((await firstLineThenDrain(child.stdout)).line ?? "");
+    if (listening === undefined) {
       console.error(`cluster: server ${i + 1} did not start`);
       stop();
       return 1;
     }
-    if (i === 0) listening = line;
+    first ??= listening;
   }
-  const addresses = listening.slice(listening.indexOf("tcp="));
-  console.log(`parley cluster of ${count} listening on ${addresses} redis=${url}`);
+  console.log(
+    `parley cluster of ${count} listening on ${formatListening({ ...first!, redis: url })}`,
+  );
   const codes = await Promise.all(servers.map(async (child) => (await child.status).code));
   try {
     redis.kill("SIGTERM");

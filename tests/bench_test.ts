@@ -11,6 +11,7 @@ import {
 import { bulkReply, infoField, parseProcStat, processTree } from "../bench/probes.ts";
 import { type BenchPaths, listeningOn, SCENARIOS } from "../bench/scenarios.ts";
 import { targetLines } from "../bench/targets.ts";
+import { firstLineThenDrain, parseListening, splitAddr } from "../lib/cli/listening.ts";
 import { within } from "./helpers.ts";
 import { rootPath } from "./process_helpers.ts";
 
@@ -82,6 +83,72 @@ Deno.test({
     deepEqual(listeningOn("listening on 127.0.0.1:5000"), { tcp: "127.0.0.1:5000" });
     equal(listeningOn("listening on nothing"), undefined);
     equal(listeningOn("starting"), undefined);
+  },
+});
+
+Deno.test({
+  name: "parseListening() and splitAddr() read the line server.ts prints, TLS included",
+  permissions: "none",
+  fn() {
+    deepEqual(
+      parseListening("parley chat server listening on tcp=[::]:7878 http=0.0.0.0:7880 (tls)"),
+      { tcp: "[::]:7878", http: "0.0.0.0:7880", tls: true },
+    );
+    deepEqual(parseListening("parley echo server listening on tcp=127.0.0.1:9"), {
+      tcp: "127.0.0.1:9",
+      tls: false,
+    });
+    deepEqual(splitAddr("[::]:7878"), { hostname: "::", port: 7878 });
+    deepEqual(splitAddr("127.0.0.1:9"), { hostname: "127.0.0.1", port: 9 });
+    throws(() => splitAddr("nowhere"), RangeError);
+  },
+});
+
+/** A stream of `chunks`, then its end unless `open`; counts the chunks read. */
+function chunkStream(chunks: string[], open = false) {
+  const encoder = new TextEncoder();
+  const state = { pulled: 0 };
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (state.pulled < chunks.length) controller.enqueue(encoder.encode(chunks[state.pulled++]));
+      else if (!open) controller.close();
+    },
+  }, { highWaterMark: 0 });
+  return { stream, state };
+}
+
+Deno.test({
+  name: "firstLineThenDrain() finds the line asked for across chunks, then drains the rest",
+  permissions: "none",
+  async fn() {
+    const { stream, state } = chunkStream([
+      "warming up\r\nparley chat ser",
+      "ver listening on tcp=127.0.0.1:1\nmore\n",
+      "and more",
+    ]);
+    const first = await firstLineThenDrain(stream, {
+      match: (line) => line.includes("listening on"),
+    });
+    equal(first.line, "parley chat server listening on tcp=127.0.0.1:1");
+    equal(first.timedOut, false);
+    await within(first.drained, "the rest to be read");
+    equal(state.pulled, 3);
+    // The first line by default; a last line without an ending counts; the end of output is null.
+    equal((await firstLineThenDrain(chunkStream(["a\nb\n"]).stream)).line, "a");
+    equal((await firstLineThenDrain(chunkStream(["no ending"]).stream)).line, "no ending");
+    equal((await firstLineThenDrain(chunkStream([]).stream)).line, null);
+  },
+});
+
+Deno.test({
+  name: "firstLineThenDrain() gives up after timeoutMs and can be cancelled",
+  permissions: "none",
+  async fn() {
+    const first = await firstLineThenDrain(chunkStream(["partial"], true).stream, {
+      timeoutMs: 20,
+    });
+    deepEqual([first.line, first.timedOut], [null, true]);
+    await within(first.cancel(), "reading to stop");
   },
 });
 

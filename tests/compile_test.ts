@@ -22,14 +22,21 @@ Deno.test({
     const version = await new Deno.Command(binary, { args: ["--version"] }).output();
     equal(new TextDecoder().decode(version.stdout), "0.1.0\n");
     const child = new Deno.Command(binary, {
-      args: ["--host", "127.0.0.1", "--port", "0", "--quiet"],
+      args: ["--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--quiet"],
       stdout: "piped",
       stderr: "piped",
     }).spawn();
     const stdout = new ChildLines(child.stdout);
     const first = await stdout.next();
-    match(first ?? "", /^parley chat server listening on 127\.0\.0\.1:\d+$/);
-    const port = Number(/:(\d+)$/.exec(first!)![1]);
+    match(
+      first ?? "",
+      /^parley chat server listening on tcp=127\.0\.0\.1:\d+ http=127\.0\.0\.1:\d+$/,
+    );
+    const [port, httpPort] = [...first!.matchAll(/:(\d+)/g)].map((found) => Number(found[1]));
+    // The page is embedded (--include web).
+    const page = await fetch(`http://127.0.0.1:${httpPort}/`, { headers: { accept: "text/html" } });
+    equal(page.status, 200);
+    match(await page.text(), /<html/i);
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     const welcome = new Uint8Array(256);
     const n = await conn.read(welcome);

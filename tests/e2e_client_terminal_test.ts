@@ -1,7 +1,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { WebSocketServer } from "ws";
 import { connectTcp, runTerminalSession } from "../lib/client/sessions.ts";
-import type { TerminalIo } from "../lib/client/terminal_chat.ts";
+import { isQuitCommand, type TerminalIo } from "../lib/client/terminal_chat.ts";
 import { connectWebSocket } from "../lib/client/websocket.ts";
 import { runWebSocketTerminalSession } from "../lib/client/ws_sessions.ts";
 import { serveChat } from "../lib/server/serve_chat.ts";
@@ -241,6 +241,21 @@ Deno.test("runTerminalSession() leaves after a typed /quit even if the server ne
   equal(await within(session, "the session to end after /quit"), 0);
   equal(await within(peer.received, "the peer to see the close"), "/quit see you\n");
   deepEqual(terminal.errors, []);
+});
+
+Deno.test({
+  name: "isQuitCommand() reads a line as the server does",
+  permissions: "none",
+  fn() {
+    // The control character is removed before the server reads the command.
+    for (const text of ["/quit", "/QUIT see you", "/quit\tnow", "/qu\x07it"]) {
+      equal(isQuitCommand(text), true, JSON.stringify(text));
+    }
+    // Said to the room (" /quit", "//quit"), or unknown commands to the server.
+    for (const text of [" /quit", "//quit", "/quitter", "/quit\u00a0now", "quit"]) {
+      equal(isQuitCommand(text), false, JSON.stringify(text));
+    }
+  },
 });
 
 Deno.test("runTerminalSession() ends with exit code 1 and one line when reading stdin fails", async () => {

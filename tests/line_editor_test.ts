@@ -1,7 +1,12 @@
 // deno-lint-ignore-file no-control-regex -- the tests read terminal escape sequences
 import { deepEqual, equal } from "node:assert/strict";
 import { type Key, KeyDecoder } from "../lib/terminal/key_decoder.ts";
-import { displayWidth, type EditorEvent, LineEditor } from "../lib/terminal/line_editor.ts";
+import {
+  displayWidth,
+  type EditorEvent,
+  graphemes,
+  LineEditor,
+} from "../lib/terminal/line_editor.ts";
 
 /** Types raw terminal input into an editor; returns the non-trivial events. */
 function type(editor: LineEditor, input: string): EditorEvent[] {
@@ -94,6 +99,40 @@ Deno.test({
     equal(cursorColumn(rendered), 2 + 4 + 2);
     type(editor, "\x1b[D");
     equal(cursorColumn(editor.render(80)), 2 + 4);
+  },
+});
+
+Deno.test({
+  name: "LineEditor joins a combining mark typed mid-line to the character before the cursor",
+  permissions: "none",
+  fn() {
+    const editor = new LineEditor({ prompt: "> " });
+    type(editor, "ac\x1b[D\u0301"); // left, then a combining acute on its own
+    equal(editor.text, "a\u0301c");
+    equal(editor.cursor, 1); // after "á", not after "c"
+    equal(cursorColumn(editor.render(80)), 2 + 1);
+    type(editor, "b");
+    equal(editor.text, "a\u0301bc");
+    equal(editor.cursor, 2);
+  },
+});
+
+Deno.test({
+  name: "LineEditor splits the rest of the line again when what is typed joins what follows",
+  permissions: "none",
+  fn() {
+    const editor = new LineEditor({ prompt: "> " });
+    type(editor, "\u{1F1EB}\u{1F1F7}\u{1F1E9}\u{1F1EA}"); // two flags: FR, DE
+    equal(editor.cursor, 2);
+    // A regional indicator typed first pairs with the F, the R with the D, and the E is alone.
+    type(editor, "\x1b[H\u{1F1EC}");
+    equal(editor.cursor, 1);
+    type(editor, "\x1b[F");
+    equal(editor.cursor, graphemes(editor.text).length);
+    equal(editor.cursor, 3);
+    const rendered = editor.render(80);
+    equal(visible(rendered), "> " + editor.text);
+    equal(cursorColumn(rendered), 2 + displayWidth(editor.text));
   },
 });
 

@@ -19,6 +19,7 @@ import { CONFUSABLE_FOLDS as PAGE_FOLDS } from "../web/confusable_folds.js";
 import { nickColourIndex, nickKey } from "../web/nick_colour.js";
 import { ChatModel, closeOutcome, parseEvents, reconnectDelay } from "../web/chat_model.js";
 import { ChatConnection } from "../web/connection.js";
+import { clockText, roomCount } from "../web/view.js";
 import { InputHistory, parseInput } from "../web/input_line.js";
 import { LOOPBACK, utf8, within } from "./helpers.ts";
 import { rootPath } from "./process_helpers.ts";
@@ -266,6 +267,39 @@ Deno.test({
       model.apply({ type: "error", ts: at, code: "nick_taken", text: "nick keeper is taken" })
         .items;
     deepEqual([error.kind, model.lastError], ["error", "nick_taken"]);
+  },
+});
+
+Deno.test({
+  name: "the room list counts the current room from its member list, the others as listed",
+  permissions: "none",
+  fn() {
+    const model = new ChatModel();
+    model.apply(welcome("guest-1"));
+    model.apply({ type: "rooms", rooms: [{ name: "dev", count: 1 }, { name: "lobby", count: 5 }] });
+    const counts = () => model.rooms.map((room) => roomCount(room, model.room, model.members));
+    deepEqual(counts(), [1, 5]); // no member list yet: the listed count
+    model.apply({ type: "members", room: "lobby", members: ["bob", "guest-1"] });
+    deepEqual(counts(), [1, 2]);
+    model.apply({ type: "join", room: "lobby", nick: "carl" });
+    deepEqual(counts(), [1, 3]);
+    model.apply({ type: "leave", room: "dev", nick: "dan", reason: "quit" }); // another room
+    model.apply({ type: "leave", room: "lobby", nick: "bob", reason: "quit" });
+    deepEqual(counts(), [1, 2]);
+    // The model keeps the server's list as it came.
+    deepEqual(model.rooms, [{ name: "dev", count: 1 }, { name: "lobby", count: 5 }]);
+  },
+});
+
+Deno.test({
+  name: "clockText() shows the time of today's events and the date of older ones",
+  permissions: "none",
+  fn() {
+    const now = new Date(2024, 4, 6, 18, 30);
+    equal(clockText(new Date(2024, 4, 6, 9, 5).toISOString(), now), "09:05");
+    equal(clockText(new Date(2024, 4, 5, 23, 59).toISOString(), now), "2024-05-05 23:59");
+    equal(clockText(new Date(2023, 4, 6, 9, 5).toISOString(), now), "2023-05-06 09:05");
+    equal(clockText("not a time", now), "");
   },
 });
 

@@ -5,6 +5,7 @@
  */
 
 import { within } from "./helpers.ts";
+import { parseListening, splitAddr } from "../lib/cli/listening.ts";
 
 /** Absolute path of a file in the repository root. */
 export function rootPath(name: string): string {
@@ -84,19 +85,20 @@ export interface ListeningAddrs {
 
 /**
  * Reads the addresses from a server's first stdout line, either
- * `listening on tcp=HOST:PORT http=HOST:PORT` or `listening on HOST:PORT`.
+ * `listening on tcp=HOST:PORT http=HOST:PORT` or `listening on HOST:PORT`
+ * (lib/cli/listening.ts reads it).
  */
 export async function listeningAddrs(lines: ChildLines): Promise<ListeningAddrs> {
   const first = await lines.next();
-  const parse = (text: string): Deno.NetAddr => {
-    const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(text)!;
-    return { transport: "tcp", hostname: match[1], port: Number(match[2]) };
+  const listening = parseListening(first ?? "");
+  if (listening?.tcp === undefined) {
+    throw new Error(`expected "listening on tcp=HOST:PORT", got ${JSON.stringify(first)}`);
+  }
+  const addr = (text: string): Deno.NetAddr => ({ transport: "tcp", ...splitAddr(text) });
+  return {
+    tcp: addr(listening.tcp),
+    http: listening.http === undefined ? null : addr(listening.http),
   };
-  const tagged = /listening on tcp=(\S+)(?: http=(\S+))?/.exec(first ?? "");
-  if (tagged) return { tcp: parse(tagged[1]), http: tagged[2] ? parse(tagged[2]) : null };
-  const plain = /listening on (\S+:\d+)$/.exec(first ?? "");
-  if (plain) return { tcp: parse(plain[1]), http: null };
-  throw new Error(`expected "listening on tcp=HOST:PORT", got ${JSON.stringify(first)}`);
 }
 
 /** Reads the TCP address from a server's first stdout line. */

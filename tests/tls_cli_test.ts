@@ -1,4 +1,4 @@
-import { deepEqual, equal, match } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { parseClientArgs } from "../lib/cli/client_cli.ts";
 import { parseServerArgs } from "../lib/cli/server_cli.ts";
 
@@ -112,5 +112,53 @@ Deno.test({
       match(err, pattern);
     }
     equal(server(["--name", "lobby"]).outcome.ok, true);
+  },
+});
+
+Deno.test({
+  name: "parseServerArgs() checks the chat flags with the hub's own ranges, naming the flag",
+  permissions: "none",
+  fn() {
+    for (
+      const [args, pattern] of [
+        [
+          ["--burst", "0"],
+          /^server: error: --burst must be an integer from 1 to 1000000000, received 0\n/,
+        ],
+        [
+          ["--max-queue-bytes", "100"],
+          /^server: error: --max-queue-bytes must be an integer from 4096 to 1099511627776, received 100\n/,
+        ],
+        [
+          ["--history", "1.5"],
+          /^server: error: --history must be an integer from 0 to \d+, received 1.5\n/,
+        ],
+        [
+          ["--rate", "abc"],
+          /^server: error: option '--rate <n>' argument 'abc' is invalid\. must be a number\n/,
+        ],
+        [
+          ["--ip-burst", ""],
+          /^server: error: option '--ip-burst <n>' argument '' is invalid\. must be a number\n/,
+        ],
+        // Echo mode ignores them, but a value out of range is still refused.
+        [
+          ["--mode", "echo", "--burst", "0"],
+          /^server: error: --burst must be an integer from 1 to 1000000000, received 0\n/,
+        ],
+        [
+          ["--port", "1.5"],
+          /^server: error: option '--port <port>' argument '1\.5' is invalid\. must be an integer from 0 to 65535\n/,
+        ],
+      ] as const
+    ) {
+      const { outcome, err } = server([...args]);
+      deepEqual(outcome, { ok: false, exitCode: 2 }, args.join(" "));
+      match(err, pattern);
+    }
+    // Values the hub takes are taken (the flags used to stop lower).
+    const big = server(["--burst", "2000000", "--max-queue-bytes", String(2 ** 31)]).outcome;
+    ok(big.ok && big.options.mode === "chat");
+    equal(big.ok && big.options.mode === "chat" && big.options.options.burst, 2_000_000);
   },
 });

@@ -1,11 +1,12 @@
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { WebSocketServer } from "ws";
+import { connectTcp } from "../lib/client/sessions.ts";
 import { connectWebSocket, type WebSocketMessage } from "../lib/client/websocket.ts";
 import { binaryPreview, describeClose } from "../lib/client/ws_sessions.ts";
 import { serveWebSocketEcho } from "../lib/echo/serve_echo.ts";
 import { serveChat } from "../lib/server/serve_chat.ts";
 import { ConnectionError } from "../lib/support/errors.ts";
-import { LOOPBACK, within } from "./helpers.ts";
+import { LOOPBACK, utf8, within } from "./helpers.ts";
 
 /** Messages received, handed out in order as they arrive. */
 class Inbox {
@@ -51,7 +52,7 @@ Deno.test("connectWebSocket() calls onOpen, then onMessage with text and binary 
   equal(client.url, echoUrl(server.addr.port));
   ok(client.send("héllo"));
   ok(client.send(new Uint8Array([0, 1, 0xff])));
-  deepEqual(await inbox.next(), { kind: "text", data: "héllo" });
+  deepEqual(await inbox.next(), { kind: "text", data: "héllo", bytes: utf8("héllo") });
   deepEqual(await inbox.next(), { kind: "binary", data: new Uint8Array([0, 1, 0xff]) });
   deepEqual(calls, ["open", "text", "binary"]);
 });
@@ -72,6 +73,28 @@ Deno.test("connectWebSocket() reports a refused connection to onError and reject
   equal(opened, false);
   equal(errors.length, 1);
   equal(errors[0].message, `cannot connect to ws://127.0.0.1:${port}/: connection refused`);
+});
+
+Deno.test("connectWebSocket() and connectTcp() try localhost as 127.0.0.1, then ::1", async () => {
+  await using server = await serveWebSocketEcho({ hostname: "::1", port: 0 });
+  const { port } = server.addr;
+  await using client = await connectWebSocket(`ws://localhost:${port}/`);
+  equal(client.url, `ws://localhost:${port}/`);
+  const conn = await connectTcp({ hostname: "localhost", port });
+  equal(conn.remoteAddr.hostname, "::1");
+  conn.close();
+  // Nobody on either: the first address's refusal is the one reported, the same way.
+  const probe = Deno.listen(LOOPBACK);
+  const free = probe.addr.port;
+  probe.close();
+  await rejects(
+    connectWebSocket(`ws://localhost:${free}/`),
+    { message: `cannot connect to ws://localhost:${free}/: connection refused` },
+  );
+  await rejects(
+    connectTcp({ hostname: "localhost", port: free }),
+    { message: `cannot connect to localhost:${free}: connection refused` },
+  );
 });
 
 Deno.test("connectWebSocket() names the HTTP status when the path is not a WebSocket", async () => {
@@ -146,8 +169,24 @@ Deno.test("WebSocketClient.send() refuses what would take the queue past maxQueu
   equal(client.queuedBytes, 0);
   ok(client.send("x"));
   for (const text of ["12345", "67890", "x"]) {
-    deepEqual(await inbox.next(), { kind: "text", data: text });
+    deepEqual(await inbox.next(), { kind: "text", data: text, bytes: utf8(text) });
   }
+});
+
+Deno.test("WebSocketClient counts text in the queue by its UTF-8 bytes, not its characters", async () => {
+  await using server = await serveWebSocketEcho(LOOPBACK);
+  const inbox = new Inbox();
+  await using client = await connectWebSocket(echoUrl(server.addr.port), {
+    maxQueueBytes: 10,
+    onMessage: inbox.push,
+  });
+  equal(client.send("éééééé"), false); // six characters, twelve bytes
+  ok(client.send("ééééé")); // exactly ten bytes
+  equal(client.queuedBytes, 10);
+  await within(client.drained(), "the queue to drain");
+  const echoed = await inbox.next();
+  deepEqual(echoed, { kind: "text", data: "ééééé", bytes: utf8("ééééé") });
+  ok(echoed.kind === "text" && echoed.bytes instanceof Uint8Array);
 });
 
 Deno.test("connectWebSocket() sends the headers, subprotocol, origin and pings it is given", async () => {

@@ -82,7 +82,7 @@ function start() {
     byId("members-count").textContent = String(model.members.length);
     document.title = model.room === "" ? "Parley" : `${model.room} · Parley`;
     renderMembers(byId("members"), model.members, model.nick);
-    renderRooms(byId("rooms"), model.rooms, model.room, join);
+    renderRooms(byId("rooms"), model.rooms, model.room, model.members, join);
   }
 
   /** @param {string} room */

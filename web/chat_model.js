@@ -92,7 +92,11 @@ export class ChatModel {
     this.room = "";
     /** @type {string[]} */
     this.members = [];
-    /** @type {Array<{name: string, count: number}>} */
+    /**
+     * The room list as the server last sent it; the view counts the current
+     * room from `members`, which follows joins and leaves between lists.
+     * @type {ReadonlyArray<{name: string, count: number}>}
+     */
     this.rooms = [];
     this.server = "";
     this.sessions = 0;
@@ -158,7 +162,6 @@ export class ChatModel {
         const moved = event.room !== this.room || this.members.length === 0;
         const visible = moved ? false : this.pending.who.shift() ?? false;
         this.members = [...event.members];
-        this.#countRoom();
         if (moved && event.room !== this.room) {
           this.room = event.room;
           notice(`you joined ${event.room}; ${event.members.length} here`);
@@ -170,7 +173,7 @@ export class ChatModel {
         break;
       }
       case "rooms": {
-        this.rooms = event.rooms.map((/** @type {any} */ room) => ({ ...room }));
+        this.rooms = event.rooms;
         if (this.pending.rooms.shift() ?? false) {
           const listed = event.rooms.map((/** @type {any} */ room) =>
             `${room.name} (${room.count})`
@@ -186,14 +189,12 @@ export class ChatModel {
       case "join":
         if (event.room === this.room && !this.members.includes(event.nick)) {
           this.members.push(event.nick);
-          this.#countRoom();
         }
         notice(`${event.nick} joined ${event.room}`);
         break;
       case "leave":
         if (event.room === this.room) {
           this.members = this.members.filter((nick) => nick !== event.nick);
-          this.#countRoom();
         }
         notice(`${event.nick} left (${event.reason})`);
         break;
@@ -240,11 +241,5 @@ export class ChatModel {
         break;
     }
     return { items, send };
-  }
-
-  /** The member count of the current room in the room list follows the member list. */
-  #countRoom() {
-    const entry = this.rooms.find((room) => room.name === this.room);
-    if (entry !== undefined) entry.count = this.members.length;
   }
 }

@@ -38,6 +38,15 @@ export function nickElement(nick, shown = nick) {
 const pad = (n) => String(n).padStart(2, "0");
 
 /**
+ * Whether two times fall on the same local day (without formatting either).
+ * @param {Date} a
+ * @param {Date} b
+ */
+const sameDay = (a, b) =>
+  a.getDate() === b.getDate() && a.getMonth() === b.getMonth() &&
+  a.getFullYear() === b.getFullYear();
+
+/**
  * The time of an event in local time: `14:05`, with the date too when it
  * is not today (history can be older).
  * @param {string} iso
@@ -47,7 +56,7 @@ export function clockText(iso, now = new Date()) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return "";
   const time = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
-  return date.toDateString() === now.toDateString()
+  return sameDay(date, now)
     ? time
     : `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${time}`;
 }
@@ -55,12 +64,13 @@ export function clockText(iso, now = new Date()) {
 /**
  * One list item for a display item.
  * @param {DisplayItem} item
+ * @param {Date} [now] the time it is drawn (one for a whole batch)
  * @returns {HTMLLIElement}
  */
-export function renderItem(item) {
+export function renderItem(item, now = new Date()) {
   const row = /** @type {HTMLLIElement} */ (element("li", `item item-${item.kind}`));
   if (item.own) row.classList.add("own");
-  const time = element("time", "time", clockText(item.ts));
+  const time = element("time", "time", clockText(item.ts, now));
   time.setAttribute("datetime", item.ts);
   time.title = new Date(item.ts).toLocaleString();
   row.append(time, " ");
@@ -143,13 +153,14 @@ export class MessageList {
     this.#drop();
     const follow = this.atBottom();
     const batch = document.createDocumentFragment();
+    const now = new Date(); // "today", for every item of the batch
     if (this.skipped > 0) {
       const text = `${this.skipped} older ${this.skipped === 1 ? "line" : "lines"} not shown ` +
         `(the list keeps the newest ${this.limit})`;
-      batch.append(renderItem({ kind: "notice", ts: new Date().toISOString(), text }));
+      batch.append(renderItem({ kind: "notice", ts: now.toISOString(), text }, now));
       this.skipped = 0;
     }
-    for (const item of this.queue) batch.append(renderItem(item));
+    for (const item of this.queue) batch.append(renderItem(item, now));
     this.queue = [];
     this.list.append(batch);
     let extra = this.list.childElementCount - this.limit;
@@ -194,21 +205,36 @@ export function renderMembers(list, members, self) {
 }
 
 /**
+ * How many are in `room` as the room list shows it: for the current room,
+ * its member list (kept current by joins and leaves), once there is one;
+ * for the others, the count of the last room list.
+ * @param {{name: string, count: number}} room
+ * @param {string} current
+ * @param {readonly string[]} members the current room's
+ * @returns {number}
+ */
+export function roomCount(room, current, members) {
+  return room.name === current && members.length > 0 ? members.length : room.count;
+}
+
+/**
  * Draws the room list: one button per room, the current one marked.
  * @param {HTMLElement} list
- * @param {Array<{name: string, count: number}>} rooms
+ * @param {ReadonlyArray<{name: string, count: number}>} rooms
  * @param {string} current
+ * @param {readonly string[]} members the current room's
  * @param {(room: string) => void} join
  */
-export function renderRooms(list, rooms, current, join) {
+export function renderRooms(list, rooms, current, members, join) {
   list.replaceChildren(...rooms.map((room) => {
+    const count = roomCount(room, current, members);
     const row = element("li", "room");
     const button = /** @type {HTMLButtonElement} */ (element("button", "room-button"));
     button.type = "button";
     button.dataset.room = room.name;
     button.append(element("span", "room-name", room.name), " ");
-    button.append(element("span", "count", String(room.count)));
-    button.setAttribute("aria-label", `${room.name}, ${room.count} here`);
+    button.append(element("span", "count", String(count)));
+    button.setAttribute("aria-label", `${room.name}, ${count} here`);
     if (room.name === current) button.setAttribute("aria-current", "true");
     else button.addEventListener("click", () => join(room.name));
     row.append(button);

@@ -8,6 +8,7 @@
 
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { VERSION } from "../support/constants.ts";
+import { checkNumber, type NumberRule } from "../support/options.ts";
 
 /** Exit code for a bad flag or value. */
 export const EXIT_USAGE = 2;
@@ -15,27 +16,53 @@ export const EXIT_USAGE = 2;
 /** The outcome of parsing: run with options, or exit with a code. */
 export type ParseOutcome<T> = { ok: true; options: T } | { ok: false; exitCode: number };
 
+/** The number a flag's value spells; NaN for a blank one (`Number("")` is 0). */
+function toNumber(value: string): number {
+  return value.trim() === "" ? Number.NaN : Number(value);
+}
+
 /**
  * A commander value parser for a number in `[min, max]`; `integer` refuses
- * fractions. Errors read "must be an integer from 1 to 65535".
+ * fractions. The check is `checkNumber()`'s (lib/support/options.ts), as
+ * the constructors make it; errors read "must be an integer from 1 to
+ * 65535" (commander adds the flag and the value).
+ *
+ * @example
+ * ```ts
+ * import { equal, throws } from "node:assert/strict";
+ * import { numberIn } from "./cli.ts";
+ *
+ * equal(numberIn(1, 65535)("8080"), 8080);
+ * throws(() => numberIn(1, 65535)("0"), { message: "must be an integer from 1 to 65535" });
+ * throws(() => numberIn(0, 1, false)("x"), { message: "must be a number from 0 to 1" });
+ * ```
  */
 export function numberIn(
   min: number,
   max: number,
   integer = true,
 ): (value: string) => number {
+  const rule: NumberRule = { min, max, integer };
   return (value: string) => {
-    const number = Number(value);
-    if (
-      value.trim() === "" || !Number.isFinite(number) ||
-      (integer && !Number.isInteger(number)) || number < min || number > max
-    ) {
+    try {
+      return checkNumber("flag", "value", toNumber(value), rule);
+    } catch (error) {
+      if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
       throw new InvalidArgumentError(
-        `must be ${integer ? "an integer" : "a number"} from ${min} to ${max}`,
+        error.message.replace(/^flag: value /, "").replace(/, received .*$/s, ""),
       );
     }
-    return number;
   };
+}
+
+/**
+ * A commander value parser for any finite number, for a flag whose range
+ * its options' owner checks (and words) after parsing.
+ */
+export function anyNumber(value: string): number {
+  const number = toNumber(value);
+  if (!Number.isFinite(number)) throw new InvalidArgumentError("must be a number");
+  return number;
 }
 
 /** A commander value parser accepting only the listed words. */

@@ -19,6 +19,7 @@ import {
   DEFAULT_CLIENT_PING_INTERVAL_SECONDS,
   DEFAULT_CONNECT_TIMEOUT_MS,
 } from "../support/constants.ts";
+import { urlHostname, urlPort } from "../client/endpoint.ts";
 
 /** What `client.ts` was asked to do over WebSocket (given a `ws://` or `wss://` URL). */
 export interface WebSocketTarget {
@@ -212,8 +213,8 @@ export function parseClientArgs(
       }
       return {
         ...common,
-        hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-        port: url.port === "" ? (url.protocol === "wss:" ? 443 : 80) : Number(url.port),
+        hostname: urlHostname(url),
+        port: urlPort(url)!, // ws: 80, wss: 443 when none is written
         websocket: webSocketTarget(url, flags),
         ...(secure ? { tls } : {}),
       };
@@ -224,10 +225,7 @@ export function parseClientArgs(
       throw new InvalidArgumentError(`--${flag} needs a ws:// or wss:// URL`);
     }
     const target = url !== undefined
-      ? {
-        hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-        port: url.port === "" ? undefined : Number(url.port),
-      }
+      ? { hostname: urlHostname(url), port: urlPort(url) } // tls: no default port
       : operands[0] === undefined
       ? {}
       : parseHostPort(operands[0]);

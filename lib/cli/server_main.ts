@@ -8,6 +8,7 @@
 
 import { serveEcho } from "../echo/serve_echo.ts";
 import { parseServerArgs } from "./server_cli.ts";
+import { formatListening } from "./listening.ts";
 import { formatAddr } from "../net/conn.ts";
 import { CertificateError, ConnectionError, ListenError } from "../support/errors.ts";
 import { DEFAULT_ANNOUNCE_LIMIT, DEFAULT_HISTORY } from "../support/constants.ts";
@@ -68,8 +69,6 @@ export async function runServer(args: readonly string[]): Promise<number> {
   }
   const warning = descriptorWarning(await openFileLimit(), server.descriptorsNeeded);
   if (warning !== null) console.error(`server: warning: ${warning}`);
-  const http = server.httpAddr === null ? "" : ` http=${formatAddr(server.httpAddr)}`;
-  const secure = tls === undefined ? "" : " (tls)";
   if (parsed.options.mode === "chat" && parsed.options.redis !== undefined) {
     logger({
       event: "listen",
@@ -77,7 +76,12 @@ export async function runServer(args: readonly string[]): Promise<number> {
       cluster: parsed.options.redis.cluster,
     });
   }
-  console.log(`parley ${mode} server listening on tcp=${formatAddr(server.addr)}${http}${secure}`);
+  const addresses = formatListening({
+    tcp: formatAddr(server.addr),
+    ...(server.httpAddr === null ? {} : { http: formatAddr(server.httpAddr) }),
+    tls: tls !== undefined,
+  });
+  console.log(`parley ${mode} server listening on ${addresses}`);
   let signalled = false;
   const onSignal = () => {
     if (signalled) Deno.exit(130); // a second signal: stop at once

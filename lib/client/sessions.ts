@@ -16,15 +16,23 @@
  */
 
 import { ConnectionError } from "../support/errors.ts";
-import { LineDecoder } from "../framing/line_codec.ts";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   MAX_CLIENT_QUEUE_BYTES,
   MAX_INCOMING_LINE_BYTES,
 } from "../support/constants.ts";
-import { closeQuietly, connectionProblem, type StreamConn, writeAll } from "../net/conn.ts";
+import {
+  closeQuietly,
+  connectionProblem,
+  formatAddr,
+  type StreamConn,
+  writeAll,
+} from "../net/conn.ts";
+import { encodeLine, LineDecoder } from "../framing/line_codec.ts";
+import { candidateHosts, connectFirst, connectProblem, ConnectTimeout } from "./endpoint.ts";
 import { Outbound } from "../net/outbound.ts";
 import {
+  isQuitCommand,
   type SessionIo,
   TerminalChat,
   type TerminalChatOptions,
@@ -33,7 +41,6 @@ import {
 
 export type { SessionIo, TerminalIo } from "./terminal_chat.ts";
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Options of {@linkcode connectTcp}. */
@@ -47,33 +54,32 @@ export interface ConnectTcpOptions {
 /**
  * Connects, turning failures into a {@linkcode ConnectionError} with a short
  * reason (`connection refused`, `timed out after 500 ms`, …). `localhost`
- * is tried as 127.0.0.1 and then ::1.
+ * is tried as 127.0.0.1 and then ::1 (see `endpoint.ts`), each within
+ * `timeout`.
  */
 export async function connectTcp(options: ConnectTcpOptions): Promise<Deno.TcpConn> {
   const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const hosts = options.hostname === "localhost" ? ["127.0.0.1", "::1"] : [options.hostname];
-  let lastError: unknown;
-  for (const hostname of hosts) {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeout);
-    try {
-      const conn = await Deno.connect({ hostname, port: options.port, signal: controller.signal });
-      conn.setNoDelay(true);
-      return conn;
-    } catch (error) {
-      lastError = controller.signal.aborted ? new Deno.errors.TimedOut() : error;
-    } finally {
-      clearTimeout(timer);
-    }
+  const { port } = options;
+  try {
+    return await connectFirst(candidateHosts(options.hostname), async (hostname) => {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), timeout);
+      try {
+        const conn = await Deno.connect({ hostname, port, signal: controller.signal });
+        conn.setNoDelay(true);
+        return conn;
+      } catch (error) {
+        throw controller.signal.aborted ? new ConnectTimeout() : error;
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+  } catch (error) {
+    throw new ConnectionError(
+      `cannot connect to ${formatAddr(options)}: ${connectProblem(error, timeout)}`,
+      { cause: error },
+    );
   }
-  throw new ConnectionError(
-    `cannot connect to ${options.hostname}:${options.port}: ${
-      lastError instanceof Deno.errors.TimedOut
-        ? `timed out after ${timeout} ms`
-        : connectionProblem(lastError)
-    }`,
-    { cause: lastError },
-  );
 }
 
 /** Options shared by both sessions. */
@@ -92,12 +98,12 @@ export async function runPipeSession(
   const quitWatcher = new LineDecoder({ maxLineBytes: 64 });
   const watch = {
     line: (bytes: Uint8Array) => {
-      if (/^\/quit(\s|$)/i.test(decoder.decode(bytes))) quitRequested = true;
+      if (isQuitCommand(decoder.decode(bytes))) quitRequested = true;
     },
     overlong: () => {},
   };
   const sending = (async () => {
-    if (options.nick !== undefined) await writeAll(conn, encoder.encode(`/nick ${options.nick}\n`));
+    if (options.nick !== undefined) await writeAll(conn, encodeLine(`/nick ${options.nick}`));
     const buffer = new Uint8Array(16 * 1024);
     while (true) {
       const n = await io.stdin.read(buffer);
@@ -141,7 +147,7 @@ export async function runTerminalSession(
   // whole and in order. A failed write shows up on the reading side.
   const outbound = new Outbound(conn, { maxQueueBytes: MAX_CLIENT_QUEUE_BYTES });
   const chat = new TerminalChat(io, {
-    send: (text) => outbound.enqueue(encoder.encode(text + "\n")),
+    send: (text) => outbound.enqueue(encodeLine(text)),
     close: () => closeQuietly(conn),
   }, options);
   chat.start(options.nick);

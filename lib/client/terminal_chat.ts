@@ -19,6 +19,7 @@ import { KeyDecoder } from "../terminal/key_decoder.ts";
 import { LineEditor } from "../terminal/line_editor.ts";
 import { QUIT_WAIT_MS } from "../support/constants.ts";
 import { errorText } from "../net/conn.ts";
+import { parseCommand, sanitizeText } from "../chat/protocol.ts";
 
 /** What a session reads from and writes to (Deno's stdio fits). */
 export interface SessionIo {
@@ -55,7 +56,22 @@ export interface TerminalChatOptions {
 /** Shown when a typed line does not fit in the send queue. */
 export const NOT_SENT_NOTE = "! not sent: the server is not reading what you send";
 
-const QUIT_COMMAND = /^\/quit(\s|$)/i;
+/**
+ * Whether `text`, sent as a line, asks the server to end the session: the
+ * server's own reading of it (sanitised, then `parseCommand`).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { isQuitCommand } from "./terminal_chat.ts";
+ *
+ * equal(isQuitCommand("/QUIT see you"), true);
+ * equal(isQuitCommand("//quit"), false); // says "/quit" to the room
+ * ```
+ */
+export function isQuitCommand(text: string): boolean {
+  return parseCommand(sanitizeText(text)).kind === "quit";
+}
 
 /**
  * The editor, the keyboard and the screen of one terminal session.
@@ -180,6 +196,6 @@ export class TerminalChat {
     const echo = localEcho(text, this.#nick);
     if (echo !== undefined) this.#print([styleLine(echo, this.#colour)]);
     else this.#io.draw(this.#editor.render(this.#io.columns()));
-    if (QUIT_COMMAND.test(text)) this.#leave();
+    if (isQuitCommand(text)) this.#leave();
   }
 }

@@ -27,7 +27,7 @@
 import { isIP } from "node:net";
 import tls from "node:tls";
 import { ConnDuplex } from "../net/conn_duplex.ts";
-import { closeQuietly, errorText, formatAddr } from "../net/conn.ts";
+import { closeQuietly, errorLine, errorText, formatAddr } from "../net/conn.ts";
 import { SocketConn } from "../net/socket_conn.ts";
 import { DEFAULT_CONNECT_TIMEOUT_MS } from "../support/constants.ts";
 import { ConnectionError } from "../support/errors.ts";
@@ -150,7 +150,7 @@ function tlsProblem(error: unknown): string {
   if (/WRONG_VERSION_NUMBER|InvalidContentType/i.test(`${code} ${errorText(error)}`)) {
     return "the server does not speak tls on this port";
   }
-  return `tls handshake failed: ${errorText(error).split("\n")[0]}`;
+  return `tls handshake failed: ${errorLine(error)}`;
 }
 
 /**

@@ -13,10 +13,19 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { type RawData, WebSocket } from "ws";
 import { ConnectionError } from "../support/errors.ts";
 import { errorText } from "../net/conn.ts";
+import {
+  candidateHosts,
+  connectFirst,
+  connectProblem,
+  ConnectTimeout,
+  urlHost,
+  urlHostname,
+  urlPort,
+} from "./endpoint.ts";
 import {
   explainRefusal,
   isCertificateRefusal,
@@ -31,10 +40,29 @@ import {
   WS_CLOSE_WAIT_MS,
 } from "../support/constants.ts";
 
-/** A received message: text (decoded UTF-8) or binary. */
+/**
+ * A received message: text or binary. A text message carries its UTF-8
+ * `bytes` as received and, in `data`, the text they spell (decoded on
+ * first use, so a caller that only passes the bytes on never decodes).
+ */
 export type WebSocketMessage =
-  | { kind: "text"; data: string }
+  | { kind: "text"; readonly data: string; bytes: Uint8Array }
   | { kind: "binary"; data: Uint8Array };
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** A text message of `bytes` (valid UTF-8: `ws` checks it), decoded when `data` is first read. */
+function textMessage(bytes: Uint8Array): WebSocketMessage {
+  let text: string | undefined;
+  return {
+    kind: "text",
+    get data() {
+      return text ??= decoder.decode(bytes);
+    },
+    bytes,
+  };
+}
 
 /** The callbacks of {@linkcode connectWebSocket}; all optional. */
 export interface WebSocketEvents {
@@ -143,78 +171,50 @@ export async function connectWebSocket(
   const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const headers = { ...options.headers };
   const hasHost = Object.keys(headers).some((name) => name.toLowerCase() === "host");
-  const hosts = target.hostname === "localhost" && !hasHost ? ["127.0.0.1", "[::1]"] : [null];
-  let firstError: unknown; // with ::1 missing, its error would say less than 127.0.0.1's
+  const hostname = urlHostname(target);
+  // With the caller's own Host header, the name is used as written.
+  const hosts = hasHost ? [hostname] : candidateHosts(hostname);
   const started = performance.now();
-  for (const host of hosts) {
-    const attempt = new URL(target);
-    if (host !== null) attempt.hostname = host;
-    const client = new Client(
-      attempt,
-      target.href,
-      host === null ? headers : { ...headers, host: target.host },
-      options,
+  try {
+    return await connectFirst(hosts, async (host) => {
+      const attempt = new URL(target);
+      if (host !== hostname) attempt.hostname = urlHost(host);
+      const client = new Client(
+        attempt,
+        target.href,
+        host === hostname ? headers : { ...headers, host: target.host },
+        options,
+      );
+      const timer = setTimeout(() => client.abort(), timeout);
+      try {
+        await client.opened;
+        return client;
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+  } catch (error) {
+    const failure = new ConnectionError(
+      isCertificateRefusal(error)
+        ? await explainRefusal(error, {
+          ...options,
+          hostname,
+          port: urlPort(target)!,
+          timeout: timeout - (performance.now() - started),
+        })
+        : `cannot connect to ${target.href}: ${handshakeProblem(error, timeout)}`,
+      { cause: error },
     );
-    const timer = setTimeout(() => client.abort(), timeout);
-    try {
-      await client.opened;
-      return client;
-    } catch (error) {
-      firstError ??= error;
-      if (!isRetryable(error)) break;
-    } finally {
-      clearTimeout(timer);
-    }
+    options.onError?.(failure);
+    throw failure;
   }
-  const failure = new ConnectionError(
-    isCertificateRefusal(firstError)
-      ? await explainRefusal(firstError, {
-        ...options,
-        hostname: target.hostname.replace(/^\[(.*)\]$/, "$1"),
-        port: port(target),
-        timeout: timeout - (performance.now() - started),
-      })
-      : `cannot connect to ${target.href}: ${connectProblem(firstError, timeout)}`,
-    { cause: firstError },
-  );
-  options.onError?.(failure);
-  throw failure;
 }
 
-/** The port of a `ws://` or `wss://` URL, its scheme's default when none is written. */
-function port(url: URL): number {
-  return url.port !== "" ? Number(url.port) : url.protocol === "wss:" ? 443 : 80;
-}
-
-/** Thrown inside when the connect timeout fires. */
-class ConnectTimeout extends Error {}
-
-const RETRYABLE = new Set(["ECONNREFUSED", "EADDRNOTAVAIL", "ENETUNREACH", "EHOSTUNREACH"]);
-
-function isRetryable(error: unknown): boolean {
-  return error instanceof ConnectTimeout ||
-    RETRYABLE.has((error as { code?: string })?.code ?? "");
-}
-
-/** Socket error codes in a few words. */
-const CONNECT_PROBLEMS: Record<string, string> = {
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset",
-  ENOTFOUND: "host not found",
-  EAI_AGAIN: "host not found",
-  EAI_NONAME: "host not found",
-  ENETUNREACH: "network unreachable",
-  EHOSTUNREACH: "network unreachable",
-};
-
-/** Why a connection attempt failed, in a few words. */
-function connectProblem(error: unknown, timeout: number): string {
-  if (error instanceof ConnectTimeout) return `timed out after ${timeout} ms`;
-  const problem = CONNECT_PROBLEMS[(error as { code?: string })?.code ?? ""];
-  if (problem !== undefined) return problem;
+/** Why the connection or the handshake failed, in a few words. */
+function handshakeProblem(error: unknown, timeout: number): string {
   const status = /^Unexpected server response: (\d+)/.exec(errorText(error));
   if (status) return `the server answered HTTP ${status[1]} instead of a WebSocket handshake`;
-  return errorText(error);
+  return connectProblem(error, timeout);
 }
 
 /** One `ws` connection: the callbacks, the send bound, pings and the bounded close. */
@@ -226,9 +226,7 @@ class Client implements WebSocketClient {
   readonly #events: WebSocketEvents;
   readonly #maxQueueBytes: number;
   readonly #closeWaitMs: number;
-  readonly #decoder = new TextDecoder();
   #isOpen = false;
-  #isClosed = false;
   #timedOut = false;
   #queuedBytes = 0;
   #drainWaiters: (() => void)[] = [];
@@ -257,9 +255,7 @@ class Client implements WebSocketClient {
       perMessageDeflate: false,
       followRedirects: false,
       // wss: verify the name asked for, also when connecting to 127.0.0.1 for `localhost`.
-      ...(address.protocol === "wss:"
-        ? tlsClientOptions(new URL(url).hostname.replace(/^\[(.*)\]$/, "$1"), options)
-        : {}),
+      ...(address.protocol === "wss:" ? tlsClientOptions(urlHostname(new URL(url)), options) : {}),
     });
     this.#ws.on("open", () => {
       this.#isOpen = true;
@@ -274,11 +270,7 @@ class Client implements WebSocketClient {
       // friendlier to callers (assertEquals, instanceof).
       const buffer = data as Buffer;
       const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-      this.#events.onMessage?.(
-        isBinary
-          ? { kind: "binary", data: bytes }
-          : { kind: "text", data: this.#decoder.decode(bytes) },
-      );
+      this.#events.onMessage?.(isBinary ? { kind: "binary", data: bytes } : textMessage(bytes));
     });
     this.#ws.on("pong", () => (this.#answeredPing = true));
     this.#ws.on("error", (error: Error) => {
@@ -286,7 +278,6 @@ class Client implements WebSocketClient {
       this.#events.onError?.(new ConnectionError(errorText(error), { cause: error }));
     });
     this.#ws.on("close", (code: number, reason: Buffer) => {
-      this.#isClosed = true;
       clearTimeout(this.#closeTimer);
       clearInterval(this.#pingTimer);
       this.#queuedBytes = 0;
@@ -317,12 +308,20 @@ class Client implements WebSocketClient {
     this.#ws.terminate();
   }
 
+  /** True once the connection is closed (`ws` has emitted, or is emitting, 'close'). */
+  get #isClosed(): boolean {
+    return this.#ws.readyState === WebSocket.CLOSED;
+  }
+
   send(data: string | Uint8Array): boolean {
-    if (this.#isClosed || this.#ws.readyState !== WebSocket.OPEN) return false;
-    const size = typeof data === "string" ? Buffer.byteLength(data, "utf8") : data.byteLength;
+    if (this.#ws.readyState !== WebSocket.OPEN) return false;
+    // Text is encoded here, once: its size is then exact, and `ws` sends the bytes as they are.
+    const binary = typeof data !== "string";
+    const bytes = binary ? data : encoder.encode(data);
+    const size = bytes.byteLength;
     if (this.#queuedBytes + size > this.#maxQueueBytes) return false;
     this.#queuedBytes += size;
-    this.#ws.send(data, { binary: typeof data !== "string" }, () => {
+    this.#ws.send(bytes, { binary }, () => {
       if (this.#isClosed) return; // the count was reset at the close
       this.#queuedBytes -= size;
       if (this.#queuedBytes === 0) this.#wakeDrainWaiters();

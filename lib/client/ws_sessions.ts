@@ -103,8 +103,52 @@ export interface WebSocketPipeOptions {
 const OUTPUT_HIGH_WATER = 1024 * 1024;
 const OUTPUT_LOW_WATER = 256 * 1024;
 const NEWLINE = new Uint8Array([0x0a]);
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/**
+ * Connects with `events`; on a failure to connect, `report`s its one line
+ * and resolves to undefined (any other error is thrown).
+ */
+async function connectOrReport(
+  connect: WebSocketConnector,
+  events: WebSocketEvents,
+  report: (message: string) => void,
+): Promise<WebSocketClient | undefined> {
+  try {
+    return await connect(events);
+  } catch (error) {
+    if (!(error instanceof ConnectionError)) throw error;
+    report(error.message);
+    return undefined;
+  }
+}
+
+/** How a session ended, for {@linkcode exitCode}. */
+interface SessionEnd {
+  close: WebSocketClose;
+  /** What went wrong on this side (input, output), if anything: reported, exit code 1. */
+  problem: string | null;
+  /** True when this close was asked for, whatever its code. */
+  expected: boolean;
+  /** The last connection error, said when the close has no reason. */
+  lastError: string;
+}
+
+/**
+ * The exit code of a session that has ended: 0 for a clean or expected
+ * close; otherwise 1, after one line on stderr (`connection closed: 1009
+ * message too big`).
+ */
+function exitCode(io: SessionIo, end: SessionEnd): number {
+  if (end.problem !== null) {
+    io.reportError(end.problem);
+    return 1;
+  }
+  const { code, reason } = end.close;
+  if (end.expected || isCleanClose(code)) return 0;
+  io.reportError(`connection closed: ${describeClose(code, reason || end.lastError)}`);
+  return 1;
+}
 
 /** Runs the pipe-mode session (see the module documentation). */
 export async function runWebSocketPipeSession(
@@ -114,7 +158,7 @@ export async function runWebSocketPipeSession(
 ): Promise<number> {
   const binary = options.binary ?? false;
   const ended = Promise.withResolvers<WebSocketClose>();
-  let client: WebSocketClient | undefined;
+  let client: WebSocketClient | undefined = undefined; // set once connected
   let problem: string | null = null;
   let lastError = "";
   let isClosed = false;
@@ -144,8 +188,10 @@ export async function runWebSocketPipeSession(
   };
   const events: WebSocketEvents = {
     onMessage: (message) => {
-      if (message.kind === "text") write(encoder.encode(message.data + "\n"));
-      else {
+      if (message.kind === "text") {
+        write(message.bytes);
+        write(NEWLINE);
+      } else {
         write(message.data);
         if (!binary) write(NEWLINE);
       }
@@ -156,14 +202,9 @@ export async function runWebSocketPipeSession(
       ended.resolve({ code, reason });
     },
   };
-  try {
-    client = await connect(events);
-  } catch (error) {
-    if (!(error instanceof ConnectionError)) throw error;
-    io.reportError(error.message);
-    return 1;
-  }
-  const open = client;
+  const open = await connectOrReport(connect, events, (message) => io.reportError(message));
+  if (open === undefined) return 1;
+  client = open;
 
   // Sends, waiting while the queue is full.
   const send = async (data: string | Uint8Array): Promise<void> => {
@@ -204,14 +245,13 @@ export async function runWebSocketPipeSession(
 
   const close = await ended.promise;
   await output;
-  if (problem !== null) {
-    io.reportError(problem);
-    return 1;
-  }
-  // 1006 after our close: the server did not answer within the wait.
-  if (isCleanClose(close.code) || (closeRequested && close.code === 1006)) return 0;
-  io.reportError(`connection closed: ${describeClose(close.code, close.reason || lastError)}`);
-  return 1;
+  return exitCode(io, {
+    close,
+    problem,
+    // 1006 after our close: the server did not answer within the wait.
+    expected: closeRequested && close.code === 1006,
+    lastError,
+  });
 }
 
 /** Options of {@linkcode runWebSocketTerminalSession}. */
@@ -229,7 +269,7 @@ export async function runWebSocketTerminalSession(
   io: TerminalIo,
   options: WebSocketTerminalOptions = {},
 ): Promise<number> {
-  let client: WebSocketClient | undefined;
+  let client: WebSocketClient | undefined = undefined; // set once connected
   const chat = new TerminalChat(io, {
     send: (text) => client?.send(text) ?? false,
     close: () => client?.close(1000),
@@ -249,22 +289,14 @@ export async function runWebSocketTerminalSession(
       ended.resolve({ code, reason });
     },
   };
-  try {
-    client = await connect(events);
-  } catch (error) {
-    if (!(error instanceof ConnectionError)) throw error;
+  const open = await connectOrReport(connect, events, (message) => {
     chat.finish();
-    io.reportError(error.message);
-    return 1;
-  }
+    io.reportError(message);
+  });
+  if (open === undefined) return 1;
+  client = open;
   chat.start(options.nick);
   const close = await ended.promise;
   chat.finish();
-  if (chat.inputProblem !== null) {
-    io.reportError(chat.inputProblem);
-    return 1;
-  }
-  if (chat.quitting || isCleanClose(close.code)) return 0;
-  io.reportError(`connection closed: ${describeClose(close.code, close.reason || lastError)}`);
-  return 1;
+  return exitCode(io, { close, problem: chat.inputProblem, expected: chat.quitting, lastError });
 }

@@ -7,7 +7,8 @@
  * it was, so typing is never clobbered. Widths come from `string-width`, so
  * CJK and emoji (two columns) and combining marks (none) keep the cursor
  * in the right place; a line wider than the terminal scrolls sideways
- * instead of wrapping.
+ * instead of wrapping. The prompt is measured once and each character when
+ * it is typed, so redrawing (once per received line) measures nothing.
  *
  * @module
  */
@@ -61,8 +62,11 @@ const CLEAR_ROW = "\r\x1b[2K";
  */
 export class LineEditor {
   readonly prompt: string;
+  readonly #promptWidth: number;
   readonly #historySize: number;
   #chars: string[] = [];
+  /** The display width of each of `#chars`, kept in step with it. */
+  #widths: number[] = [];
   #cursor = 0;
   #history: string[] = [];
   #historyIndex = 0; // == history.length when editing a new line
@@ -70,6 +74,7 @@ export class LineEditor {
 
   constructor(options: LineEditorOptions = {}) {
     this.prompt = options.prompt ?? "> ";
+    this.#promptWidth = displayWidth(this.prompt);
     this.#historySize = options.historySize ?? 100;
   }
 
@@ -86,18 +91,12 @@ export class LineEditor {
   /** Applies one key; returns what the session should do about it. */
   handle(key: Key): EditorEvent {
     switch (key.kind) {
-      case "text": {
-        const added = graphemes(key.text.replace(/\t/g, " "));
-        this.#chars.splice(this.#cursor, 0, ...added);
-        this.#cursor += added.length;
-        // A combining mark typed on its own joins the character before it.
-        this.#chars = graphemes(this.#chars.join(""));
-        this.#cursor = Math.min(this.#cursor, this.#chars.length);
+      case "text":
+        this.#insert(key.text.replace(/\t/g, " "));
         return NONE;
-      }
       case "enter": {
         const text = this.text;
-        this.#chars = [];
+        this.#setChars([]);
         this.#cursor = 0;
         if (text !== "" && this.#history.at(-1) !== text) {
           this.#history.push(text);
@@ -107,14 +106,14 @@ export class LineEditor {
         return text === "" ? NONE : { kind: "submit", text };
       }
       case "backspace":
-        if (this.#cursor > 0) this.#chars.splice(--this.#cursor, 1);
+        if (this.#cursor > 0) this.#remove(--this.#cursor, 1);
         return NONE;
       case "delete":
-        this.#chars.splice(this.#cursor, 1);
+        this.#remove(this.#cursor, 1);
         return NONE;
       case "eof":
         if (this.#chars.length === 0) return { kind: "quit" };
-        this.#chars.splice(this.#cursor, 1);
+        this.#remove(this.#cursor, 1);
         return NONE;
       case "interrupt":
         return { kind: "quit" };
@@ -131,14 +130,14 @@ export class LineEditor {
         this.#cursor = this.#chars.length;
         return NONE;
       case "kill-line":
-        this.#chars.splice(0, this.#cursor);
+        this.#remove(0, this.#cursor);
         this.#cursor = 0;
         return NONE;
       case "kill-word": {
         let start = this.#cursor;
         while (start > 0 && this.#chars[start - 1] === " ") start--;
         while (start > 0 && this.#chars[start - 1] !== " ") start--;
-        this.#chars.splice(start, this.#cursor - start);
+        this.#remove(start, this.#cursor - start);
         this.#cursor = start;
         return NONE;
       }
@@ -153,12 +152,52 @@ export class LineEditor {
     }
   }
 
+  /**
+   * Inserts `text` at the cursor and moves the cursor past it. Only the
+   * neighbourhood is split into characters again, not the whole line: the
+   * character before the cursor (a combining mark typed on its own joins
+   * it) and the one after (what was typed may join it; if it does, the
+   * rest of the line is split again too).
+   */
+  #insert(text: string): void {
+    const from = Math.max(0, this.#cursor - 1);
+    const typed = this.#chars.slice(from, this.#cursor).join("") + text;
+    let to = Math.min(this.#chars.length, this.#cursor + 1);
+    let parts = graphemes(typed + this.#chars.slice(this.#cursor, to).join(""));
+    if (to > this.#cursor && parts.at(-1) !== this.#chars[to - 1]) {
+      to = this.#chars.length;
+      parts = graphemes(typed + this.#chars.slice(this.#cursor).join(""));
+    }
+    // The cursor goes after the character that holds the last typed code unit.
+    let cursor = from;
+    for (let end = 0; end < typed.length && cursor - from < parts.length; cursor++) {
+      end += parts[cursor - from].length;
+    }
+    this.#chars.splice(from, to - from, ...parts);
+    this.#widths.splice(from, to - from, ...parts.map(displayWidth));
+    this.#cursor = cursor;
+  }
+
+  /** Removes `count` characters from `start` (the cursor is the caller's). */
+  #remove(start: number, count: number): void {
+    this.#chars.splice(start, count);
+    this.#widths.splice(start, count);
+  }
+
+  /** Replaces the whole text (measuring each character). */
+  #setChars(chars: string[]): void {
+    this.#chars = chars;
+    this.#widths = chars.map(displayWidth);
+  }
+
   #browseHistory(step: number): void {
     const target = this.#historyIndex + step;
     if (target < 0 || target > this.#history.length) return;
     if (this.#historyIndex === this.#history.length) this.#draft = this.#chars;
     this.#historyIndex = target;
-    this.#chars = target === this.#history.length ? this.#draft : graphemes(this.#history[target]);
+    this.#setChars(
+      target === this.#history.length ? this.#draft : graphemes(this.#history[target]),
+    );
     this.#cursor = this.#chars.length;
   }
 
@@ -167,9 +206,9 @@ export class LineEditor {
    * the cursor in place, for a terminal `columns` wide.
    */
   render(columns: number): string {
-    const promptWidth = displayWidth(this.prompt);
+    const promptWidth = this.#promptWidth;
     const room = Math.max(1, columns - promptWidth - 1); // the last column stays free
-    const widths = this.#chars.map(displayWidth);
+    const widths = this.#widths;
     // Scroll sideways so the cursor is visible: start where the text up to
     // the cursor fits.
     let start = 0;
