@@ -169,6 +169,12 @@ struct CpuWindow {
 }
 
 impl CpuWindow {
+    /// Opens `window` at the first call at or after `from` (the end of the warm-up).
+    fn open_at(window: &mut Option<CpuWindow>, from: Instant, now: Instant, server_pid: &Option<String>) {
+        if window.is_none() && now >= from {
+            *window = Some(CpuWindow::start(server_pid.clone()));
+        }
+    }
     fn start(server_pid: Option<String>) -> CpuWindow {
         let server_start = server_pid.as_deref().and_then(cpu_us).unwrap_or(0);
         CpuWindow { server_start, self_start: cpu_us("self").unwrap_or(0), server_pid, started: Instant::now() }
@@ -266,9 +272,7 @@ fn tcp_echo(args: &Args) {
     let mut active = conns;
     while active > 0 {
         let now = Instant::now();
-        if window.is_none() && now >= measure_from {
-            window = Some(CpuWindow::start(pid.clone()));
-        }
+        CpuWindow::open_at(&mut window, measure_from, now, &pid);
         if now >= end + Duration::from_secs(2) {
             break; // replies still missing two seconds after the end
         }
@@ -423,9 +427,7 @@ fn udp_echo(args: &Args) {
     let mut window: Option<CpuWindow> = None;
     loop {
         let now = Instant::now();
-        if window.is_none() && now >= measure_from {
-            window = Some(CpuWindow::start(pid.clone()));
-        }
+        CpuWindow::open_at(&mut window, measure_from, now, &pid);
         if now >= end {
             break;
         }
@@ -726,9 +728,7 @@ fn ws_echo(args: &Args) {
     let mut pongs: Vec<Vec<u8>> = vec![];
     while active > 0 {
         let now = Instant::now();
-        if window.is_none() && now >= measure_from {
-            window = Some(CpuWindow::start(pid.clone()));
-        }
+        CpuWindow::open_at(&mut window, measure_from, now, &pid);
         if now >= end + Duration::from_secs(2) {
             break; // replies still missing two seconds after the end
         }
