@@ -106,10 +106,19 @@ export class ConnDuplex extends Duplex {
     if (this.#reading) return;
     this.#reading = true;
     if (this.#head !== null) {
+      // On a later turn, never during the first _read(): under Deno 2.9.6 a
+      // TLSSocket that gets bytes before its own start (a tick after it is
+      // made) and fails its handshake on them throws where no one can catch
+      // it (`reading '_flushEncOut'`), which ends the process.
       const head = this.#head;
       this.#head = null;
-      this.#unconsumed += head.length;
-      if (!this.push(Buffer.from(head))) return void (this.#reading = false);
+      setTimeout(() => {
+        if (this.destroyed) return void (this.#reading = false);
+        this.#unconsumed += head.length;
+        if (!this.push(Buffer.from(head))) return void (this.#reading = false);
+        this.#readLoop();
+      }, 0);
+      return;
     }
     this.#readLoop();
   }

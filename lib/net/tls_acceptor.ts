@@ -16,6 +16,16 @@
  * - Plain text on a TLS port: the first byte of a TLS client is 0x16 (a
  *   handshake record). Anything else gets `plaintextReply` (if any), in
  *   clear, and the close; no handshake is attempted.
+ * - The ClientHello is read and judged here first (`client_hello.ts`): one
+ *   the server cannot negotiate (SSLv2-style, SSLv3 to TLS 1.1 only, no
+ *   TLS 1.2 ECDHE AEAD suite and no TLS 1.3, malformed, truncated, over
+ *   16 KiB) gets a fatal TLS alert and the close and never reaches
+ *   `node:tls`. Only TLS 1.3, and TLS 1.2 with AES-GCM or ChaCha20-Poly1305.
+ * - Under Deno 2.9.6 `node:tls` ends the process when a handshake fails on
+ *   bytes it got before its own start; the bytes read here are handed to
+ *   it on a later turn (`conn_duplex.ts`), so a hello that passes the
+ *   check and still fails (no common group or signature scheme) is an
+ *   ordinary `error` event, logged as one `tls` line.
  * - Failures (timeouts, plain text, alerts, resets) are logged as one
  *   `tls` line each, bursts summed; never a stack trace.
  * - Reload: {@linkcode TlsAcceptor.reload} checks the new pair and uses it
@@ -34,9 +44,36 @@ import { ConnDuplex } from "./conn_duplex.ts";
 import { lingeringClose } from "./lingering_close.ts";
 import { type CertificateInfo, checkTlsPair, type TlsPair } from "./tls_pair.ts";
 import { SocketConn } from "./socket_conn.ts";
+import { alertRecord, ClientHelloReader, isSslv2Hello, TlsAlert } from "./client_hello.ts";
 
 /** The first byte of a TLS record that carries a handshake message. */
 const TLS_HANDSHAKE_RECORD = 0x16;
+
+/** Bytes asked for at each read of the ClientHello (most hellos come in one). */
+const HELLO_READ_BYTES = 4096;
+
+/**
+ * The suites the TLS layer may use (OpenSSL names): TLS 1.3's, and TLS 1.2
+ * ECDHE with AES-GCM or ChaCha20-Poly1305. Deno's TLS (rustls) has no
+ * others; stated so that it stays true whatever the layer's defaults.
+ */
+const AEAD_CIPHERS = [
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_AES_128_GCM_SHA256",
+  "TLS_CHACHA20_POLY1305_SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+/** What the acceptor read before the TLS layer: a hello to replay, plain text, or a refusal. */
+type HelloRead =
+  | { kind: "hello"; bytes: Uint8Array }
+  | { kind: "plaintext" }
+  | { kind: "refused"; reason: string; alert: Uint8Array };
 
 /** Options of {@linkcode TlsAcceptor}. */
 export interface TlsAcceptorOptions {
@@ -121,28 +158,28 @@ export class TlsAcceptor {
       closeQuietly(conn);
     }, this.handshakeTimeoutMs);
     try {
-      // A look at the first bytes: a TLS client starts with a handshake record.
-      const head = new Uint8Array(1024);
-      let n: number | null;
-      try {
-        n = await conn.read(head);
-      } catch {
-        n = null;
-      }
-      if (n === null) {
-        // Closed before a word (port checks, scanners), or the bound passed.
-        if (timedOut) this.#failed(peer, "tls handshake timed out");
-        closeQuietly(conn);
-        return null;
-      }
-      if (head[0] !== TLS_HANDSHAKE_RECORD) {
+      const hello = await this.#readHello(conn, peer, () => timedOut);
+      if (hello === null) return null;
+      if (hello.kind === "plaintext") {
         this.#failed(peer, "not a tls client (plain text on a tls port)");
         clearTimeout(timer);
         await lingeringClose(conn, options.plaintextReply ?? null, TLS_PLAINTEXT_LINGER_MS);
         return null;
       }
-      const duplex = new ConnDuplex(conn, { head: head.subarray(0, n) });
-      socket = new tls.TLSSocket(duplex, { isServer: true, secureContext: this.#context });
+      if (hello.kind === "refused") {
+        this.#failed(peer, hello.reason);
+        clearTimeout(timer);
+        await lingeringClose(conn, hello.alert, TLS_PLAINTEXT_LINGER_MS);
+        return null;
+      }
+      const head = hello.bytes;
+      const duplex = new ConnDuplex(conn, { head });
+      socket = new tls.TLSSocket(duplex, {
+        isServer: true,
+        secureContext: this.#context,
+        minVersion: "TLSv1.2",
+        ciphers: AEAD_CIPHERS,
+      });
       const secure = await this.#handshake(socket, duplex, peer, () => timedOut);
       if (secure === null) {
         duplex.destroy();
@@ -165,6 +202,64 @@ export class TlsAcceptor {
   ): Promise<SocketConn | null> {
     const secure = await this.handshake(conn, peer, options);
     return secure === null ? null : new SocketConn(secure.socket, conn.remoteAddr, secure.duplex);
+  }
+
+  /**
+   * Reads until the client's ClientHello is whole and judges it (see
+   * `client_hello.ts`): the bytes read, to replay into the TLS layer; or
+   * plain text; or a refusal with its alert. Null (logged when worth it)
+   * when the client went away or the bound passed first.
+   */
+  async #readHello(
+    conn: StreamConn,
+    peer: string,
+    timedOut: () => boolean,
+  ): Promise<HelloRead | null> {
+    const reader = new ClientHelloReader();
+    const buffer = new Uint8Array(HELLO_READ_BYTES);
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    while (true) {
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch {
+        n = null;
+      }
+      if (n === null) {
+        // Closed before a word (port checks, scanners), mid-hello, or the bound passed.
+        if (timedOut()) this.#failed(peer, "tls handshake timed out");
+        else if (total > 0) this.#failed(peer, "closed during the tls client hello");
+        closeQuietly(conn);
+        return null;
+      }
+      const chunk = buffer.slice(0, n);
+      if (total === 0) {
+        if (isSslv2Hello(chunk)) {
+          return {
+            kind: "refused",
+            reason: "sslv2-style client hello (TLS 1.2 needed)",
+            alert: alertRecord(TlsAlert.protocolVersion, 0x0300),
+          };
+        }
+        if (chunk[0] !== TLS_HANDSHAKE_RECORD) return { kind: "plaintext" };
+      }
+      chunks.push(chunk);
+      total += n;
+      const verdict = reader.push(chunk);
+      if (verdict.kind === "refuse") {
+        return { kind: "refused", reason: verdict.reason, alert: reader.alert() };
+      }
+      if (verdict.kind === "accept") {
+        const bytes = new Uint8Array(total);
+        let at = 0;
+        for (const part of chunks) {
+          bytes.set(part, at);
+          at += part.length;
+        }
+        return { kind: "hello", bytes };
+      }
+    }
   }
 
   /** Waits for `socket` to be secure; null (logged) when it fails or closes first. */
