@@ -32,6 +32,7 @@ import {
   type ScenarioSpec,
   type ServerSpec,
   SKIPPED_WHEN_QUICK,
+  tlsLoad,
 } from "./scenarios.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -130,7 +131,13 @@ async function build(websocket: boolean): Promise<BenchPaths> {
   // GOPATH mode (no modules, no network): the WebSocket peers find
   // gorilla/websocket in Debian's golang-github-gorilla-websocket-dev.
   const gopath = [Deno.env.get("GOPATH"), "/usr/share/gocode"].filter(Boolean).join(":");
-  const goPeers = ["echo", "udpecho", "chat", ...(websocket ? ["wsecho", "wschat"] : [])];
+  const goPeers = [
+    "echo",
+    "udpecho",
+    "chat",
+    "tlsecho",
+    ...(websocket ? ["wsecho", "wschat"] : []),
+  ];
   for (const name of goPeers) {
     const go = await run(["go", "build", "-o", `${peers}/go-${name}`, `${name}.go`], {
       cwd: `${root}/bench/peers/go`,
@@ -147,6 +154,7 @@ async function build(websocket: boolean): Promise<BenchPaths> {
       log(`Go peer ${name} not built (${why})`);
     }
   }
+  await buildTlsLoad(peers, gopath, unavailable);
   for (const name of ["echo", "udpecho"]) {
     const rust = await run([
       "rustc",
@@ -175,6 +183,29 @@ async function build(websocket: boolean): Promise<BenchPaths> {
     nodeWs,
     unavailable,
   };
+}
+
+/**
+ * The TLS load generator (Go: Rust's std has no cryptography) and the
+ * throwaway certificate both TLS servers use, made by it.
+ */
+async function buildTlsLoad(
+  peers: string,
+  gopath: string,
+  unavailable: Record<string, string>,
+): Promise<void> {
+  const binary = tlsLoad.binary({ peers });
+  const go = await run(["go", "build", "-o", binary, "tlsload.go"], {
+    cwd: `${root}/bench/tlsload`,
+    env: { GOFLAGS: "-mod=mod", GO111MODULE: "off", GOPATH: gopath, GOCACHE: `${target}/go-cache` },
+  });
+  const made = go.ok ? await run([binary, "gencert", tlsLoad.dir({ peers })]) : go;
+  if (!made.ok) {
+    const why = firstLine(made.stderr, "go missing");
+    const problem = `TLS load generator not built: ${why}`;
+    unavailable[binary] = unavailable[tlsLoad.cert({ peers })] = problem;
+    log(`TLS load generator not built (${why})`);
+  }
 }
 
 /** `ulimit -n` raised to the hard limit, pinned to `core` when taskset exists. */
@@ -279,7 +310,7 @@ async function measure(
     }
     const redis = handle.listening.redis;
     const command = pinned(1, [
-      paths.loadgen,
+      scenario.generator?.(paths) ?? paths.loadgen,
       ...scenario.loadgen(scale),
       ...addresses,
       "--server-pid",

@@ -85,6 +85,12 @@ export interface ScenarioSpec {
    * (and `--addr TCP_ADDR` whenever the server printed one).
    */
   wsPath?: string;
+  /**
+   * The load generator's binary, when it is not bench/loadgen (the TLS
+   * scenarios: bench/tlsload, in Go; see {@linkcode tlsLoad}).
+   * @default {paths.loadgen}
+   */
+  generator?: (paths: BenchPaths) => string;
   /** The metric that ranks servers in the tables and chart. */
   headline:
     | "ops_per_sec"
@@ -142,6 +148,23 @@ function nodePeer(script: string, { ws = false } = {}): ServerSpec {
     needs: (p) => (ws ? [p.node, p.nodeWs] : [p.node]),
   };
 }
+
+/**
+ * The TLS pieces built into `bench/target/peers/`: the Go TLS load
+ * generator (bench/tlsload/tlsload.go: Rust's std has no cryptography, and
+ * the Rust load generator uses no crates) and the throwaway certificate it
+ * makes for both servers (`tlsload gencert`).
+ */
+export const tlsLoad = {
+  binary: (p: Pick<BenchPaths, "peers">) => `${p.peers}/tlsload`,
+  /** Where `tlsload gencert` writes `cert.pem` and `key.pem`. */
+  dir: (p: Pick<BenchPaths, "peers">) => `${p.peers}/tls`,
+  cert: (p: Pick<BenchPaths, "peers">) => `${p.peers}/tls/cert.pem`,
+  key: (p: Pick<BenchPaths, "peers">) => `${p.peers}/tls/key.pem`,
+};
+
+/** What a TLS scenario's servers need: the load generator and the certificate. */
+const tlsNeeds = (p: BenchPaths) => [tlsLoad.binary(p), tlsLoad.cert(p)];
 
 const SERVERS = {
   parleyEcho: {
@@ -219,6 +242,29 @@ const SERVERS = {
   },
   goWsChat: builtPeer("go", "go-wschat"),
   nodeWsChat: nodePeer("wschat.mjs", { ws: true }),
+  parleyTlsEcho: {
+    name: "parley",
+    command: (p) =>
+      // `--allow-read` for the certificate only, after `run`.
+      denoRun(p, "server.ts", [
+        "--mode",
+        "echo",
+        ...tcpFlags,
+        "--max-clients",
+        "20000",
+        ...noHttp,
+        "--tls-cert",
+        tlsLoad.cert(p),
+        "--tls-key",
+        tlsLoad.key(p),
+      ]).toSpliced(2, 0, `--allow-read=${tlsLoad.dir(p)}`),
+    needs: (p) => [p.deno, ...tlsNeeds(p)],
+  },
+  goTlsEcho: {
+    name: "go",
+    command: (p) => [`${p.peers}/go-tlsecho`, "-cert", tlsLoad.cert(p), "-key", tlsLoad.key(p)],
+    needs: (p) => [`${p.peers}/go-tlsecho`, ...tlsNeeds(p)],
+  },
 } satisfies Record<string, ServerSpec>;
 
 const echoServers = [SERVERS.parleyEcho, SERVERS.goEcho, SERVERS.rustEcho, SERVERS.nodeEcho];
@@ -332,6 +378,26 @@ export const SCENARIOS: ScenarioSpec[] = [
     ) => ["ws-echo", "--conns", "50", "--size", "64", "--duration", seconds(scale, 1.5)],
     servers: [SERVERS.parleyWsEcho, SERVERS.goWsEcho, SERVERS.nodeWsEcho],
     wsPath: "/",
+    headline: "ops_per_sec",
+    repetitions: 3,
+  },
+  {
+    id: "tls-echo-64",
+    title: "TLS echo ping-pong over the chat port, 50 connections, 64 B",
+    loadgen: (
+      scale,
+    ) => ["tls-echo", "--conns", "50", "--size", "64", "--duration", seconds(scale, 1.5)],
+    generator: tlsLoad.binary,
+    servers: [SERVERS.parleyTlsEcho, SERVERS.goTlsEcho],
+    headline: "ops_per_sec",
+    repetitions: 3,
+  },
+  {
+    id: "tls-handshake",
+    title: "TLS handshakes: new connections per second, 8 at a time, full handshakes",
+    loadgen: (scale) => ["tls-handshake", "--conns", "8", "--duration", seconds(scale, 1.5)],
+    generator: tlsLoad.binary,
+    servers: [SERVERS.parleyTlsEcho, SERVERS.goTlsEcho],
     headline: "ops_per_sec",
     repetitions: 3,
   },
