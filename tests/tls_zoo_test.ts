@@ -9,7 +9,7 @@ import { equal, match, ok } from "node:assert/strict";
 import { TlsAlert } from "../lib/net/client_hello.ts";
 import { utf8, within } from "./helpers.ts";
 import { ChildLines, type ServerProcess, startServer } from "./process_helpers.ts";
-import { testCertificates, tlsTest } from "./tls_helpers.ts";
+import { connectTlsChat, testCertificates, tlsTest } from "./tls_helpers.ts";
 import { clientHello, inRecords, sslv2Hello } from "./tls_hellos.ts";
 
 /** Why a hello-then-reset cannot be sent here (Deno cannot reset a connection), or null. */
@@ -258,6 +258,55 @@ tlsTest(
     match(log, /tls .*reason="not a handshake record|handshake message 165/);
     match(log, /tls .*reason="closed during the tls client hello"/);
     match(log, /tls .*reason="tls handshake failed: /);
+  },
+);
+
+/**
+ * A relay to `port` that hands on the client's first `slowBytes` bytes one
+ * per write, a millisecond apart (a ClientHello in many TCP segments), then
+ * relays both ways as they come. Serves one connection.
+ */
+function slowRelay(port: number, slowBytes: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const done = (async () => {
+    const client = await listener.accept();
+    listener.close();
+    const server = await Deno.connect({ hostname: "127.0.0.1", port });
+    const pipe = async (from: Deno.Conn, to: Deno.Conn, slow: number) => {
+      const buffer = new Uint8Array(16384);
+      try {
+        for (let n = await from.read(buffer); n !== null; n = await from.read(buffer)) {
+          let at = 0;
+          for (; at < n && slow > 0; at++, slow--) {
+            await to.write(buffer.subarray(at, at + 1));
+            await new Promise((resolve) => setTimeout(resolve, 1));
+          }
+          if (at < n) await to.write(buffer.subarray(at, n));
+        }
+      } catch { /* the other side went away */ }
+      try {
+        to.close();
+      } catch { /* closed */ }
+    };
+    await Promise.all([pipe(client, server, slowBytes), pipe(server, client, 0)]);
+  })();
+  return { port: (listener.addr as Deno.NetAddr).port, done };
+}
+
+tlsTest(
+  "a ClientHello that arrives a byte at a time is reassembled and the client chats",
+  async () => {
+    const certs = await testCertificates();
+    await using server = await tlsServer();
+    const relay = slowRelay(server.addr.port, 400);
+    const client = await connectTlsChat({ ...server.addr, port: relay.port }, certs.ca);
+    await client.send("/nick slowpoke");
+    await client.nextMatching(/slowpoke/);
+    await client.close();
+    await relay.done;
+    await alive(server);
+    equal((await server.stop()).code, 0);
+    ok(!/tls .*reason=/.test(await server.stderr), "no TLS failure logged");
   },
 );
 
