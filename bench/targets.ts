@@ -71,6 +71,32 @@ function clusterTargets(results: BenchResults): string[] {
   ];
 }
 
+/** TLS echo and handshake rate against Go's crypto/tls: the aim is 1.0×, with server CPU per op beside. */
+function tlsTargets(results: BenchResults): string[] {
+  const scenarios = [
+    ["tls-echo-64", "TLS echo 50×64 B", "request"],
+    ["tls-handshake", "TLS handshakes per second", "connection"],
+  ] as const;
+  return scenarios.flatMap(([id, what, op]) => {
+    const parley = find(results, id, "parley");
+    if (!parley) return [];
+    const ratio = ratioToGo(...parley);
+    const go = find(results, id, "go")?.[1];
+    const cpu = parley[1].median.server_cpu_us_per_op;
+    const goCpu = go?.median.server_cpu_us_per_op;
+    const cpuText = goCpu === undefined
+      ? ""
+      : `; server CPU per ${op} ${cpu.toFixed(1)} µs vs Go's ${goCpu.toFixed(1)} µs`;
+    return [
+      `- ${what}, aim 1.0× Go (crypto/tls): ${
+        Number.isNaN(ratio) ? "no Go result" : `${ratio.toFixed(2)}×`
+      } ${verdict(ratio >= 1)}${cpuText}${
+        go?.saturated ? " (the load generator was saturated by Go)" : ""
+      }`,
+    ];
+  });
+}
+
 /** One Markdown bullet per target: what it asks, what was measured, met or missed. */
 export function targetLines(results: BenchResults): string[] {
   const lines: string[] = [];
@@ -128,6 +154,7 @@ export function targetLines(results: BenchResults): string[] {
       }${go?.saturated ? " (the load generator was saturated by Go)" : ""}`,
     );
   }
+  lines.push(...tlsTargets(results));
   lines.push(
     ...chatTargets(results, "chat-ws-40", "WebSocket chat 100×40 lines/s"),
     ...chatTargets(results, "chat-mixed-40", "Mixed chat 50 TCP + 50 WebSocket ×40 lines/s"),

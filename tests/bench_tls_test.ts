@@ -1,5 +1,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
+import { summarise } from "../bench/report.ts";
 import { type BenchPaths, SCENARIOS, tlsLoad } from "../bench/scenarios.ts";
+import { targetLines } from "../bench/targets.ts";
 import { within } from "./helpers.ts";
 import { rootPath } from "./process_helpers.ts";
 
@@ -48,6 +50,40 @@ Deno.test({
       SCENARIOS.find((s) => s.id === "tls-echo-64")!.loadgen("full"),
       ["tls-echo", "--conns", "50", "--size", "64", "--duration", "1.5"],
     );
+  },
+});
+
+Deno.test({
+  name: "targetLines() gives the TLS echo and handshake ratios to Go with CPU per op",
+  permissions: "none",
+  fn() {
+    const scenario = (id: string, parley: number, go: number, cpu: [number, number]) => ({
+      id,
+      title: id,
+      headline: "ops_per_sec",
+      servers: [
+        summarise("parley", [{
+          ops_per_sec: parley,
+          server_cpu_us_per_op: cpu[0],
+          loadgen_cpu: 0.5,
+        }]),
+        summarise("go", [{ ops_per_sec: go, server_cpu_us_per_op: cpu[1], loadgen_cpu: 0.5 }]),
+      ],
+    });
+    const lines = targetLines({
+      date: "2026-12-06",
+      scale: "full",
+      machine: {},
+      command: "deno task bench",
+      scenarios: [
+        scenario("tls-echo-64", 24000, 48000, [27.2, 17.7]),
+        scenario("tls-handshake", 1500, 1400, [300, 350]),
+      ],
+    });
+    deepEqual(lines, [
+      "- TLS echo 50×64 B, aim 1.0× Go (crypto/tls): 0.50× **missed**; server CPU per request 27.2 µs vs Go's 17.7 µs",
+      "- TLS handshakes per second, aim 1.0× Go (crypto/tls): 1.07× **met**; server CPU per connection 300.0 µs vs Go's 350.0 µs",
+    ]);
   },
 });
 
