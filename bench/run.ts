@@ -131,13 +131,7 @@ async function build(websocket: boolean): Promise<BenchPaths> {
   // GOPATH mode (no modules, no network): the WebSocket peers find
   // gorilla/websocket in Debian's golang-github-gorilla-websocket-dev.
   const gopath = [Deno.env.get("GOPATH"), "/usr/share/gocode"].filter(Boolean).join(":");
-  const goPeers = [
-    "echo",
-    "udpecho",
-    "chat",
-    "tlsecho",
-    ...(websocket ? ["wsecho", "wschat"] : []),
-  ];
+  const goPeers = ["echo", "udpecho", "chat", ...(websocket ? ["wsecho", "wschat"] : [])];
   for (const name of goPeers) {
     const go = await run(["go", "build", "-o", `${peers}/go-${name}`, `${name}.go`], {
       cwd: `${root}/bench/peers/go`,
@@ -186,18 +180,33 @@ async function build(websocket: boolean): Promise<BenchPaths> {
 }
 
 /**
- * The TLS load generator (Go: Rust's std has no cryptography) and the
- * throwaway certificate both TLS servers use, made by it.
+ * The Go TLS echo peer, the TLS load generator (Go: Rust's std has no
+ * cryptography) and the throwaway certificate both TLS servers use, made by it.
  */
 async function buildTlsLoad(
   peers: string,
   gopath: string,
   unavailable: Record<string, string>,
 ): Promise<void> {
+  const env = {
+    GOFLAGS: "-mod=mod",
+    GO111MODULE: "off",
+    GOPATH: gopath,
+    GOCACHE: `${target}/go-cache`,
+  };
+  const peer = await run(["go", "build", "-o", `${peers}/go-tlsecho`, "tlsecho.go"], {
+    cwd: `${root}/bench/peers/go`,
+    env,
+  });
+  if (!peer.ok) {
+    const why = firstLine(peer.stderr, "go missing");
+    unavailable[`${peers}/go-tlsecho`] = `not built: ${why}`;
+    log(`Go peer tlsecho not built (${why})`);
+  }
   const binary = tlsLoad.binary({ peers });
   const go = await run(["go", "build", "-o", binary, "tlsload.go"], {
     cwd: `${root}/bench/tlsload`,
-    env: { GOFLAGS: "-mod=mod", GO111MODULE: "off", GOPATH: gopath, GOCACHE: `${target}/go-cache` },
+    env,
   });
   const made = go.ok ? await run([binary, "gencert", tlsLoad.dir({ peers })]) : go;
   if (!made.ok) {
