@@ -115,6 +115,8 @@ export class ChatHub implements DirectoryListener {
   readonly #refusing = new Set<ChatSession>();
   /** Members found too slow during the current operation, dropped after it. */
   readonly #slow: ChatSession[] = [];
+  /** Members whose `deliver` threw during the current operation, ended after it. */
+  readonly #failed: { session: ChatSession; error: unknown }[] = [];
   #depth = 0;
   #ids = 0;
   #stopping = false;
@@ -153,11 +155,10 @@ export class ChatHub implements DirectoryListener {
    * history. Returns the session to pass to every later call.
    */
   connect(member: ChatMember): ChatSession {
-    return this.#operation(() => {
-      const ref = localRef(this.directory.nodeId, ++this.#ids);
-      const nick = this.directory.guest(ref);
-      const session = new ChatSession(ref, member, nick);
-      this.#byRef.set(ref, session);
+    const session = new ChatSession(localRef(this.directory.nodeId, ++this.#ids), member, "");
+    this.#guarded(session, () => {
+      const nick = session.nick = this.directory.guest(session.ref);
+      this.#byRef.set(session.ref, session);
       this.#flood.joined(session);
       this.#idle.add(session, this.#clock());
       this.#log({ event: "connect", peer: member.peer, nick, transport: member.transport });
@@ -168,7 +169,7 @@ export class ChatHub implements DirectoryListener {
           last: this.#notice("server shutting down"),
           graceMs: CLOSE_GRACE_MS,
         });
-        return session;
+        return;
       }
       const online = this.directory.online() + 1;
       const welcome = [
@@ -186,8 +187,8 @@ export class ChatHub implements DirectoryListener {
         }, welcome),
       );
       this.#whenDone(session, this.#enterRoom(session, DEFAULT_ROOM, LOBBY_KEY, false));
-      return session;
     });
+    return session;
   }
 
   /**
@@ -197,7 +198,7 @@ export class ChatHub implements DirectoryListener {
    */
   input(session: ChatSession, line: string): void {
     if (session.ended) return; // lines after /quit in the same read
-    this.#operation(() => {
+    this.#guarded(session, () => {
       if (!this.#admitLine(session)) return;
       const text = sanitizeText(line);
       if (text.trim() === "") return; // an empty line says nothing (but it cost budget)
@@ -220,18 +221,17 @@ export class ChatHub implements DirectoryListener {
   /** A member's line went over the byte cap and was skipped by its transport. */
   lineTooLong(session: ChatSession): void {
     if (session.ended) return;
-    this.#operation(() =>
+    this.#guarded(session, () =>
       this.#error(
         session,
         "too_long",
         `line too long (over ${this.settings.maxLineBytes} bytes); it was skipped`,
-      )
-    );
+      ));
   }
 
   /** The member's connection ended (closed, reset, failed): it leaves. */
   disconnect(session: ChatSession, reason: string): void {
-    this.#operation(() => this.#end(session, reason, null));
+    this.#guarded(session, () => this.#end(session, reason, null));
   }
 
   /**
@@ -242,7 +242,7 @@ export class ChatHub implements DirectoryListener {
    */
   tick(now: number): void {
     this.#flood.prune(now);
-    this.#operation(() => {
+    this.#guarded(null, () => {
       for (const session of this.#refusing) {
         if (now - session.refusedSince >= 1000) this.#endRefusalRun(session);
       }
@@ -266,7 +266,7 @@ export class ChatHub implements DirectoryListener {
    */
   shutdown(graceMs: number): void {
     this.#stopping = true;
-    this.#operation(() => {
+    this.#guarded(null, () => {
       const last = this.#notice("server shutting down");
       for (const session of [...this.#byRef.values()]) {
         this.#end(session, "server shutting down", {
@@ -283,7 +283,7 @@ export class ChatHub implements DirectoryListener {
 
   /** @internal A room event for this node's members of `roomKey`, in the room's order. */
   roomEvent(roomKey: string, envelope: RoomEnvelope): void {
-    this.#operation(() => {
+    this.#guarded(null, () => {
       const room = this.#rooms.get(roomKey);
       if (room === undefined) return;
       const event = new Outgoing(envelope.event, relayedText(envelope.event), envelope.ts);
@@ -300,7 +300,7 @@ export class ChatHub implements DirectoryListener {
 
   /** @internal Some of a room's events could not be recovered. */
   roomGap(roomKey: string): void {
-    this.#operation(() => {
+    this.#guarded(null, () => {
       const room = this.#rooms.get(roomKey);
       if (room === undefined) return;
       const notice = this.#notice("some messages were lost (server link interrupted)");
@@ -315,8 +315,8 @@ export class ChatHub implements DirectoryListener {
 
   /** @internal A direct event for one member of this node. */
   direct(ref: MemberRef, envelope: DirectEnvelope): void {
-    this.#operation(() => {
-      const session = this.#byRef.get(ref);
+    const session = this.#byRef.get(ref);
+    this.#guarded(session ?? null, () => {
       if (session !== undefined && !session.ended && !session.dropping) {
         this.#send(
           session,
@@ -335,8 +335,8 @@ export class ChatHub implements DirectoryListener {
 
   /** @internal A member's nick was taken while the link was down. */
   nickLost(ref: MemberRef, guest: string): void {
-    this.#operation(() => {
-      const session = this.#byRef.get(ref);
+    const session = this.#byRef.get(ref);
+    this.#guarded(session ?? null, () => {
       if (session === undefined || session.ended) return;
       const old = session.nick;
       session.nick = guest;
@@ -714,10 +714,22 @@ export class ChatHub implements DirectoryListener {
     this.#deliverNow(session, event);
   }
 
-  /** Delivers at once, past anything held; a full queue drops the member after this operation. */
+  /**
+   * Delivers at once, past anything held. A full queue drops the member
+   * after this operation, and so does a `deliver` that throws (as an
+   * internal error): a broadcast goes on for everyone else.
+   */
   #deliverNow(session: ChatSession, event: Outgoing): void {
     if (session.ended || session.dropping) return;
-    if (!session.member.deliver(event)) {
+    let fits: boolean;
+    try {
+      fits = session.member.deliver(event);
+    } catch (error) {
+      session.dropping = true;
+      this.#failed.push({ session, error });
+      return;
+    }
+    if (!fits) {
       session.dropping = true; // nothing more reaches it; dropped after this operation
       this.#slow.push(session);
     }
@@ -726,13 +738,58 @@ export class ChatHub implements DirectoryListener {
   /** Runs work nobody waits for; a failure is logged, never unhandled. */
   #background(work: MaybePromise<unknown>): void {
     if (work instanceof Promise) {
-      work.catch((error) => this.#log({ event: "error", reason: `hub: ${String(error)}` }));
+      work.catch((error) => this.#fail(null, error, false));
     }
   }
 
   /**
-   * Runs one hub operation; members found too slow during it are dropped
-   * afterwards, in turn (a drop may find more: its leave is broadcast).
+   * The fault boundary: runs one hub operation on behalf of `session` (or
+   * of no one member), and never throws. An exception ends only that
+   * member (`internal error`, the stack in the log, nothing of it to the
+   * room); with no member, it is logged.
+   */
+  #guarded(session: ChatSession | null, fn: () => void): void {
+    try {
+      this.#operation(fn);
+    } catch (error) {
+      this.#fail(session, error, true);
+    }
+  }
+
+  /**
+   * Logs an internal error (with its stack) and ends the member it
+   * happened for, if any; `canTell`: the member's own `deliver` still works,
+   * so it is told why it is closed.
+   */
+  #fail(session: ChatSession | null, error: unknown, canTell: boolean): void {
+    this.#log({
+      event: "error",
+      peer: session?.member.peer,
+      nick: session?.nick,
+      reason: `internal error: ${error instanceof Error ? error.message : String(error)}`,
+      stack: error instanceof Error ? error.stack : undefined,
+    });
+    if (session === null || session.ended) return;
+    try {
+      this.#operation(() =>
+        this.#end(session, "internal error", {
+          kind: "quit",
+          reason: "internal error",
+          last: canTell
+            ? this.#errorEvent("internal_error", "internal error; closing the connection")
+            : null,
+          graceMs: CLOSE_GRACE_MS,
+        })
+      );
+    } catch (again) {
+      this.#log({ event: "error", peer: session.member.peer, reason: `hub: ${String(again)}` });
+    }
+  }
+
+  /**
+   * Runs one hub operation; members found too slow during it (or whose
+   * `deliver` threw) are dropped afterwards, in turn (a drop may find more:
+   * its leave is broadcast).
    */
   #operation<T>(fn: () => T): T {
     this.#depth++;
@@ -742,21 +799,30 @@ export class ChatHub implements DirectoryListener {
       if (--this.#depth === 0) {
         this.#depth++;
         try {
-          for (let session = this.#slow.shift(); session; session = this.#slow.shift()) {
-            this.#end(session, "too slow", {
-              kind: "slow",
-              reason: "too slow",
-              last: this.#errorEvent(
-                "too_slow",
-                `disconnected: more than ${this.settings.maxQueueBytes} bytes waiting for you (reading too slowly)`,
-              ),
-              graceMs: SLOW_CLIENT_GRACE_MS,
-            });
-          }
+          this.#dropFound();
         } finally {
           this.#depth--;
         }
       }
+    }
+  }
+
+  #dropFound(): void {
+    while (this.#slow.length > 0 || this.#failed.length > 0) {
+      const failed = this.#failed.shift();
+      if (failed !== undefined) {
+        this.#fail(failed.session, failed.error, false);
+        continue;
+      }
+      this.#end(this.#slow.shift()!, "too slow", {
+        kind: "slow",
+        reason: "too slow",
+        last: this.#errorEvent(
+          "too_slow",
+          `disconnected: more than ${this.settings.maxQueueBytes} bytes waiting for you (reading too slowly)`,
+        ),
+        graceMs: SLOW_CLIENT_GRACE_MS,
+      });
     }
   }
 
@@ -773,17 +839,13 @@ export class ChatHub implements DirectoryListener {
   #whenDone(session: ChatSession, work: MaybePromise<void>): void {
     if (!(work instanceof Promise)) return;
     session.busy = true;
-    this.#background(
-      work.catch((error) => {
-        this.#log({ event: "error", peer: session.member.peer, reason: String(error) });
-      }).finally(() =>
-        this.#operation(() => {
-          session.busy = false;
-          while (!session.busy && !session.ended && session.queue.length > 0) {
-            this.#whenDone(session, this.#execute(session, parseCommand(session.queue.shift()!)));
-          }
-        })
-      ),
+    work.catch((error) => this.#fail(session, error, true)).finally(() =>
+      this.#guarded(session, () => {
+        session.busy = false;
+        while (!session.busy && !session.ended && session.queue.length > 0) {
+          this.#whenDone(session, this.#execute(session, parseCommand(session.queue.shift()!)));
+        }
+      })
     );
   }
 
@@ -792,20 +854,42 @@ export class ChatHub implements DirectoryListener {
     if (session.ended) return;
     session.ended = true;
     session.queue.length = 0;
-    this.#leaveRoom(session, reason);
     this.#byRef.delete(session.ref);
     this.#idle.delete(session);
     this.#refusing.delete(session);
-    this.directory.leave(session.ref, nameKey(session.nick));
     this.#flood.left(session, this.#clock());
+    // What may throw (the directory, the member) comes after this node's
+    // own records are put right, each on its own: one failing step skips
+    // none of the others.
+    this.#attempt(session, () => this.#leaveRoom(session, reason));
+    this.#attempt(session, () => this.directory.leave(session.ref, nameKey(session.nick)));
     const { peer, transport } = session.member;
     this.#log({ event: "disconnect", peer, nick: session.nick, reason, transport });
     if (close !== null) {
       if (close.last !== null && close.kind !== "slow") {
-        session.member.deliver(close.last); // best effort: it is leaving anyway
+        const last = close.last;
+        this.#attempt(session, () => session.member.deliver(last)); // it is leaving anyway
         close = { ...close, last: null };
       }
-      session.member.close(close);
+      const closing = close;
+      this.#attempt(session, () => session.member.close(closing));
+    }
+  }
+
+  /** Runs one step of ending `session`; an exception is logged, and the ending goes on. */
+  #attempt(session: ChatSession, step: () => unknown): void {
+    try {
+      step();
+    } catch (error) {
+      this.#log({
+        event: "error",
+        peer: session.member.peer,
+        nick: session.nick,
+        reason: `internal error while ending: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        stack: error instanceof Error ? error.stack : undefined,
+      });
     }
   }
 
