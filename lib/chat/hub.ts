@@ -54,15 +54,10 @@ import { type ChatMember, ChatSession, type MemberClose } from "./member.ts";
 import { checkNick, checkRoom, nameKey, normalizeRoom } from "./names.ts";
 import {
   type ChatCommand,
-  formatAction,
-  formatError,
-  formatHistory,
-  formatMessage,
-  formatNotice,
-  formatPrivate,
   HELP_LINES,
+  type MembersOccasion,
   parseCommand,
-  relayedText,
+  renderText,
   sanitizeText,
 } from "./protocol.ts";
 import { Room } from "./room.ts";
@@ -172,10 +167,6 @@ export class ChatHub implements DirectoryListener {
         return;
       }
       const online = this.directory.online() + 1;
-      const welcome = [
-        formatNotice(`welcome to ${this.settings.name}, ${nick}`),
-        formatNotice(`${online} online; you are in ${DEFAULT_ROOM}; type /help for commands`),
-      ].join("\n");
       this.#send(
         session,
         this.#event({
@@ -184,7 +175,7 @@ export class ChatHub implements DirectoryListener {
           nick,
           online,
           room: DEFAULT_ROOM,
-        }, welcome),
+        }),
       );
       this.#whenDone(session, this.#enterRoom(session, DEFAULT_ROOM, LOBBY_KEY, false));
     });
@@ -286,7 +277,7 @@ export class ChatHub implements DirectoryListener {
     this.#guarded(null, () => {
       const room = this.#rooms.get(roomKey);
       if (room === undefined) return;
-      const event = new Outgoing(envelope.event, relayedText(envelope.event), envelope.ts);
+      const event = new Outgoing(envelope.event, renderText(envelope.event), envelope.ts);
       const seq = envelope.seq ?? Infinity;
       for (const session of room.members) {
         if (seq <= session.cursor) continue; // part of the history it was given
@@ -320,7 +311,7 @@ export class ChatHub implements DirectoryListener {
       if (session !== undefined && !session.ended && !session.dropping) {
         this.#send(
           session,
-          new Outgoing(envelope.event, relayedText(envelope.event), envelope.ts),
+          new Outgoing(envelope.event, renderText(envelope.event), envelope.ts),
         );
       } else if (envelope.event.type === "private" && envelope.from !== null) {
         const text = `no such nick: ${envelope.event.to}`;
@@ -411,7 +402,7 @@ export class ChatHub implements DirectoryListener {
         session.member.format = command.format;
         return this.#send(
           session,
-          this.#event({ type: "format", format: command.format }, formatNotice("format: text")),
+          this.#event({ type: "format", format: command.format }),
         );
       case "quit":
         this.#send(session, this.#notice("bye"));
@@ -463,10 +454,7 @@ export class ChatHub implements DirectoryListener {
         return this.#error(session, "no_such_nick", `no such nick: ${nick}`);
       }
       const to = local?.nick ?? nick;
-      const event = this.#event(
-        { type: "private", from: session.nick, to, text },
-        formatPrivate(session.nick, text),
-      );
+      const event = this.#event({ type: "private", from: session.nick, to, text });
       const bytes = event.bytes(local?.member.format ?? "text")?.length ?? 0;
       if (!this.#flood.privateAllowed(session.member.address, ref, bytes, this.#clock())) {
         return this.#error(
@@ -523,10 +511,7 @@ export class ChatHub implements DirectoryListener {
       const room = session.room;
       this.#send(
         session,
-        this.#event(
-          { type: "nick", room: room?.name ?? "", from: old, to: nick, self: true },
-          formatNotice(`you are now known as ${nick}`),
-        ),
+        this.#event({ type: "nick", room: room?.name ?? "", from: old, to: nick, self: true }),
       );
       this.#publishRename(session, old, nick);
       this.#log({ event: "nick", peer: session.member.peer, nick: old, to: nick });
@@ -570,10 +555,7 @@ export class ChatHub implements DirectoryListener {
       }
       this.#send(
         session,
-        this.#event(
-          { type: "members", room: room.name, members },
-          formatNotice(`${members.length} in ${room.name}: ${members.join(", ")}`),
-        ),
+        this.#event({ type: "members", room: room.name, members }),
       );
     });
   }
@@ -585,13 +567,9 @@ export class ChatHub implements DirectoryListener {
       }
       const rooms = found.filter((room) => room.count > 0)
         .sort((a, b) => a.name.localeCompare(b.name));
-      const listed = rooms.map((room) => `${room.name} (${room.count})`).join(", ");
       this.#send(
         session,
-        this.#event(
-          { type: "rooms", rooms },
-          formatNotice(`${rooms.length} ${rooms.length === 1 ? "room" : "rooms"}: ${listed}`),
-        ),
+        this.#event({ type: "rooms", rooms }),
       );
     });
   }
@@ -639,11 +617,7 @@ export class ChatHub implements DirectoryListener {
         session,
         this.#event(
           { type: "members", room: room.name, members },
-          tellMembers
-            ? formatNotice(
-              `you joined ${room.name}; ${members.length} here: ${members.join(", ")}`,
-            )
-            : null, // the welcome said where you are; JSON clients want the list
+          tellMembers ? "joined" : "welcome", // the welcome said where you are
         ),
       );
       const history = entry === null ? [] : this.directory.history(key, entry.cursor);
@@ -657,17 +631,14 @@ export class ChatHub implements DirectoryListener {
     session.held = null;
     if (session.ended) return;
     for (const entry of entries) {
-      const rendered = entry.kind === "message"
-        ? formatMessage(entry.from, entry.text)
-        : formatAction(entry.from, entry.text);
-      this.#deliverNow(
-        session,
-        new Outgoing(
-          { type: "history", room, kind: entry.kind, from: entry.from, text: entry.text },
-          formatHistory(rendered),
-          entry.ts,
-        ),
-      );
+      const event: ChatEvent = {
+        type: "history",
+        room,
+        kind: entry.kind,
+        from: entry.from,
+        text: entry.text,
+      };
+      this.#deliverNow(session, new Outgoing(event, renderText(event), entry.ts));
     }
     for (const { event, seq } of held ?? []) {
       if (seq > session.cursor) this.#send(session, event, seq);
@@ -893,16 +864,17 @@ export class ChatHub implements DirectoryListener {
     }
   }
 
-  #event(event: ChatEvent, text: string | null): Outgoing {
-    return new Outgoing(event, text, this.#clock());
+  /** An event of now, with its text. */
+  #event(event: ChatEvent, occasion?: MembersOccasion): Outgoing {
+    return new Outgoing(event, renderText(event, occasion), this.#clock());
   }
 
   #notice(text: string): Outgoing {
-    return this.#event({ type: "notice", text }, formatNotice(text));
+    return this.#event({ type: "notice", text });
   }
 
   #errorEvent(code: ErrorCode, text: string): Outgoing {
-    return this.#event({ type: "error", code, text }, formatError(text));
+    return this.#event({ type: "error", code, text });
   }
 
   #error(session: ChatSession, code: ErrorCode, text: string): void {
