@@ -337,3 +337,26 @@ Deno.test({
     equal(await redis.command("KEYS", "test:room:foo*"), "*0\r\n");
   },
 });
+
+Deno.test({
+  name: `cluster: each node replays its own --history length, from the shared stream${suffix}`,
+  ignore,
+  async fn() {
+    await using redis = await RedisProcess.start();
+    await using short = await startNodes(redis, 1, { history: 3 });
+    await using long = await startNodes(redis, 1, { history: 30 });
+    await using alice = await connectChat(short.nodes[0].addr);
+    await alice.write(
+      new TextEncoder().encode(Array.from({ length: 25 }, (_, i) => `line ${i}\n`).join("")),
+    );
+    await syncWho(alice); // said, in order, before the /who answer
+    const history = async (node: ChatServer) => {
+      await using client = await connectChat(node.addr);
+      return (await syncWho(client)).before.filter((line) => line.startsWith("* history: "));
+    };
+    const said = (from: number) =>
+      Array.from({ length: 25 - from }, (_, i) => `* history: <${alice.nick}> line ${from + i}`);
+    deepEqual(await history(short.nodes[0]), said(22));
+    deepEqual(await history(long.nodes[0]), said(0)); // not a second copy of another's settings
+  },
+});

@@ -159,12 +159,7 @@ export async function startNode(
   redis: RedisProcess,
   options: ServeChatOptions = {},
 ): Promise<ChatServer> {
-  const directory = await RedisDirectory.connect({
-    url: redis.url,
-    cluster: "test",
-    historyLines: options.history ?? 20,
-    announceLimit: options.announceLimit ?? 200,
-  });
+  const directory = await RedisDirectory.connect({ url: redis.url, cluster: "test" });
   const server = serveChat({
     hostname: "127.0.0.1",
     port: 0,

@@ -41,9 +41,11 @@ import {
   type DirectEnvelope,
   type DirectoryListener,
   isGuestKey,
+  LINK_DOWN,
   LOBBY_KEY,
   LocalDirectory,
   localRef,
+  type LostMember,
   type MaybePromise,
   type MemberRef,
   type RoomEnvelope,
@@ -67,7 +69,7 @@ export type { ChatMember, CloseKind, MemberClose } from "./member.ts";
 export { ChatSession } from "./member.ts";
 export type { ChatHubOptions, ChatHubSettings } from "./settings.ts";
 
-const LINK_DOWN = "the link between servers is down";
+const LINK_DOWN_TEXT = "the link between servers is down";
 
 /**
  * The chat hub. Make one per server; every transport's members share it.
@@ -97,6 +99,8 @@ const LINK_DOWN = "the link between servers is down";
 export class ChatHub implements DirectoryListener {
   readonly settings: ChatHubSettings;
   readonly directory: ChatDirectory;
+  /** The directory the hub made itself (none given), whose history it can measure. */
+  readonly #ownDirectory: LocalDirectory | null = null;
   readonly #log: Logger;
   readonly #clock: () => number;
   /** This node's members. */
@@ -120,11 +124,14 @@ export class ChatHub implements DirectoryListener {
     this.settings = chatHubSettings(options);
     this.#log = safeLogger(options.logger ?? silentLogger);
     this.#clock = options.clock ?? Date.now;
-    this.directory = options.directory ?? new LocalDirectory({
-      lines: this.settings.history,
-      roomBytes: this.settings.roomHistoryBytes,
-      totalBytes: this.settings.historyBytes,
-    });
+    if (options.directory === undefined) {
+      this.#ownDirectory = new LocalDirectory({
+        lines: this.settings.history,
+        roomBytes: this.settings.roomHistoryBytes,
+        totalBytes: this.settings.historyBytes,
+      });
+    }
+    this.directory = options.directory ?? this.#ownDirectory!;
     this.directory.attach(this);
     this.#flood = new FloodControl(this.settings);
     this.#idle = new IdleWatch(this.settings.idleTimeout * 1000);
@@ -135,9 +142,12 @@ export class ChatHub implements DirectoryListener {
     return this.#byRef.size;
   }
 
-  /** Bytes of room history kept by this node (see `history.ts` for the accounting). */
+  /**
+   * Bytes of room history kept by this process (see `history.ts` for the
+   * accounting); 0 when it lives in a directory given to the hub.
+   */
   get historyBytes(): number {
-    return this.directory.historyBytes;
+    return this.#ownDirectory?.historyBytes ?? 0;
   }
 
   /** True once {@linkcode ChatHub.shutdown} has been called. */
@@ -334,10 +344,25 @@ export class ChatHub implements DirectoryListener {
       this.#send(
         session,
         this.#notice(
-          `your nick ${old} was taken while ${LINK_DOWN}; you are now known as ${guest}`,
+          `your nick ${old} was taken while ${LINK_DOWN_TEXT}; you are now known as ${guest}`,
         ),
       );
       this.#publishRename(session, old, guest);
+    });
+  }
+
+  /** @internal Members of a dead node left their rooms: their leaves are announced. */
+  membersLost(lost: readonly LostMember[]): void {
+    this.#guarded(null, () => {
+      for (const { roomKey, room, nick, left } of lost) {
+        if (left === 0 || !announces(this.settings.announceLimit, left)) continue;
+        this.#background(this.directory.publish(roomKey, {
+          event: { type: "leave", room, nick, reason: "connection lost" },
+          ts: this.#clock(),
+          origin: null,
+          echo: false,
+        }));
+      }
     });
   }
 
@@ -433,12 +458,12 @@ export class ChatHub implements DirectoryListener {
       origin: session.ref,
       echo: true,
     });
-    this.#background(this.#after(published, (delivered) => {
-      if (!delivered && !session.ended) {
+    this.#background(this.#after(published, (answer) => {
+      if (answer === LINK_DOWN && !session.ended) {
         this.#error(
           session,
           "not_delivered",
-          `not delivered to other servers: ${LINK_DOWN}; only people on this server saw it`,
+          `not delivered to other servers: ${LINK_DOWN_TEXT}; only people on this server saw it`,
         );
       }
     }));
@@ -446,8 +471,8 @@ export class ChatHub implements DirectoryListener {
 
   #privateMessage(session: ChatSession, nick: string, text: string): MaybePromise<void> {
     return this.#after(this.directory.find(nameKey(nick)), (ref) => {
-      if (ref === undefined) {
-        return this.#error(session, "not_delivered", `not delivered: ${LINK_DOWN}`);
+      if (ref === LINK_DOWN) {
+        return this.#error(session, "not_delivered", `not delivered: ${LINK_DOWN_TEXT}`);
       }
       const local = ref === null ? undefined : this.#byRef.get(ref);
       if (ref === null || (local !== undefined && (local.ended || local.dropping))) {
@@ -474,7 +499,9 @@ export class ChatHub implements DirectoryListener {
       return this.#after(
         this.directory.send(ref, { event: event.event, ts: event.ts, from: session.ref }),
         (sent) =>
-          sent ? copy() : this.#error(session, "not_delivered", `not delivered: ${LINK_DOWN}`),
+          sent === LINK_DOWN
+            ? this.#error(session, "not_delivered", `not delivered: ${LINK_DOWN_TEXT}`)
+            : copy(),
       );
     });
   }
@@ -489,25 +516,23 @@ export class ChatHub implements DirectoryListener {
     if (problem !== undefined) {
       // A look-alike of a nick in use is "taken", whatever else is wrong with it.
       return this.#after(this.directory.find(key), (holder) => {
-        if (holder && holder !== session.ref) {
+        if (typeof holder === "string" && holder !== session.ref) {
           return this.#error(session, "nick_taken", `nick ${nick} is taken`);
         }
         this.#error(session, "bad_nick", `cannot use nick ${nick}: ${problem}`);
       });
     }
-    return this.#after(this.directory.claim(key, session.ref), (claimed) => {
-      if (session.ended) {
-        if (claimed) this.directory.release(key, session.ref);
+    const renamed = this.directory.rename(session.ref, nameKey(old), key, nick);
+    return this.#after(renamed, (answer) => {
+      if (session.ended) { // its old nick was freed as it left: the new one is freed now
+        if (answer === true) this.directory.leave(session.ref, key);
         return;
       }
-      if (claimed === null) {
-        return this.#error(session, "not_delivered", `cannot change nick now: ${LINK_DOWN}`);
+      if (answer === LINK_DOWN) {
+        return this.#error(session, "not_delivered", `cannot change nick now: ${LINK_DOWN_TEXT}`);
       }
-      if (!claimed) return this.#error(session, "nick_taken", `nick ${nick} is taken`);
-      const oldKey = nameKey(old);
-      if (oldKey !== key) this.directory.release(oldKey, session.ref);
+      if (!answer) return this.#error(session, "nick_taken", `nick ${nick} is taken`);
       session.nick = nick;
-      this.directory.renamed(session.ref, nick);
       const room = session.room;
       this.#send(
         session,
@@ -550,8 +575,8 @@ export class ChatHub implements DirectoryListener {
     const room = session.room;
     if (room === null) return;
     return this.#after(this.directory.members(room.key), (members) => {
-      if (members === null) {
-        return this.#error(session, "not_delivered", `cannot list members now: ${LINK_DOWN}`);
+      if (members === LINK_DOWN) {
+        return this.#error(session, "not_delivered", `cannot list members now: ${LINK_DOWN_TEXT}`);
       }
       this.#send(
         session,
@@ -562,8 +587,8 @@ export class ChatHub implements DirectoryListener {
 
   #listRooms(session: ChatSession): MaybePromise<void> {
     return this.#after(this.directory.rooms(), (found) => {
-      if (found === null) {
-        return this.#error(session, "not_delivered", `cannot list rooms now: ${LINK_DOWN}`);
+      if (found === LINK_DOWN) {
+        return this.#error(session, "not_delivered", `cannot list rooms now: ${LINK_DOWN_TEXT}`);
       }
       const rooms = found.filter((room) => room.count > 0)
         .sort((a, b) => a.name.localeCompare(b.name));
@@ -598,10 +623,17 @@ export class ChatHub implements DirectoryListener {
     session.room = room;
     session.cursor = -1;
     session.held = [];
-    const entered = this.directory.enter(session.ref, session.nick, key, requested);
-    return this.#after(entered, (entry) => {
+    const entered = this.directory.enter(
+      session.ref,
+      session.nick,
+      key,
+      requested,
+      this.settings.history,
+    );
+    return this.#after(entered, (answer) => {
       if (session.ended || session.room !== room) return;
       // With the link down, the room is what this node knows of it.
+      const entry = answer === LINK_DOWN ? null : answer;
       if (entry !== null) room.name = entry.name;
       const members = entry?.members ?? [...room.members].map((member) => member.nick);
       session.cursor = entry?.cursor ?? 0;
@@ -620,8 +652,7 @@ export class ChatHub implements DirectoryListener {
           tellMembers ? "joined" : "welcome", // the welcome said where you are
         ),
       );
-      const history = entry === null ? [] : this.directory.history(key, entry.cursor);
-      return this.#after(history, (entries) => this.#replay(session, room.name, entries));
+      this.#replay(session, room.name, entry?.history ?? []);
     });
   }
 
@@ -657,16 +688,15 @@ export class ChatHub implements DirectoryListener {
     const elsewhere = this.#stopping; // this node's members are all leaving
     this.#background(this.#after(this.directory.exit(ref, room.key), (left) => {
       // Nobody left to tell (and an emptied room's keys stay deleted).
-      if (left === 0 || (left !== null && !announces(this.settings.announceLimit, left))) return;
-      return this.#after(
-        this.directory.publish(room.key, {
-          event: { type: "leave", room: room.name, nick, reason },
-          ts: this.#clock(),
-          origin: ref,
-          echo: false,
-        }, elsewhere),
-        () => {},
-      );
+      if (left === 0 || (left !== LINK_DOWN && !announces(this.settings.announceLimit, left))) {
+        return;
+      }
+      return this.directory.publish(room.key, {
+        event: { type: "leave", room: room.name, nick, reason },
+        ts: this.#clock(),
+        origin: ref,
+        echo: false,
+      }, elsewhere);
     }));
   }
 
@@ -801,7 +831,10 @@ export class ChatHub implements DirectoryListener {
    * Uses `value` at once when it is one, or once it resolves (as a hub
    * operation of its own).
    */
-  #after<T>(value: MaybePromise<T>, next: (value: T) => MaybePromise<void>): MaybePromise<void> {
+  #after<T, R = void>(
+    value: MaybePromise<T>,
+    next: (value: T) => MaybePromise<R>,
+  ): MaybePromise<R> {
     if (!(value instanceof Promise)) return next(value);
     return value.then((resolved) => this.#operation(() => next(resolved)));
   }
