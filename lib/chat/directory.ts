@@ -24,14 +24,6 @@ import { nameKey } from "./names.ts";
 /** The key of the default room, which is never forgotten. */
 export const LOBBY_KEY: string = nameKey(DEFAULT_ROOM);
 
-/**
- * Whether joins and leaves are announced in a room where `others` members
- * would hear it (an `announceLimit` of 0: always).
- */
-export function announces(announceLimit: number, others: number): boolean {
-  return announceLimit === 0 || others < announceLimit;
-}
-
 /** A value now, or later. */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -324,19 +316,6 @@ export class LocalDirectory implements ChatDirectory {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-const GUEST_PREFIX = nameKey("guest-");
-const DIGIT_KEYS = new Set([..."0123456789"].map((digit) => nameKey(digit)));
-
-/**
- * True for the key (`nameKey(nick)`) of a nick that looks like a guest nick
- * (`guest-12`, or a look-alike of one): those are given by the server only, so that every node can hand
- * them out without asking the others.
- */
-export function isGuestKey(key: string): boolean {
-  if (!key.startsWith(GUEST_PREFIX) || key.length === GUEST_PREFIX.length) return false;
-  return [...key.slice(GUEST_PREFIX.length)].every((char) => DIGIT_KEYS.has(char));
 }
 
 /** The ref of local member number `id`. */

@@ -10,7 +10,7 @@ import type { SharedBucket } from "../support/shared_buckets.ts";
 import type { TokenBucket } from "../support/token_bucket.ts";
 import type { MemberRef } from "./directory.ts";
 import type { Outgoing, WireFormat } from "./events.ts";
-import type { Room } from "./room.ts";
+import type { LocalRoom } from "./local_rooms.ts";
 
 /** How the hub ends a member; the transport turns it into a close. */
 export type CloseKind = "quit" | "idle" | "slow" | "shutdown";
@@ -55,7 +55,7 @@ export class ChatSession {
   readonly ref: MemberRef;
   readonly member: ChatMember;
   nick: string;
-  room: Room<ChatSession> | null = null;
+  room: LocalRoom | null = null;
   /** True once the member has left (by any path). */
   ended = false;
   /** Its queue overflowed; it is dropped when the current operation ends. */

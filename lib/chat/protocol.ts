@@ -1,7 +1,8 @@
 // deno-lint-ignore-file no-control-regex -- matching control characters is the point here
 /**
  * The chat protocol, pure: parse an input line into a command, sanitise
- * text, check nicks and room names, and format every outbound line.
+ * text, and the wording of every line the server sends
+ * ({@linkcode renderText}: the hub builds events, never text).
  *
  * Every line the server sends is one of three kinds, told apart by its
  * first characters:
@@ -42,6 +43,9 @@ export const USAGE = {
   me: "/me action",
   format: "/format text|json",
 } as const;
+
+/** How errors and notices say that the link between servers is down. */
+export const LINK_DOWN_TEXT = "the link between servers is down";
 
 /** Lines `/help` answers with (each is sent as a notice). */
 export const HELP_LINES: readonly string[] = [
