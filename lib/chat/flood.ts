@@ -14,7 +14,6 @@
  * @module
  */
 
-import { MAX_PRIVATE_BUDGETS } from "../support/constants.ts";
 import { BucketMap } from "../support/bucket_map.ts";
 import { SharedBuckets } from "../support/shared_buckets.ts";
 import { TokenBucket } from "../support/token_bucket.ts";
@@ -22,6 +21,8 @@ import type { MemberRef } from "./directory.ts";
 import type { ChatSession } from "./member.ts";
 import type { ChatHubSettings } from "./settings.ts";
 
+/** Private-message budgets (sender address, recipient) a node keeps at most. */
+const MAX_PRIVATE_BUDGETS = 10_000;
 /** Milliseconds after a run of refusals began when its count is told. */
 const REFUSAL_RUN_MS = 1000;
 

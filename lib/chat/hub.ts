@@ -19,10 +19,11 @@
  * {@linkcode ChatDirectory}'s: in memory by default, or shared by several
  * processes through Redis.
  *
- * Fault boundary: an exception while the hub handles one member's line or
- * event ends only that member (`internal error`, the stack in the log,
- * nothing of it to the room); a broadcast goes on for everyone else when
- * one member's `deliver` throws. No call of the hub throws.
+ * Fault boundary (`operations.ts`): an exception while the hub handles one
+ * member's line or event ends only that member (`internal error`, the
+ * stack in the log, nothing of it to the room); a broadcast goes on for
+ * everyone else when one member's `deliver` throws. No call of the hub
+ * throws.
  *
  * Each member leaves through one path, once (`#end`): it leaves its room
  * (announced with the reason), its nick is freed, the disconnect is logged,
@@ -33,7 +34,7 @@
  * @module
  */
 
-import { CLOSE_GRACE_MS, DEFAULT_ROOM, MAX_QUEUED_LINES } from "../support/constants.ts";
+import { CLOSE_GRACE_MS, DEFAULT_ROOM } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { IdleWatch } from "../support/idle_watch.ts";
 import { type CommandContext, runCommand } from "./commands.ts";
@@ -49,12 +50,12 @@ import {
   type MemberRef,
   type RoomEnvelope,
 } from "./directory.ts";
-import { Outgoing } from "./events.ts";
 import { FloodControl } from "./flood.ts";
-import { announces, LocalRooms } from "./local_rooms.ts";
+import { LocalRooms } from "./local_rooms.ts";
 import { type ChatMember, ChatSession, type MemberClose } from "./member.ts";
 import { nameKey } from "./names.ts";
-import { LINK_DOWN_TEXT, parseCommand, renderText, sanitizeText } from "./protocol.ts";
+import { Operations } from "./operations.ts";
+import { parseCommand, sanitizeText } from "./protocol.ts";
 import { type ChatHubOptions, type ChatHubSettings, chatHubSettings } from "./settings.ts";
 
 // The transports' import path for these (kept so that they need no change).
@@ -64,6 +65,8 @@ export type { ChatHubOptions, ChatHubSettings } from "./settings.ts";
 
 /** Milliseconds a member dropped as too slow gets to take its last line. */
 const SLOW_CLIENT_GRACE_MS = 250;
+/** Lines a member may send while one of its commands awaits another node's answer. */
+const MAX_QUEUED_LINES = 64;
 
 /**
  * The chat hub. Make one per server; every transport's members share it.
@@ -104,11 +107,8 @@ export class ChatHub implements DirectoryListener {
   readonly #commands: CommandContext;
   /** Members watched for idleness (off with `idleTimeout` 0). */
   readonly #idle: IdleWatch<ChatSession>;
-  /** Members found too slow during the current operation, dropped after it. */
-  readonly #slow: ChatSession[] = [];
-  /** Members whose `deliver` threw during the current operation, ended after it. */
-  readonly #failed: { session: ChatSession; error: unknown }[] = [];
-  #depth = 0;
+  /** Each call as one operation, and the fault boundary around it. */
+  readonly #ops: Operations;
   #ids = 0;
   #stopping = false;
 
@@ -124,8 +124,13 @@ export class ChatHub implements DirectoryListener {
       });
     }
     this.directory = options.directory ?? this.#ownDirectory!;
-    const after = this.#after.bind(this);
-    const background = this.#background.bind(this);
+    const ops = this.#ops = new Operations({
+      log: this.#log,
+      endSlow: (session) => this.#endSlow(session),
+      endFailed: (session, canTell) => this.#endFailed(session, canTell),
+    });
+    const after = ops.after.bind(ops);
+    const background = ops.background.bind(ops);
     const now = this.#clock;
     this.#rooms = new LocalRooms({
       settings: this.settings,
@@ -134,8 +139,8 @@ export class ChatHub implements DirectoryListener {
       stopping: () => this.#stopping,
       after,
       background,
-      tooSlow: (session) => this.#slow.push(session),
-      failed: (session, error) => this.#failed.push({ session, error }),
+      tooSlow: (session) => ops.tooSlow(session),
+      failed: (session, error) => ops.failed(session, error),
     });
     this.#flood = new FloodControl(
       this.settings,
@@ -177,7 +182,7 @@ export class ChatHub implements DirectoryListener {
    */
   connect(member: ChatMember): ChatSession {
     const session = new ChatSession(localRef(this.directory.nodeId, ++this.#ids), member, "");
-    this.#guarded(session, () => {
+    this.#ops.guarded(session, () => {
       const nick = session.nick = this.directory.guest(session.ref);
       this.#byRef.set(session.ref, session);
       this.#flood.joined(session);
@@ -209,7 +214,7 @@ export class ChatHub implements DirectoryListener {
    */
   input(session: ChatSession, line: string): void {
     if (session.ended) return; // lines after /quit in the same read
-    this.#guarded(session, () => {
+    this.#ops.guarded(session, () => {
       if (!this.#flood.admitLine(session, this.#clock)) return;
       const text = sanitizeText(line);
       if (text.trim() === "") return; // an empty line says nothing (but it cost budget)
@@ -232,7 +237,7 @@ export class ChatHub implements DirectoryListener {
   /** A member's line went over the byte cap and was skipped by its transport. */
   lineTooLong(session: ChatSession): void {
     if (session.ended) return;
-    this.#guarded(session, () =>
+    this.#ops.guarded(session, () =>
       this.#rooms.error(
         session,
         "too_long",
@@ -242,7 +247,7 @@ export class ChatHub implements DirectoryListener {
 
   /** The member's connection ended (closed, reset, failed): it leaves. */
   disconnect(session: ChatSession, reason: string): void {
-    this.#guarded(session, () => this.#end(session, reason, null));
+    this.#ops.guarded(session, () => this.#end(session, reason, null));
   }
 
   /**
@@ -252,7 +257,7 @@ export class ChatHub implements DirectoryListener {
    * of refusals cost once it is a second old.
    */
   tick(now: number): void {
-    this.#guarded(null, () => {
+    this.#ops.guarded(null, () => {
       this.#flood.tick(now);
       for (const session of this.#idle.sweep(now)) {
         this.#end(session, "idle", {
@@ -274,7 +279,7 @@ export class ChatHub implements DirectoryListener {
    */
   shutdown(graceMs: number): void {
     this.#stopping = true;
-    this.#guarded(null, () => {
+    this.#ops.guarded(null, () => {
       const last = this.#rooms.notice("server shutting down");
       for (const session of [...this.#byRef.values()]) {
         this.#end(session, "server shutting down", {
@@ -291,12 +296,12 @@ export class ChatHub implements DirectoryListener {
 
   /** @internal A room event for this node's members of `roomKey`, in the room's order. */
   roomEvent(roomKey: string, envelope: RoomEnvelope): void {
-    this.#guarded(null, () => this.#rooms.roomEvent(roomKey, envelope));
+    this.#ops.guarded(null, () => this.#rooms.roomEvent(roomKey, envelope));
   }
 
   /** @internal Some of a room's events could not be recovered. */
   roomGap(roomKey: string): void {
-    this.#guarded(null, () => this.#rooms.roomGap(roomKey));
+    this.#ops.guarded(null, () => this.#rooms.roomGap(roomKey));
   }
 
   /** @internal The room's numbering restarted: every member's cursor starts over. */
@@ -307,159 +312,20 @@ export class ChatHub implements DirectoryListener {
   /** @internal A direct event for one member of this node. */
   direct(ref: MemberRef, envelope: DirectEnvelope): void {
     const session = this.#byRef.get(ref);
-    this.#guarded(session ?? null, () => {
-      if (session !== undefined && !session.ended && !session.dropping) {
-        const { event, ts } = envelope;
-        return this.#rooms.send(session, new Outgoing(event, renderText(event), ts));
-      }
-      if (envelope.event.type === "private" && envelope.from !== null) {
-        const text = `no such nick: ${envelope.event.to}`;
-        this.#background(this.directory.send(envelope.from, {
-          event: { type: "error", code: "no_such_nick", text },
-          ts: this.#clock(),
-          from: null,
-        }));
-      }
-    });
+    this.#ops.guarded(session ?? null, () => this.#rooms.direct(session, envelope));
   }
 
   /** @internal A member's nick was taken while the link was down. */
   nickLost(ref: MemberRef, guest: string): void {
     const session = this.#byRef.get(ref);
-    this.#guarded(session ?? null, () => {
-      if (session === undefined || session.ended) return;
-      const old = session.nick;
-      session.nick = guest;
-      this.#rooms.send(
-        session,
-        this.#rooms.notice(
-          `your nick ${old} was taken while ${LINK_DOWN_TEXT}; you are now known as ${guest}`,
-        ),
-      );
-      this.#rooms.announceRename(session, old, guest);
+    this.#ops.guarded(session ?? null, () => {
+      if (session !== undefined && !session.ended) this.#rooms.nickLost(session, guest);
     });
   }
 
   /** @internal Members of a dead node left their rooms: their leaves are announced. */
   membersLost(lost: readonly LostMember[]): void {
-    this.#guarded(null, () => {
-      for (const { roomKey, room, nick, left } of lost) {
-        if (left === 0 || !announces(this.settings.announceLimit, left)) continue;
-        this.#background(this.directory.publish(roomKey, {
-          event: { type: "leave", room, nick, reason: "connection lost" },
-          ts: this.#clock(),
-          origin: null,
-          echo: false,
-        }));
-      }
-    });
-  }
-
-  // ---- the fault boundary ----
-
-  /**
-   * Runs one hub operation on behalf of `session` (or of no one member),
-   * and never throws. An exception ends only that member (`internal
-   * error`, the stack in the log, nothing of it to the room); with no
-   * member, it is logged.
-   */
-  #guarded(session: ChatSession | null, fn: () => void): void {
-    try {
-      this.#operation(fn);
-    } catch (error) {
-      this.#fail(session, error, true);
-    }
-  }
-
-  /**
-   * Logs an internal error (with its stack) and ends the member it
-   * happened for, if any; `canTell`: the member's own `deliver` still works,
-   * so it is told why it is closed.
-   */
-  #fail(session: ChatSession | null, error: unknown, canTell: boolean): void {
-    this.#logError(session, "internal error", error);
-    if (session === null || session.ended) return;
-    try {
-      this.#operation(() =>
-        this.#end(session, "internal error", {
-          kind: "quit",
-          reason: "internal error",
-          last: canTell
-            ? this.#rooms.errorEvent("internal_error", "internal error; closing the connection")
-            : null,
-          graceMs: CLOSE_GRACE_MS,
-        })
-      );
-    } catch (again) {
-      this.#logError(session, "internal error while ending", again);
-    }
-  }
-
-  #logError(session: ChatSession | null, what: string, error: unknown): void {
-    this.#log({
-      event: "error",
-      peer: session?.member.peer,
-      nick: session?.nick,
-      reason: `${what}: ${error instanceof Error ? error.message : String(error)}`,
-      stack: error instanceof Error ? error.stack : undefined,
-    });
-  }
-
-  /**
-   * Runs one hub operation; members found too slow during it (or whose
-   * `deliver` threw) are dropped afterwards, in turn (a drop may find more:
-   * its leave is broadcast).
-   */
-  #operation<T>(fn: () => T): T {
-    this.#depth++;
-    try {
-      return fn();
-    } finally {
-      if (--this.#depth === 0) {
-        this.#depth++;
-        try {
-          this.#dropFound();
-        } finally {
-          this.#depth--;
-        }
-      }
-    }
-  }
-
-  #dropFound(): void {
-    while (this.#slow.length > 0 || this.#failed.length > 0) {
-      const failed = this.#failed.shift();
-      if (failed !== undefined) {
-        this.#fail(failed.session, failed.error, false);
-        continue;
-      }
-      this.#end(this.#slow.shift()!, "too slow", {
-        kind: "slow",
-        reason: "too slow",
-        last: this.#rooms.errorEvent(
-          "too_slow",
-          `disconnected: more than ${this.settings.maxQueueBytes} bytes waiting for you (reading too slowly)`,
-        ),
-        graceMs: SLOW_CLIENT_GRACE_MS,
-      });
-    }
-  }
-
-  /**
-   * Uses `value` at once when it is one, or once it resolves (as a hub
-   * operation of its own).
-   */
-  #after<T, R = void>(
-    value: MaybePromise<T>,
-    next: (value: T) => MaybePromise<R>,
-  ): MaybePromise<R> {
-    if (!(value instanceof Promise)) return next(value);
-    return value.then((resolved) => this.#operation(() => next(resolved)));
-  }
-
-  /** Runs work nobody waits for; a failure is logged, never unhandled. */
-  #background(work: MaybePromise<unknown>): void {
-    if (work instanceof Promise) work.catch((error) => this.#fail(null, error, false));
+    this.#ops.guarded(null, () => this.#rooms.membersLost(lost));
   }
 
   // ---- each member's order, and its way out ----
@@ -468,8 +334,8 @@ export class ChatHub implements DirectoryListener {
   #whenDone(session: ChatSession, work: MaybePromise<void>): void {
     if (!(work instanceof Promise)) return;
     session.busy = true;
-    work.catch((error) => this.#fail(session, error, true)).finally(() =>
-      this.#guarded(session, () => {
+    work.catch((error) => this.#ops.fail(session, error, true)).finally(() =>
+      this.#ops.guarded(session, () => {
         session.busy = false;
         while (!session.busy && !session.ended && session.queue.length > 0) {
           const command = parseCommand(session.queue.shift()!);
@@ -505,12 +371,37 @@ export class ChatHub implements DirectoryListener {
     }
   }
 
+  /** Drops a member found too slow: its last word replaces what it could not take. */
+  #endSlow(session: ChatSession): void {
+    this.#end(session, "too slow", {
+      kind: "slow",
+      reason: "too slow",
+      last: this.#rooms.errorEvent(
+        "too_slow",
+        `disconnected: more than ${this.settings.maxQueueBytes} bytes waiting for you (reading too slowly)`,
+      ),
+      graceMs: SLOW_CLIENT_GRACE_MS,
+    });
+  }
+
+  /** Ends a member whose operation failed (told why when its `deliver` still works). */
+  #endFailed(session: ChatSession, canTell: boolean): void {
+    this.#end(session, "internal error", {
+      kind: "quit",
+      reason: "internal error",
+      last: canTell
+        ? this.#rooms.errorEvent("internal_error", "internal error; closing the connection")
+        : null,
+      graceMs: CLOSE_GRACE_MS,
+    });
+  }
+
   /** Runs one step of ending `session`; an exception is logged, and the ending goes on. */
   #attempt(session: ChatSession, step: () => unknown): void {
     try {
       step();
     } catch (error) {
-      this.#logError(session, "internal error while ending", error);
+      this.#ops.logError(session, "internal error while ending", error);
     }
   }
 }

@@ -12,19 +12,23 @@
  * @module
  */
 
-import { MAX_HELD_EVENTS } from "../support/constants.ts";
 import {
   type ChatDirectory,
+  type DirectEnvelope,
   LINK_DOWN,
   LOBBY_KEY,
+  type LostMember,
   type MaybePromise,
   type RoomEnvelope,
 } from "./directory.ts";
 import { type ChatEvent, type ErrorCode, Outgoing } from "./events.ts";
 import type { HistoryEntry } from "./history.ts";
 import type { ChatSession } from "./member.ts";
-import { type MembersOccasion, renderText } from "./protocol.ts";
+import { LINK_DOWN_TEXT, type MembersOccasion, renderText } from "./protocol.ts";
 import type { ChatHubSettings } from "./settings.ts";
+
+/** Events held for a joining member while its room's history is on the way. */
+const MAX_HELD_EVENTS = 1000;
 
 /**
  * Whether joins and leaves are announced in a room where `others` members
@@ -221,6 +225,52 @@ export class LocalRooms {
   /** The room's numbering restarted: every member's cursor starts over. */
   roomReset(roomKey: string): void {
     for (const session of this.#rooms.get(roomKey)?.members ?? []) session.cursor = 0;
+  }
+
+  /**
+   * A direct event for `session` (undefined: not on this node); a private
+   * message for a member gone meanwhile answers its sender `no such nick`.
+   */
+  direct(session: ChatSession | undefined, envelope: DirectEnvelope): void {
+    if (session !== undefined && !session.ended && !session.dropping) {
+      const { event, ts } = envelope;
+      return this.send(session, new Outgoing(event, renderText(event), ts));
+    }
+    if (envelope.event.type === "private" && envelope.from !== null) {
+      const text = `no such nick: ${envelope.event.to}`;
+      this.#context.background(this.#context.directory.send(envelope.from, {
+        event: { type: "error", code: "no_such_nick", text },
+        ts: this.#context.now(),
+        from: null,
+      }));
+    }
+  }
+
+  /** The member's nick was taken while the link was down: it is now `guest`, and told so. */
+  nickLost(session: ChatSession, guest: string): void {
+    const old = session.nick;
+    session.nick = guest;
+    this.send(
+      session,
+      this.notice(
+        `your nick ${old} was taken while ${LINK_DOWN_TEXT}; you are now known as ${guest}`,
+      ),
+    );
+    this.announceRename(session, old, guest);
+  }
+
+  /** Members of a dead node left their rooms: their leaves are announced, as the rule allows. */
+  membersLost(lost: readonly LostMember[]): void {
+    const context = this.#context;
+    for (const { roomKey, room, nick, left } of lost) {
+      if (left === 0 || !announces(context.settings.announceLimit, left)) continue;
+      context.background(context.directory.publish(roomKey, {
+        event: { type: "leave", room, nick, reason: "connection lost" },
+        ts: context.now(),
+        origin: null,
+        echo: false,
+      }));
+    }
   }
 
   // ---- delivery ----
