@@ -173,22 +173,6 @@ export async function startNode(
   return server;
 }
 
-/** Every node of a test, stopped together. */
-export async function startNodes(
-  redis: RedisProcess,
-  count: number,
-  options: ServeChatOptions = {},
-): Promise<{ nodes: ChatServer[] } & AsyncDisposable> {
-  const nodes: ChatServer[] = [];
-  for (let i = 0; i < count; i++) nodes.push(await startNode(redis, options));
-  return {
-    nodes,
-    async [Symbol.asyncDispose]() {
-      await Promise.all(nodes.map((node) => node.shutdown()));
-    },
-  };
-}
-
 /** A `server.ts` process on the shared Redis, killed with `kill -9` at will. */
 export async function startNodeProcess(
   redis: RedisProcess,
@@ -209,4 +193,39 @@ export async function startNodeProcess(
     "test",
     ...args,
   ]);
+}
+
+/** What {@linkcode clusterTest} gives its test: a fresh Redis and nodes on it. */
+export interface ClusterTestContext {
+  redis: RedisProcess;
+  nodes: ChatServer[];
+}
+
+/**
+ * A test against a real redis-server and chat nodes on it (`nodes` of
+ * them, or one per options object), all stopped afterwards; ignored, with
+ * the reason in its name, where redis-server is missing.
+ */
+export function clusterTest(
+  name: string,
+  nodes: number | ServeChatOptions[],
+  fn: (context: ClusterTestContext) => Promise<void>,
+): void {
+  Deno.test({
+    name: redisMissing === null
+      ? `cluster: ${name}`
+      : `cluster: ${name} (ignored: ${redisMissing})`,
+    ignore: redisMissing !== null,
+    async fn() {
+      await using redis = await RedisProcess.start();
+      const options = typeof nodes === "number" ? Array.from({ length: nodes }, () => ({})) : nodes;
+      const started: ChatServer[] = [];
+      try {
+        for (const each of options) started.push(await startNode(redis, each));
+        await fn({ redis, nodes: started });
+      } finally {
+        await Promise.all(started.map((node) => node.shutdown()));
+      }
+    },
+  });
 }
