@@ -324,3 +324,27 @@ clusterTest(
     deepEqual(await history(long), said(0)); // not a second copy of another's settings
   },
 );
+
+clusterTest(
+  "a rename takes the new nick, frees the old one and records it, at once",
+  2,
+  async ({ redis, nodes: [a, b] }) => {
+    await using alice = await connectChat(a.addr);
+    await using bob = await connectChat(b.addr);
+    const answer = /^(\* you are now known as|! nick)/;
+    await alice.send("/nick ann");
+    equal(await alice.nextMatching(answer), "* you are now known as ann");
+    await bob.send("/nick ann");
+    equal(await bob.nextMatching(answer), "! nick ann is taken");
+    await alice.send("/nick anna");
+    equal(await alice.nextMatching(answer), "* you are now known as anna");
+    await bob.send("/nick ann"); // free at once: no second step to wait for
+    equal(await bob.nextMatching(answer), "* you are now known as ann");
+    equal((await syncWho(alice)).who, "* 2 in lobby: anna, ann");
+    // Redis holds anna for alice, and alice's record says anna.
+    const keys = clusterKeys("test");
+    const ref = (await redis.command("GET", keys.nick("anna"))).split("\r\n")[1];
+    match(ref, /^[^/]+\/\d+$/);
+    match(await redis.command("HGET", keys.members, ref), /"n":"anna"/);
+  },
+);
