@@ -85,6 +85,8 @@ export interface RedisDirectoryOptions {
 
 /** Default of {@linkcode RedisDirectoryOptions.connectTimeout}. */
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Milliseconds `close()` lets publishes under way finish (a shutdown's leaves). */
+const CLOSE_WAIT_MS = 2000;
 /** Guest numbers a node takes from Redis at once. */
 const GUEST_BLOCK = 256;
 /** Stream entries read back to find a room's history lines. */
@@ -301,10 +303,10 @@ export class RedisDirectory implements ChatDirectory {
     if (receivers === LINK_DOWN || receivers === 0) return LINK_DOWN;
   }
 
-  /** Lets publishes under way finish (at most 2 s), leaves the cluster, and disconnects. */
+  /** Lets publishes under way finish (at most `CLOSE_WAIT_MS`), leaves the cluster, and disconnects. */
   async close(): Promise<void> {
     await this.#liveness.stop();
-    await this.#link.close(2000);
+    await this.#link.close(CLOSE_WAIT_MS);
   }
 
   // ---- internals ----
