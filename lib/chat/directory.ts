@@ -29,8 +29,9 @@ export type MaybePromise<T> = T | Promise<T>;
 
 /**
  * The answer of a directory call when the link between servers is down:
- * the question could not be asked. (Only a directory shared by several
- * processes answers it; {@linkcode LocalDirectory} never does.)
+ * the question could not be asked. (A directory shared by several
+ * processes answers it; {@linkcode LocalDirectory} only to `send`, which
+ * the hub never calls for it: all its members are local.)
  */
 export const LINK_DOWN: unique symbol = Symbol("link down");
 
