@@ -4,7 +4,7 @@ import {
   formatAction,
   lineKind,
   parseCommand,
-  relayedText,
+  renderText,
   sanitizeText,
 } from "../lib/chat/protocol.ts";
 import type { ChatEvent } from "../lib/chat/events.ts";
@@ -131,22 +131,48 @@ Deno.test({
 
 Deno.test({
   permissions: "none",
-  name: "relayedText() renders each relayed event kind as its recipients read it",
+  name: "renderText() renders every event kind as a text member reads it",
   fn() {
     const cases: [ChatEvent, string | null][] = [
+      [
+        { type: "welcome", server: "demo", nick: "ann", online: 3, room: "lobby" },
+        "* welcome to demo, ann\n* 3 online; you are in lobby; type /help for commands",
+      ],
       [{ type: "message", room: "dev", from: "ann", text: "hi" }, "<ann> hi"],
       [{ type: "action", room: "dev", from: "ann", text: "waves" }, "<ann> *waves*"],
+      [{ type: "private", from: "ann", to: "bo", text: "psst" }, "[ann -> you] psst"],
+      [
+        { type: "history", room: "dev", kind: "message", from: "ann", text: "hi" },
+        "* history: <ann> hi",
+      ],
+      [
+        { type: "history", room: "dev", kind: "action", from: "ann", text: "waves" },
+        "* history: <ann> *waves*",
+      ],
       [{ type: "join", room: "dev", nick: "ann" }, "* ann joined dev"],
       [{ type: "leave", room: "dev", nick: "ann", reason: "quit" }, "* ann left (quit)"],
       [
         { type: "nick", room: "dev", from: "ann", to: "bo", self: false },
         "* ann is now known as bo",
       ],
-      [{ type: "private", from: "ann", to: "bo", text: "psst" }, "[ann -> you] psst"],
+      [
+        { type: "nick", room: "dev", from: "ann", to: "bo", self: true },
+        "* you are now known as bo",
+      ],
+      [{ type: "members", room: "dev", members: ["ann", "bo"] }, "* 2 in dev: ann, bo"],
+      [{ type: "rooms", rooms: [{ name: "dev", count: 2 }] }, "* 1 room: dev (2)"],
+      [
+        { type: "rooms", rooms: [{ name: "dev", count: 2 }, { name: "lobby", count: 1 }] },
+        "* 2 rooms: dev (2), lobby (1)",
+      ],
+      [{ type: "rooms", rooms: [] }, "* 0 rooms: "],
+      [{ type: "format", format: "text" }, "* format: text"],
       [{ type: "notice", text: "hello" }, "* hello"],
       [{ type: "error", code: "not_delivered", text: "down" }, "! down"],
-      [{ type: "format", format: "json" }, null],
     ];
-    for (const [event, text] of cases) equal(relayedText(event), text, event.type);
+    for (const [event, text] of cases) equal(renderText(event), text, event.type);
+    const members: ChatEvent = { type: "members", room: "dev", members: ["ann"] };
+    equal(renderText(members, "joined"), "* you joined dev; 1 here: ann");
+    equal(renderText(members, "welcome"), null, "the welcome said it: JSON only");
   },
 });

@@ -7,11 +7,8 @@ import { deepEqual, equal, match, ok } from "node:assert/strict";
 import type { ChatServer } from "../lib/server/serve_chat.ts";
 import { connectChat, type LineClient, syncWho, within } from "./helpers.ts";
 import { clusterKeys, PUBLISH } from "../lib/cluster/scripts.ts";
-import { redisMissing, RedisProcess, startNodes } from "./redis_helpers.ts";
+import { clusterTest } from "./redis_helpers.ts";
 import { connectWsChat, wsSyncWho } from "./ws_helpers.ts";
-
-const ignore = redisMissing !== null;
-const suffix = ignore ? ` (ignored: ${redisMissing})` : "";
 
 /** A TCP member switched to JSON events (it then also gets its own messages). */
 async function jsonMember(node: ChatServer): Promise<LineClient> {
@@ -31,14 +28,12 @@ async function messages(client: LineClient, count: number): Promise<string[]> {
   return texts;
 }
 
-Deno.test({
-  name: `cluster: 1,000 lines sent at once from 3 nodes reach every member in one order${suffix}`,
-  ignore,
-  async fn() {
-    await using redis = await RedisProcess.start();
-    await using cluster = await startNodes(redis, 3);
+clusterTest(
+  "1,000 lines sent at once from 3 nodes reach every member in one order",
+  3,
+  async ({ nodes }) => {
     const members: LineClient[] = [];
-    for (const node of cluster.nodes) {
+    for (const node of nodes) {
       for (let i = 0; i < 2; i++) members.push(await jsonMember(node));
     }
     // Everyone is in: each sees the last one join (or is the last one).
@@ -61,15 +56,12 @@ Deno.test({
     }
     await Promise.all(members.map((member) => member.close()));
   },
-});
+);
 
-Deno.test({
-  name: `cluster: /who, /rooms, /msg and history span nodes, TCP and WebSocket alike${suffix}`,
-  ignore,
-  async fn() {
-    await using redis = await RedisProcess.start();
-    await using cluster = await startNodes(redis, 2);
-    const [a, b] = cluster.nodes;
+clusterTest(
+  "/who, /rooms, /msg and history span nodes, TCP and WebSocket alike",
+  2,
+  async ({ nodes: [a, b] }) => {
     await using alice = await connectChat(a.addr); // TCP on node A
     await alice.send("/nick alice");
     await alice.nextMatching(/known as alice/);
@@ -105,15 +97,12 @@ Deno.test({
       "* history: <alice> *waves in dev*",
     ]);
   },
-});
+);
 
-Deno.test({
-  name: `cluster: two members on two nodes racing for one nick: one winner, 100 times${suffix}`,
-  ignore,
-  async fn() {
-    await using redis = await RedisProcess.start();
-    await using cluster = await startNodes(redis, 2);
-    const [a, b] = cluster.nodes;
+clusterTest(
+  "two members on two nodes racing for one nick: one winner, 100 times",
+  2,
+  async ({ nodes: [a, b] }) => {
     await using left = await connectChat(a.addr);
     await using right = await connectChat(b.addr);
     for (let race = 0; race < 100; race++) {
@@ -126,16 +115,12 @@ Deno.test({
       equal(answers.filter((answer) => answer === `! nick ${nick} is taken`).length, 1);
     }
   },
-});
+);
 
-Deno.test({
-  name:
-    `cluster: Redis killed and restarted: senders are told, then one gap notice, no duplicates${suffix}`,
-  ignore,
-  async fn() {
-    await using redis = await RedisProcess.start();
-    await using cluster = await startNodes(redis, 2);
-    const [a, b] = cluster.nodes;
+clusterTest(
+  "Redis killed and restarted: senders are told, then one gap notice, no duplicates",
+  2,
+  async ({ redis, nodes: [a, b] }) => {
     await using alice = await connectChat(a.addr);
     await using anne = await connectChat(a.addr); // alice's neighbour on node A
     await using bob = await connectChat(b.addr);
@@ -180,16 +165,12 @@ Deno.test({
     deepEqual(spoken, [`<${alice.nick}> after ${attempt}`, `<${alice.nick}> final`]);
     equal(failed.size, attempt, "every line said while Redis was away was refused, none lost");
   },
-});
+);
 
-Deno.test({
-  name:
-    `cluster: subscriptions killed by Redis (CLIENT KILL TYPE pubsub): caught up from the stream${suffix}`,
-  ignore,
-  async fn() {
-    await using redis = await RedisProcess.start();
-    await using cluster = await startNodes(redis, 2);
-    const [a, b] = cluster.nodes;
+clusterTest(
+  "subscriptions killed by Redis (CLIENT KILL TYPE pubsub): caught up from the stream",
+  2,
+  async ({ redis, nodes: [a, b] }) => {
     await using alice = await jsonMember(a);
     await using bob = await jsonMember(b);
     await alice.nextMatching(new RegExp(`"nick":"${bob.nick}"`));
@@ -243,16 +224,12 @@ Deno.test({
     }
     deepEqual(after.filter((line) => line.includes('"message"')), []);
   },
-});
+);
 
-Deno.test({
-  name:
-    `cluster: a room first entered while Redis is down gets its events once Redis is back${suffix}`,
-  ignore,
-  async fn() {
-    await using redis = await RedisProcess.start();
-    await using cluster = await startNodes(redis, 2);
-    const [a, b] = cluster.nodes;
+clusterTest(
+  "a room first entered while Redis is down gets its events once Redis is back",
+  2,
+  async ({ redis, nodes: [a, b] }) => {
     await using alice = await connectChat(a.addr);
     await using bob = await connectChat(b.addr);
     await redis.kill();
@@ -273,16 +250,12 @@ Deno.test({
       "node B to hear dev again",
     );
   },
-});
+);
 
-Deno.test({
-  name:
-    `cluster: what happened during a short outage is put right: nicks freed, no ghosts${suffix}`,
-  ignore,
-  async fn() {
-    await using redis = await RedisProcess.start();
-    await using cluster = await startNodes(redis, 2);
-    const [a, b] = cluster.nodes;
+clusterTest(
+  "what happened during a short outage is put right: nicks freed, no ghosts",
+  2,
+  async ({ redis, nodes: [a, b] }) => {
     await using alice = await connectChat(a.addr);
     const ghost = await connectChat(a.addr);
     await ghost.send("/nick ghost");
@@ -319,21 +292,59 @@ Deno.test({
       "ghost's nick to be freed",
     );
   },
+);
+
+clusterTest("an emptied room leaves nothing behind in Redis", 1, async ({ redis, nodes: [a] }) => {
+  await using alice = await connectChat(a.addr);
+  await alice.send("/join foo");
+  await alice.nextMatching(/you joined foo/);
+  await alice.send("said in foo");
+  await alice.send("/join bar");
+  await alice.nextMatching(/you joined bar/);
+  await syncWho(alice);
+  equal(await redis.command("KEYS", "test:room:foo*"), "*0\r\n");
 });
 
-Deno.test({
-  name: `cluster: an emptied room leaves nothing behind in Redis${suffix}`,
-  ignore,
-  async fn() {
-    await using redis = await RedisProcess.start();
-    await using cluster = await startNodes(redis, 1);
-    await using alice = await connectChat(cluster.nodes[0].addr);
-    await alice.send("/join foo");
-    await alice.nextMatching(/you joined foo/);
-    await alice.send("said in foo");
-    await alice.send("/join bar");
-    await alice.nextMatching(/you joined bar/);
-    await syncWho(alice);
-    equal(await redis.command("KEYS", "test:room:foo*"), "*0\r\n");
+clusterTest(
+  "each node replays its own --history length, from the shared stream",
+  [{ history: 3 }, { history: 30 }],
+  async ({ nodes: [short, long] }) => {
+    await using alice = await connectChat(short.addr);
+    await alice.write(
+      new TextEncoder().encode(Array.from({ length: 25 }, (_, i) => `line ${i}\n`).join("")),
+    );
+    await syncWho(alice); // said, in order, before the /who answer
+    const history = async (node: ChatServer) => {
+      await using client = await connectChat(node.addr);
+      return (await syncWho(client)).before.filter((line) => line.startsWith("* history: "));
+    };
+    const said = (from: number) =>
+      Array.from({ length: 25 - from }, (_, i) => `* history: <${alice.nick}> line ${from + i}`);
+    deepEqual(await history(short), said(22));
+    deepEqual(await history(long), said(0)); // not a second copy of another's settings
   },
-});
+);
+
+clusterTest(
+  "a rename takes the new nick, frees the old one and records it, at once",
+  2,
+  async ({ redis, nodes: [a, b] }) => {
+    await using alice = await connectChat(a.addr);
+    await using bob = await connectChat(b.addr);
+    const answer = /^(\* you are now known as|! nick)/;
+    await alice.send("/nick ann");
+    equal(await alice.nextMatching(answer), "* you are now known as ann");
+    await bob.send("/nick ann");
+    equal(await bob.nextMatching(answer), "! nick ann is taken");
+    await alice.send("/nick anna");
+    equal(await alice.nextMatching(answer), "* you are now known as anna");
+    await bob.send("/nick ann"); // free at once: no second step to wait for
+    equal(await bob.nextMatching(answer), "* you are now known as ann");
+    equal((await syncWho(alice)).who, "* 2 in lobby: anna, ann");
+    // Redis holds anna for alice, and alice's record says anna.
+    const keys = clusterKeys("test");
+    const ref = (await redis.command("GET", keys.nick("anna"))).split("\r\n")[1];
+    match(ref, /^[^/]+\/\d+$/);
+    match(await redis.command("HGET", keys.members, ref), /"n":"anna"/);
+  },
+);

@@ -605,3 +605,18 @@ Deno.test({
     deepEqual(watcher.take(), [`<${again.session.nick}> five`]);
   },
 });
+
+Deno.test({
+  ...pure,
+  name: "ChatHub announces the leaves of a dead node's members under its own announce limit",
+  fn() {
+    const { room, hub } = testHub({ announceLimit: 3 });
+    const [alice] = room(1);
+    hub.membersLost([
+      { roomKey: "lobby", room: "lobby", nick: "ann", left: 2 },
+      { roomKey: "lobby", room: "lobby", nick: "bo", left: 3 }, // 3 would hear it: quiet
+      { roomKey: "lobby", room: "lobby", nick: "cy", left: 0 }, // nobody left to tell
+    ]);
+    deepEqual(alice.take(), ["* ann left (connection lost)"]);
+  },
+});

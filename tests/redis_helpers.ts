@@ -12,15 +12,22 @@ import { within } from "./helpers.ts";
 import { type ServerProcess, startServer } from "./process_helpers.ts";
 import { throwawayRedisArgs } from "../scripts/cluster.ts";
 
-/** Why the Redis tests cannot run here, or null when they can. */
-export const redisMissing: string | null = await new Deno.Command("redis-server", {
-  args: ["--version"],
-  stdout: "null",
-  stderr: "null",
-}).output().then(
-  (out) => out.success ? null : "redis-server fails",
-  () => "redis-server is not installed",
-);
+/**
+ * Why the Redis tests cannot run here, or null when they can. (`Deno.Command`
+ * throws at once, not later, when the program is missing.)
+ */
+export const redisMissing: string | null = (() => {
+  try {
+    const { success } = new Deno.Command("redis-server", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    return success ? null : "redis-server --version failed";
+  } catch {
+    return "redis-server is not installed";
+  }
+})();
 
 /** A port that was free a moment ago (Redis cannot be told to pick one). */
 function freePort(): number {
@@ -29,6 +36,9 @@ function freePort(): number {
   listener.close();
   return port;
 }
+
+/** Ports tried before {@linkcode RedisProcess.start} gives up. */
+const START_ATTEMPTS = 5;
 
 /** A redis-server for one test. */
 export class RedisProcess implements AsyncDisposable {
@@ -39,11 +49,20 @@ export class RedisProcess implements AsyncDisposable {
     this.port = port;
   }
 
-  /** Starts an empty, non-persistent redis-server and waits until it answers. */
+  /**
+   * Starts an empty, non-persistent redis-server and waits until it
+   * answers. The port is chosen free, but another process may take it
+   * before Redis binds it: then Redis exits, or another server answers,
+   * and another port is tried.
+   */
   static async start(): Promise<RedisProcess> {
-    const redis = new RedisProcess(freePort());
-    await redis.#spawn();
-    return redis;
+    for (let attempt = 1;; attempt++) {
+      const redis = new RedisProcess(freePort());
+      if (await redis.#spawn()) return redis;
+      if (attempt === START_ATTEMPTS) {
+        throw new Error(`redis-server did not start on any of ${START_ATTEMPTS} ports`);
+      }
+    }
   }
 
   /** `redis://127.0.0.1:PORT`. */
@@ -83,37 +102,55 @@ export class RedisProcess implements AsyncDisposable {
 
   /** `kill -9`, as a crash would. */
   async kill(): Promise<void> {
-    this.#child?.kill("SIGKILL");
+    try {
+      this.#child?.kill("SIGKILL");
+    } catch { /* it has exited already */ }
     await this.#child?.status;
     this.#child = null;
   }
 
   /** Starts it again on the same port, empty. */
   async restart(): Promise<void> {
-    await this.#spawn();
+    if (!(await this.#spawn())) throw new Error(`port ${this.port} was taken meanwhile`);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.kill();
   }
 
-  async #spawn(): Promise<void> {
-    this.#child = new Deno.Command("redis-server", {
+  /**
+   * Spawns redis-server on this port; true once it answers as the process
+   * spawned (its pid in `INFO server`), false when it exited first (the
+   * port was taken) or another process answers there.
+   */
+  async #spawn(): Promise<boolean> {
+    const child = new Deno.Command("redis-server", {
       args: [...throwawayRedisArgs(this.port), "--protected-mode", "no"],
       stdout: "null",
       stderr: "null",
     }).spawn();
-    await within(
+    this.#child = child;
+    let exited = false;
+    const status = child.status.then(() => (exited = true));
+    const ours = await within(
       (async () => {
-        while (true) {
+        while (!exited) {
           try {
-            if ((await this.command("PING")).startsWith("+PONG")) return;
+            const info = await this.command("INFO", "server");
+            const pid = /process_id:(\d+)/.exec(info)?.[1];
+            if (pid !== undefined) return Number(pid) === child.pid;
           } catch { /* not yet listening */ }
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
+        return false;
       })(),
       "redis-server to start",
     );
+    if (!ours) {
+      await this.kill();
+      await status;
+    }
+    return ours;
   }
 }
 
@@ -122,12 +159,7 @@ export async function startNode(
   redis: RedisProcess,
   options: ServeChatOptions = {},
 ): Promise<ChatServer> {
-  const directory = await RedisDirectory.connect({
-    url: redis.url,
-    cluster: "test",
-    historyLines: options.history ?? 20,
-    announceLimit: options.announceLimit ?? 200,
-  });
+  const directory = await RedisDirectory.connect({ url: redis.url, cluster: "test" });
   const server = serveChat({
     hostname: "127.0.0.1",
     port: 0,
@@ -139,22 +171,6 @@ export async function startNode(
   });
   await server.ready;
   return server;
-}
-
-/** Every node of a test, stopped together. */
-export async function startNodes(
-  redis: RedisProcess,
-  count: number,
-  options: ServeChatOptions = {},
-): Promise<{ nodes: ChatServer[] } & AsyncDisposable> {
-  const nodes: ChatServer[] = [];
-  for (let i = 0; i < count; i++) nodes.push(await startNode(redis, options));
-  return {
-    nodes,
-    async [Symbol.asyncDispose]() {
-      await Promise.all(nodes.map((node) => node.shutdown()));
-    },
-  };
 }
 
 /** A `server.ts` process on the shared Redis, killed with `kill -9` at will. */
@@ -177,4 +193,39 @@ export async function startNodeProcess(
     "test",
     ...args,
   ]);
+}
+
+/** What {@linkcode clusterTest} gives its test: a fresh Redis and nodes on it. */
+export interface ClusterTestContext {
+  redis: RedisProcess;
+  nodes: ChatServer[];
+}
+
+/**
+ * A test against a real redis-server and chat nodes on it (`nodes` of
+ * them, or one per options object), all stopped afterwards; ignored, with
+ * the reason in its name, where redis-server is missing.
+ */
+export function clusterTest(
+  name: string,
+  nodes: number | ServeChatOptions[],
+  fn: (context: ClusterTestContext) => Promise<void>,
+): void {
+  Deno.test({
+    name: redisMissing === null
+      ? `cluster: ${name}`
+      : `cluster: ${name} (ignored: ${redisMissing})`,
+    ignore: redisMissing !== null,
+    async fn() {
+      await using redis = await RedisProcess.start();
+      const options = typeof nodes === "number" ? Array.from({ length: nodes }, () => ({})) : nodes;
+      const started: ChatServer[] = [];
+      try {
+        for (const each of options) started.push(await startNode(redis, each));
+        await fn({ redis, nodes: started });
+      } finally {
+        await Promise.all(started.map((node) => node.shutdown()));
+      }
+    },
+  });
 }

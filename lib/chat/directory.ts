@@ -24,16 +24,19 @@ import { nameKey } from "./names.ts";
 /** The key of the default room, which is never forgotten. */
 export const LOBBY_KEY: string = nameKey(DEFAULT_ROOM);
 
-/**
- * Whether joins and leaves are announced in a room where `others` members
- * would hear it (an `announceLimit` of 0: always).
- */
-export function announces(announceLimit: number, others: number): boolean {
-  return announceLimit === 0 || others < announceLimit;
-}
-
 /** A value now, or later. */
 export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * The answer of a directory call when the link between servers is down:
+ * the question could not be asked. (A directory shared by several
+ * processes answers it; {@linkcode LocalDirectory} only to `send`, which
+ * the hub never calls for it: all its members are local.)
+ */
+export const LINK_DOWN: unique symbol = Symbol("link down");
+
+/** The type of {@linkcode LINK_DOWN}. */
+export type LinkDown = typeof LINK_DOWN;
 
 /** Where a member lives, unique in the cluster: `NODE/ID`. */
 export type MemberRef = string;
@@ -76,6 +79,20 @@ export interface DirectoryListener {
   direct(ref: MemberRef, envelope: DirectEnvelope): void;
   /** A member of this node lost its nick (taken while the link was down): it becomes `guest`. */
   nickLost(ref: MemberRef, guest: string): void;
+  /**
+   * Members of a dead node were removed from their rooms (this node did
+   * it): the hub announces the leaves its rules allow.
+   */
+  membersLost(lost: readonly LostMember[]): void;
+}
+
+/** A member of a dead node, removed from its room. */
+export interface LostMember {
+  roomKey: string;
+  room: string;
+  nick: string;
+  /** Members left in the room. */
+  left: number;
 }
 
 /** What entering a room tells the joiner. */
@@ -89,9 +106,15 @@ export interface RoomEntry {
    * to here are its history, the later ones reach it live.
    */
   cursor: number;
+  /** The room's last messages up to `cursor`, oldest first (as many as asked for). */
+  history: HistoryEntry[];
 }
 
-/** Everything the hub asks of the world beyond its own members. */
+/**
+ * Everything the hub asks of the world beyond its own members. A call that
+ * needs the other servers answers {@linkcode LINK_DOWN} when it cannot
+ * reach them.
+ */
 export interface ChatDirectory {
   /** Where this node's members live (`NODE` of their refs). */
   readonly nodeId: string;
@@ -99,51 +122,58 @@ export interface ChatDirectory {
   attach(listener: DirectoryListener): void;
   /** A guest nick nobody holds (`guest-N`), registered to `ref`. */
   guest(ref: MemberRef): string;
-  /** Claims a nick key: true, false when taken, null when the link is down. */
-  claim(key: string, ref: MemberRef): MaybePromise<boolean | null>;
-  /** Frees a nick key held by `ref` (its old nick, after a rename). */
-  release(key: string, ref: MemberRef): void;
+  /**
+   * In one step: claims nick key `key` for `ref`, frees its old nick key
+   * `oldKey` (unless the same) and records `nick` as its nick. False when
+   * another member holds `key`.
+   */
+  rename(
+    ref: MemberRef,
+    oldKey: string,
+    key: string,
+    nick: string,
+  ): MaybePromise<boolean | LinkDown>;
   /** `ref` is gone: frees its nick key and forgets it. */
   leave(ref: MemberRef, key: string): void;
-  /** Who holds a nick key: a ref, null when nobody, undefined when the link is down. */
-  find(key: string): MaybePromise<MemberRef | null | undefined>;
+  /** Who holds a nick key: a ref, or null when nobody. */
+  find(key: string): MaybePromise<MemberRef | null | LinkDown>;
   /** Members on every node (as last known). */
   online(): number;
   /**
-   * Puts `ref` (known as `nick`) in a room; the answer comes once this node
-   * receives the room's events, or null when the link is down.
+   * Puts `ref` (known as `nick`) in a room; the answer (with the room's
+   * last `historyLines` messages) comes once this node receives the room's
+   * events.
    */
   enter(
     ref: MemberRef,
     nick: string,
     roomKey: string,
     room: string,
-  ): MaybePromise<RoomEntry | null>;
+    historyLines: number,
+  ): MaybePromise<RoomEntry | LinkDown>;
   /**
-   * Takes `ref` out of its room; answers how many members are left there,
-   * or null when the link is down (unknown: the leave is still announced
-   * to this node's members).
+   * Takes `ref` out of its room; answers how many members are left there
+   * (with the link down, unknown: the leave is still announced to this
+   * node's members).
    */
-  exit(ref: MemberRef, roomKey: string): MaybePromise<number | null>;
-  /** Records `ref`'s new nick (after a successful claim) in its room's member list. */
-  renamed(ref: MemberRef, nick: string): void;
-  /** The members of a room in join order, or null when the link is down. */
-  members(roomKey: string): MaybePromise<string[] | null>;
-  /** Rooms with members and their counts, or null when the link is down. */
-  rooms(): MaybePromise<RoomCount[] | null>;
+  exit(ref: MemberRef, roomKey: string): MaybePromise<number | LinkDown>;
+  /** The members of a room in join order. */
+  members(roomKey: string): MaybePromise<string[] | LinkDown>;
+  /** Rooms with members and their counts. */
+  rooms(): MaybePromise<RoomCount[] | LinkDown>;
   /**
    * Sends a room event to the room's members on every node (this node's
    * members through `roomEvent`); messages and actions join the history.
-   * Answers false when it reached only this node (the link is down).
+   * With the link down it reaches only this node's members.
    * `elsewhere`: deliver only to other nodes (this one is shutting down).
    */
-  publish(roomKey: string, envelope: RoomEnvelope, elsewhere?: boolean): MaybePromise<boolean>;
-  /** The room's last history lines said up to `cursor`, oldest first. */
-  history(roomKey: string, cursor: number): MaybePromise<HistoryEntry[]>;
-  /** Sends a direct event to a member of another node; false when it cannot. */
-  send(ref: MemberRef, envelope: DirectEnvelope): MaybePromise<boolean>;
-  /** Bytes of history kept on this node (0 when it lives elsewhere). */
-  readonly historyBytes: number;
+  publish(
+    roomKey: string,
+    envelope: RoomEnvelope,
+    elsewhere?: boolean,
+  ): MaybePromise<void | LinkDown>;
+  /** Sends a direct event to a member of another node. */
+  send(ref: MemberRef, envelope: DirectEnvelope): MaybePromise<void | LinkDown>;
   /** Finishes what is under way (publishes of a shutdown), then lets go. */
   close(): Promise<void>;
 }
@@ -177,6 +207,7 @@ export class LocalDirectory implements ChatDirectory {
     this.#history = new HistoryStore(history);
   }
 
+  /** Bytes of history kept (see `history.ts` for the accounting). */
   get historyBytes(): number {
     return this.#history.bytes;
   }
@@ -196,19 +227,19 @@ export class LocalDirectory implements ChatDirectory {
     return nick;
   }
 
-  claim(key: string, ref: MemberRef): boolean {
+  rename(ref: MemberRef, oldKey: string, key: string, nick: string): boolean {
     const holder = this.#nicks.get(key);
     if (holder !== undefined && holder !== ref) return false;
     this.#nicks.set(key, ref);
+    if (oldKey !== key) this.leave(ref, oldKey);
+    const roomKey = this.#where.get(ref);
+    const room = roomKey === undefined ? undefined : this.#rooms.get(roomKey);
+    if (room?.members.has(ref)) room.members.set(ref, nick);
     return true;
   }
 
-  release(key: string, ref: MemberRef): void {
-    if (this.#nicks.get(key) === ref) this.#nicks.delete(key);
-  }
-
   leave(ref: MemberRef, key: string): void {
-    this.release(key, ref);
+    if (this.#nicks.get(key) === ref) this.#nicks.delete(key);
   }
 
   find(key: string): MemberRef | null {
@@ -219,7 +250,13 @@ export class LocalDirectory implements ChatDirectory {
     return this.#where.size;
   }
 
-  enter(ref: MemberRef, nick: string, roomKey: string, name: string): RoomEntry {
+  enter(
+    ref: MemberRef,
+    nick: string,
+    roomKey: string,
+    name: string,
+    historyLines: number,
+  ): RoomEntry {
     let room = this.#rooms.get(roomKey);
     if (room === undefined) {
       room = { name, members: new Map(), history: this.#history.room(), events: 0 };
@@ -227,7 +264,13 @@ export class LocalDirectory implements ChatDirectory {
     }
     room.members.set(ref, nick);
     this.#where.set(ref, roomKey);
-    return { name: room.name, members: [...room.members.values()], cursor: room.events };
+    const history = historyLines === 0 ? [] : room.history.entries().slice(-historyLines);
+    return {
+      name: room.name,
+      members: [...room.members.values()],
+      cursor: room.events,
+      history,
+    };
   }
 
   exit(ref: MemberRef, roomKey: string): number {
@@ -242,12 +285,6 @@ export class LocalDirectory implements ChatDirectory {
     return room.members.size;
   }
 
-  renamed(ref: MemberRef, nick: string): void {
-    const roomKey = this.#where.get(ref);
-    const room = roomKey === undefined ? undefined : this.#rooms.get(roomKey);
-    if (room?.members.has(ref)) room.members.set(ref, nick);
-  }
-
   members(roomKey: string): string[] {
     return [...(this.#rooms.get(roomKey)?.members.values() ?? [])];
   }
@@ -258,7 +295,7 @@ export class LocalDirectory implements ChatDirectory {
       .map((room) => ({ name: room.name, count: room.members.size }));
   }
 
-  publish(roomKey: string, envelope: RoomEnvelope, elsewhere = false): boolean {
+  publish(roomKey: string, envelope: RoomEnvelope, elsewhere = false): void {
     const room = this.#rooms.get(roomKey);
     let seq: number | undefined;
     if (room !== undefined) {
@@ -271,33 +308,15 @@ export class LocalDirectory implements ChatDirectory {
     }
     envelope.seq = seq; // the envelope is the publisher's, made for this call
     if (!elsewhere) this.#listener?.roomEvent(roomKey, envelope);
-    return true;
   }
 
-  history(roomKey: string): HistoryEntry[] {
-    return this.#rooms.get(roomKey)?.history.entries() ?? [];
-  }
-
-  send(): boolean {
-    return false; // every member is local: the hub delivers directly
+  send(): LinkDown {
+    return LINK_DOWN; // every member is local: the hub never asks
   }
 
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-const GUEST_PREFIX = nameKey("guest-");
-const DIGIT_KEYS = new Set([..."0123456789"].map((digit) => nameKey(digit)));
-
-/**
- * True for the key (`nameKey(nick)`) of a nick that looks like a guest nick
- * (`guest-12`, or a look-alike of one): those are given by the server only, so that every node can hand
- * them out without asking the others.
- */
-export function isGuestKey(key: string): boolean {
-  if (!key.startsWith(GUEST_PREFIX) || key.length === GUEST_PREFIX.length) return false;
-  return [...key.slice(GUEST_PREFIX.length)].every((char) => DIGIT_KEYS.has(char));
 }
 
 /** The ref of local member number `id`. */

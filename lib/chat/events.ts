@@ -39,7 +39,8 @@ export type ErrorCode =
   | "too_much"
   | "not_delivered"
   | "idle"
-  | "too_slow";
+  | "too_slow"
+  | "internal_error";
 
 /** Every event a member can receive. */
 export type ChatEvent =

@@ -10,7 +10,7 @@ import type { SharedBucket } from "../support/shared_buckets.ts";
 import type { TokenBucket } from "../support/token_bucket.ts";
 import type { MemberRef } from "./directory.ts";
 import type { Outgoing, WireFormat } from "./events.ts";
-import type { Room } from "./room.ts";
+import type { LocalRoom } from "./local_rooms.ts";
 
 /** How the hub ends a member; the transport turns it into a close. */
 export type CloseKind = "quit" | "idle" | "slow" | "shutdown";
@@ -54,14 +54,32 @@ export class ChatSession {
   /** Where it lives in the cluster (`NODE/ID`). */
   readonly ref: MemberRef;
   readonly member: ChatMember;
+  /** Its nick (the commands, and a nick lost during an outage, change it). */
   nick: string;
-  room: Room<ChatSession> | null = null;
+
+  // Its life and order (hub.ts):
   /** True once the member has left (by any path). */
   ended = false;
-  /** Its queue overflowed; it is dropped when the current operation ends. */
+  /** Its queue overflowed (or its `deliver` threw); it is dropped when the current operation ends. */
   dropping = false;
   /** Non-empty lines accepted; the idle watch sees it change. */
   activity = 0;
+  /** A command it sent is still being answered (another node, Redis). */
+  busy = false;
+  /** Lines it sent meanwhile, run in order once the answer is in. */
+  readonly queue: string[] = [];
+
+  // Its room (local_rooms.ts):
+  room: LocalRoom | null = null;
+  /** Where its room's order stood when it entered (events up to here were its history). */
+  cursor = 0;
+  /**
+   * Events held back while its room's history is on the way, so it sees
+   * the history first; null when nothing is held.
+   */
+  held: { event: Outgoing; seq: number }[] | null = null;
+
+  // Its budgets (flood.ts):
   /** Made on the first line, full, so idle members stay small. */
   bucket: TokenBucket | null = null;
   /** Its address's line budget, shared with the address's other members (null when off). */
@@ -70,17 +88,6 @@ export class ChatSession {
   refusedRun = 0;
   /** When the current run of refusals began (ms). */
   refusedSince = 0;
-  /** Where its room's order stood when it entered (events up to here were its history). */
-  cursor = 0;
-  /** A command it sent is still being answered (another node, Redis). */
-  busy = false;
-  /** Lines it sent meanwhile, run in order once the answer is in. */
-  readonly queue: string[] = [];
-  /**
-   * Events held back while its room's history is on the way, so it sees
-   * the history first; null when nothing is held.
-   */
-  held: { event: Outgoing; seq: number }[] | null = null;
 
   constructor(ref: MemberRef, member: ChatMember, nick: string) {
     this.ref = ref;

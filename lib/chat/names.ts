@@ -346,3 +346,16 @@ function unicodeKey(name: string): string {
   for (const char of text) key += FOLDS.get(char) ?? char;
   return key.normalize("NFD");
 }
+
+const GUEST_PREFIX = nameKey("guest-");
+const DIGIT_KEYS = new Set([..."0123456789"].map((digit) => nameKey(digit)));
+
+/**
+ * True for the key (`nameKey(nick)`) of a nick that looks like a guest nick
+ * (`guest-12`, or a look-alike of one): those are given by the server only, so that every node can hand
+ * them out without asking the others.
+ */
+export function isGuestKey(key: string): boolean {
+  if (!key.startsWith(GUEST_PREFIX) || key.length === GUEST_PREFIX.length) return false;
+  return [...key.slice(GUEST_PREFIX.length)].every((char) => DIGIT_KEYS.has(char));
+}

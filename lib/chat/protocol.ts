@@ -1,7 +1,8 @@
 // deno-lint-ignore-file no-control-regex -- matching control characters is the point here
 /**
  * The chat protocol, pure: parse an input line into a command, sanitise
- * text, check nicks and room names, and format every outbound line.
+ * text, and the wording of every line the server sends
+ * ({@linkcode renderText}: the hub builds events, never text).
  *
  * Every line the server sends is one of three kinds, told apart by its
  * first characters:
@@ -42,6 +43,9 @@ export const USAGE = {
   me: "/me action",
   format: "/format text|json",
 } as const;
+
+/** How errors and notices say that the link between servers is down. */
+export const LINK_DOWN_TEXT = "the link between servers is down";
 
 /** Lines `/help` answers with (each is sent as a notice). */
 export const HELP_LINES: readonly string[] = [
@@ -190,36 +194,74 @@ export function lineKind(line: string): LineKind {
 }
 
 /**
- * The text line of an event relayed from the room or from another node, as
- * its recipients read it; null for kinds that are never relayed.
+ * Why a `members` event is sent, which its text says: the answer to `/who`,
+ * the room just joined with `/join`, or the lobby at connect (the welcome
+ * said it already: JSON clients only).
+ */
+export type MembersOccasion = "who" | "joined" | "welcome";
+
+/**
+ * The text a member reading lines sees for `event` (several lines are
+ * joined by LF), or null when the event is for JSON clients only. The one
+ * home of the protocol's wording: the hub builds events, never text.
  *
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
- * import { relayedText } from "./protocol.ts";
+ * import { renderText } from "./protocol.ts";
  *
- * equal(relayedText({ type: "join", room: "dev", nick: "ann" }), "* ann joined dev");
+ * equal(renderText({ type: "join", room: "dev", nick: "ann" }), "* ann joined dev");
+ * equal(renderText({ type: "members", room: "dev", members: ["ann"] }), "* 1 in dev: ann");
  * ```
  */
-export function relayedText(event: ChatEvent): string | null {
+export function renderText(event: ChatEvent, occasion: MembersOccasion = "who"): string | null {
   switch (event.type) {
+    case "welcome":
+      return [
+        formatNotice(`welcome to ${event.server}, ${event.nick}`),
+        formatNotice(`${event.online} online; you are in ${event.room}; type /help for commands`),
+      ].join("\n");
     case "message":
       return formatMessage(event.from, event.text);
     case "action":
       return formatAction(event.from, event.text);
+    case "private":
+      return formatPrivate(event.from, event.text);
+    case "history":
+      return formatHistory(
+        event.kind === "message"
+          ? formatMessage(event.from, event.text)
+          : formatAction(event.from, event.text),
+      );
     case "join":
       return formatNotice(`${event.nick} joined ${event.room}`);
     case "leave":
       return formatNotice(`${event.nick} left (${event.reason})`);
     case "nick":
-      return formatNotice(`${event.from} is now known as ${event.to}`);
-    case "private":
-      return formatPrivate(event.from, event.text);
-    case "error":
-      return formatError(event.text);
+      return formatNotice(
+        event.self
+          ? `you are now known as ${event.to}`
+          : `${event.from} is now known as ${event.to}`,
+      );
+    case "members": {
+      const { room, members } = event;
+      if (occasion === "welcome") return null;
+      return formatNotice(
+        occasion === "joined"
+          ? `you joined ${room}; ${members.length} here: ${members.join(", ")}`
+          : `${members.length} in ${room}: ${members.join(", ")}`,
+      );
+    }
+    case "rooms": {
+      const { rooms } = event;
+      const listed = rooms.map((room) => `${room.name} (${room.count})`).join(", ");
+      return formatNotice(`${rooms.length} ${rooms.length === 1 ? "room" : "rooms"}: ${listed}`);
+    }
+    case "format":
+      return formatNotice(`format: ${event.format}`);
     case "notice":
       return formatNotice(event.text);
-    default:
-      return null;
+    case "error":
+      return formatError(event.text);
   }
 }

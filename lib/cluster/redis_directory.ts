@@ -17,17 +17,19 @@
  *    meanwhile is removed.
  * 4. Unique nicks: claimed with one atomic step, freed on leave.
  * 5. A node that dies stops refreshing its key; within 15 s another node
- *    announces its members as gone (`connection lost`) and frees their nicks.
+ *    removes its members (its hub announces them gone, `connection lost`)
+ *    and frees their nicks (`node_liveness.ts`).
  * 6. History on join comes from the room's stream: the same on every node.
  *
  * @module
  */
 
 import {
-  announces,
   type ChatDirectory,
   type DirectEnvelope,
   type DirectoryListener,
+  LINK_DOWN,
+  type LinkDown,
   LOBBY_KEY,
   type MemberRef,
   type RoomEntry,
@@ -36,13 +38,9 @@ import {
 import type { ChatEvent, RoomCount } from "../chat/events.ts";
 import type { HistoryEntry } from "../chat/history.ts";
 import { nameKey } from "../chat/names.ts";
-import {
-  CLUSTER_HEARTBEAT_MS,
-  CLUSTER_NODE_TTL_MS,
-  CLUSTER_STREAM_LENGTH,
-  DEFAULT_CLUSTER,
-} from "../support/constants.ts";
+import { CLUSTER_STREAM_LENGTH, DEFAULT_CLUSTER } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
+import { type LocalMember, NodeLiveness } from "./node_liveness.ts";
 import { RedisLink } from "./redis_link.ts";
 import { encodeEnvelope, parseEnvelope, RoomFeeds } from "./room_feeds.ts";
 import {
@@ -50,10 +48,12 @@ import {
   type ClusterKeys,
   clusterKeys,
   ENTER,
+  enterKeys,
   EXIT,
+  exitKeys,
   MEMBERS,
+  nickKeys,
   PUBLISH,
-  REAP,
   RELEASE,
   RENAME,
   ROOMS,
@@ -65,10 +65,16 @@ export interface RedisDirectoryOptions {
   url: string;
   /** Servers with the same Redis and cluster name share their chat. @default {"parley"} */
   cluster?: string;
-  /** History lines replayed on join (0 = none). */
-  historyLines: number;
-  /** Rooms with more members do not announce leaves of dead nodes' members (0 = always). */
-  announceLimit: number;
+  /**
+   * Ignored: the hub asks for its own history length (`history`) on each
+   * join. @deprecated Give `history` to the server instead.
+   */
+  historyLines?: number;
+  /**
+   * Ignored: the hub applies its own `announceLimit` to the leaves of dead
+   * nodes' members. @deprecated Give `announceLimit` to the server instead.
+   */
+  announceLimit?: number;
   /** Receives the link's outages and their ends. @default {silent} */
   logger?: Logger;
   /** This node's id. @default {random} */
@@ -77,13 +83,10 @@ export interface RedisDirectoryOptions {
   connectTimeout?: number;
 }
 
-/** What this node knows of one of its members (to register it again). */
-interface LocalMember {
-  nick: string;
-  roomKey: string | null;
-  room: string;
-}
-
+/** Default of {@linkcode RedisDirectoryOptions.connectTimeout}. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Milliseconds `close()` lets publishes under way finish (a shutdown's leaves). */
+const CLOSE_WAIT_MS = 2000;
 /** Guest numbers a node takes from Redis at once. */
 const GUEST_BLOCK = 256;
 /** Stream entries read back to find a room's history lines. */
@@ -94,30 +97,35 @@ const STREAM_LENGTH = String(CLUSTER_STREAM_LENGTH);
 /** The cluster's directory: see the module documentation. */
 export class RedisDirectory implements ChatDirectory {
   readonly nodeId: string;
-  readonly historyBytes = 0;
-  readonly #options: RedisDirectoryOptions;
   readonly #keys: ClusterKeys;
   readonly #link: RedisLink;
   readonly #feeds: RoomFeeds;
-  readonly #log: Logger;
+  readonly #liveness: NodeLiveness;
   readonly #local = new Map<MemberRef, LocalMember>();
   #listener: DirectoryListener | null = null;
   #guests: number[] = [];
   #guestsComing = false;
   #fallbackGuests = 0;
-  #online = 0;
   /** Epochs this node has offered (a room's numbering starts one when it has none). */
   readonly #epochPrefix = `${crypto.randomUUID()}-`;
   #epochs = 0;
-  #heartbeat: ReturnType<typeof setInterval> | undefined;
 
   private constructor(options: RedisDirectoryOptions, link: RedisLink, log: Logger) {
-    this.#options = options;
     this.nodeId = options.nodeId ?? crypto.randomUUID().slice(0, 8);
     this.#keys = clusterKeys(options.cluster ?? DEFAULT_CLUSTER);
     this.#link = link;
-    this.#log = log;
     this.#feeds = new RoomFeeds(link, this.#keys, () => this.#listener);
+    this.#liveness = new NodeLiveness({
+      nodeId: this.nodeId,
+      link,
+      keys: this.#keys,
+      feeds: this.#feeds,
+      log,
+      local: this.#local,
+      listener: () => this.#listener,
+      claim: (key, ref) => this.#claim(key, ref),
+      nextGuest: () => this.#nextGuest(),
+    });
   }
 
   /**
@@ -126,20 +134,16 @@ export class RedisDirectory implements ChatDirectory {
    */
   static async connect(options: RedisDirectoryOptions): Promise<RedisDirectory> {
     const log = safeLogger(options.logger ?? silentLogger);
-    const link = await RedisLink.open(options.url, log, options.connectTimeout ?? 10_000);
+    const timeout = options.connectTimeout ?? CONNECT_TIMEOUT_MS;
+    const link = await RedisLink.open(options.url, log, timeout);
     const directory = new RedisDirectory(options, link, log);
-    link.onUp(() => link.background(directory.#maintain()));
     link.onResubscribed(() => link.background(directory.#feeds.catchUp()));
     await link.subscriber.subscribe(
       directory.#keys.nodeChannel(directory.nodeId),
       (message: string) => directory.#onDirect(message),
     );
-    await directory.#beat();
+    await directory.#liveness.start();
     await directory.#takeGuests();
-    directory.#heartbeat = setInterval(
-      () => link.background(directory.#maintain()),
-      CLUSTER_HEARTBEAT_MS,
-    );
     return directory;
   }
 
@@ -156,42 +160,42 @@ export class RedisDirectory implements ChatDirectory {
     return nick;
   }
 
-  async claim(key: string, ref: MemberRef): Promise<boolean | null> {
-    try {
-      return await this.#claim(key, ref); // the nick is recorded by `renamed`
-    } catch (error) {
-      this.#link.down(error);
-      return null;
-    }
-  }
-
-  release(key: string, ref: MemberRef): void {
-    this.#link.background(
-      this.#link.eval(RELEASE, [this.#keys.nick(key), this.#keys.nodeNicks(this.nodeId)], [
-        ref,
-        key,
-      ]),
+  async rename(
+    ref: MemberRef,
+    oldKey: string,
+    key: string,
+    nick: string,
+  ): Promise<boolean | LinkDown> {
+    const keys = [
+      this.#keys.nick(key),
+      this.#keys.nick(oldKey),
+      this.#keys.nodeNicks(this.nodeId),
+      this.#keys.members,
+    ];
+    const renamed = await this.#link.attempt(() =>
+      this.#link.eval(RENAME, keys, [ref, key, oldKey, nick])
     );
+    if (renamed === LINK_DOWN) return LINK_DOWN;
+    const member = this.#local.get(ref);
+    if (renamed === 1 && member !== undefined) member.nick = nick;
+    return renamed === 1;
   }
 
   leave(ref: MemberRef, key: string): void {
     this.#local.delete(ref);
-    this.release(key, ref);
+    this.#link.background(
+      this.#link.eval(RELEASE, nickKeys(this.#keys, this.nodeId, key), [ref, key]),
+    );
   }
 
-  async find(key: string): Promise<MemberRef | null | undefined> {
-    try {
-      return await this.#link.client.get(this.#keys.nick(key));
-    } catch (error) {
-      this.#link.down(error);
-      return undefined;
-    }
+  find(key: string): Promise<MemberRef | null | LinkDown> {
+    return this.#link.attempt(() => this.#link.client.get(this.#keys.nick(key)));
   }
 
   // ---- presence ----
 
   online(): number {
-    return Math.max(this.#online, this.#feeds.memberCount);
+    return Math.max(this.#liveness.online, this.#feeds.memberCount);
   }
 
   async enter(
@@ -199,60 +203,60 @@ export class RedisDirectory implements ChatDirectory {
     nick: string,
     roomKey: string,
     room: string,
-  ): Promise<RoomEntry | null> {
+    historyLines: number,
+  ): Promise<RoomEntry | LinkDown> {
     const member = this.#local.get(ref) ?? { nick, roomKey: null, room: "" };
     member.roomKey = roomKey;
     member.room = room;
     this.#local.set(ref, member);
-    try {
+    // With the link down, the member is registered again when it is back.
+    const reply = await this.#link.attempt(async () => {
       await this.#feeds.enter(roomKey);
-      const reply = await this.#link.eval(ENTER, this.#enterKeys(roomKey), [
+      const scan = historyLines === 0 ? "0" : String(HISTORY_SCAN);
+      return await this.#link.eval(ENTER, enterKeys(this.#keys, this.nodeId, roomKey), [
         ref,
         nick,
         roomKey,
         room,
-      ]);
-      const [name, cursor, ...records] = reply as [string, number, ...string[]];
-      member.room = name;
-      return { name, members: records.map(nickOf), cursor: Number(cursor) };
-    } catch (error) {
-      this.#link.down(error); // registered again when the link is back
-      return null;
-    }
+        scan,
+      ]) as [string, number, string[], string[]];
+    });
+    if (reply === LINK_DOWN) return LINK_DOWN;
+    const [name, cursor, records, payloads] = reply;
+    member.room = name;
+    return {
+      name,
+      members: records.map(nickOf),
+      cursor: Number(cursor),
+      history: historyOf(payloads, historyLines),
+    };
   }
 
-  async exit(ref: MemberRef, roomKey: string): Promise<number | null> {
+  exit(ref: MemberRef, roomKey: string): Promise<number | LinkDown> {
     const member = this.#local.get(ref);
     if (member !== undefined) member.roomKey = null; // (a move enters the next room at once)
     this.#feeds.exit(roomKey);
-    try {
-      return Number(
-        await this.#link.eval(EXIT, this.#exitKeys(roomKey), [ref, roomKey, LOBBY_KEY]),
-      );
-    } catch (error) {
-      this.#link.down(error); // what Redis still holds is removed when the link is back
-      return null;
-    }
+    // With the link down, what Redis still holds is removed when it is back.
+    return this.#link.attempt(async () =>
+      Number(
+        await this.#link.eval(EXIT, exitKeys(this.#keys, this.nodeId, roomKey), [
+          ref,
+          roomKey,
+          LOBBY_KEY,
+        ]),
+      )
+    );
   }
 
-  renamed(ref: MemberRef, nick: string): void {
-    const member = this.#local.get(ref);
-    if (member !== undefined) member.nick = nick;
-    this.#link.background(this.#link.eval(RENAME, [this.#keys.members], [ref, nick]));
+  members(roomKey: string): Promise<string[] | LinkDown> {
+    const keys = [this.#keys.roomMembers(roomKey), this.#keys.members];
+    return this.#link.attempt(async () =>
+      ((await this.#link.eval(MEMBERS, keys, [])) as string[]).map(nickOf)
+    );
   }
 
-  async members(roomKey: string): Promise<string[] | null> {
-    try {
-      const keys = [this.#keys.roomMembers(roomKey), this.#keys.members];
-      return ((await this.#link.eval(MEMBERS, keys, [])) as string[]).map(nickOf);
-    } catch (error) {
-      this.#link.down(error);
-      return null;
-    }
-  }
-
-  async rooms(): Promise<RoomCount[] | null> {
-    try {
+  rooms(): Promise<RoomCount[] | LinkDown> {
+    return this.#link.attempt(async () => {
       const pairs = await this.#link.eval(ROOMS, [this.#keys.rooms], [
         this.#keys.roomChannel(""),
       ]) as (string | number)[];
@@ -261,221 +265,55 @@ export class RedisDirectory implements ChatDirectory {
         rooms.push({ name: String(pairs[i]), count: Number(pairs[i + 1]) });
       }
       return rooms;
-    } catch (error) {
-      this.#link.down(error);
-      return null;
-    }
+    });
   }
 
   // ---- events ----
 
-  publish(roomKey: string, envelope: RoomEnvelope, elsewhere = false): Promise<boolean> {
-    const published = this.#link.eval(
-      PUBLISH,
-      [this.#keys.seq(roomKey), this.#keys.stream(roomKey), this.#keys.epoch(roomKey)],
-      [
-        this.#keys.roomChannel(roomKey),
-        encodeEnvelope(envelope),
-        STREAM_LENGTH,
-        `${this.#epochPrefix}${++this.#epochs}`,
-      ],
-    );
-    return this.#link.track(published.then(() => true, (error) => {
-      this.#link.down(error);
-      // This node's members still hear each other.
-      if (!elsewhere) this.#listener?.roomEvent(roomKey, envelope);
-      return false;
-    }));
+  async publish(
+    roomKey: string,
+    envelope: RoomEnvelope,
+    elsewhere = false,
+  ): Promise<void | LinkDown> {
+    const published = await this.#link.track(this.#link.attempt(() =>
+      this.#link.eval(
+        PUBLISH,
+        [this.#keys.seq(roomKey), this.#keys.stream(roomKey), this.#keys.epoch(roomKey)],
+        [
+          this.#keys.roomChannel(roomKey),
+          encodeEnvelope(envelope),
+          STREAM_LENGTH,
+          `${this.#epochPrefix}${++this.#epochs}`,
+        ],
+      )
+    ));
+    if (published !== LINK_DOWN) return;
+    // This node's members still hear each other.
+    if (!elsewhere) this.#listener?.roomEvent(roomKey, envelope);
+    return LINK_DOWN;
   }
 
-  async history(roomKey: string, cursor: number): Promise<HistoryEntry[]> {
-    const lines = this.#options.historyLines;
-    if (lines === 0 || cursor === 0) return [];
-    try {
-      const entries = await this.#link.client.xRevRange(
-        this.#keys.stream(roomKey),
-        `${cursor}-1`,
-        "-",
-        { COUNT: HISTORY_SCAN },
-      );
-      const history: HistoryEntry[] = [];
-      for (const entry of entries) {
-        const envelope = parseEnvelope(String(entry.message.p));
-        const event = envelope?.event;
-        if (event?.type !== "message" && event?.type !== "action") continue;
-        history.push({
-          kind: event.type,
-          from: event.from,
-          text: event.text,
-          ts: envelope!.ts,
-          bytes: 0,
-        });
-        if (history.length === lines) break;
-      }
-      return history.reverse();
-    } catch (error) {
-      this.#link.down(error);
-      return [];
-    }
-  }
-
-  async send(ref: MemberRef, envelope: DirectEnvelope): Promise<boolean> {
+  async send(ref: MemberRef, envelope: DirectEnvelope): Promise<void | LinkDown> {
     const node = ref.slice(0, ref.indexOf("/"));
     const payload = JSON.stringify({ r: ref, e: envelope.event, t: envelope.ts, f: envelope.from });
-    try {
-      return (await this.#link.client.publish(this.#keys.nodeChannel(node), payload)) > 0;
-    } catch (error) {
-      this.#link.down(error);
-      return false;
-    }
+    const receivers = await this.#link.attempt(() =>
+      this.#link.client.publish(this.#keys.nodeChannel(node), payload)
+    );
+    // Nobody listening: its node is gone (the link to it is down).
+    if (receivers === LINK_DOWN || receivers === 0) return LINK_DOWN;
   }
 
-  /** Lets publishes under way finish (at most 2 s), leaves the cluster, and disconnects. */
+  /** Lets publishes under way finish (at most `CLOSE_WAIT_MS`), leaves the cluster, and disconnects. */
   async close(): Promise<void> {
-    clearInterval(this.#heartbeat);
-    try {
-      await this.#link.client.del(this.#keys.node(this.nodeId));
-      await this.#link.client.sRem(this.#keys.nodes, this.nodeId);
-    } catch { /* down: the key expires by itself */ }
-    await this.#link.close(2000);
-  }
-
-  // ---- liveness ----
-
-  /** Refreshes this node's key, and reaps nodes whose key has expired. */
-  async #beat(): Promise<void> {
-    try {
-      const was = await this.#link.client.set(this.#keys.node(this.nodeId), "1", {
-        PX: CLUSTER_NODE_TTL_MS,
-        GET: true,
-      });
-      await this.#link.client.sAdd(this.#keys.nodes, this.nodeId);
-      // Our key had expired (a long outage) or Redis restarted empty.
-      if (was === null && this.#local.size > 0) await this.#reconcile();
-      this.#online = await this.#link.client.hLen(this.#keys.members);
-      for (const node of await this.#link.client.sMembers(this.#keys.nodes)) {
-        if (node === this.nodeId) continue;
-        if (await this.#link.client.exists(this.#keys.node(node))) continue;
-        await this.#reap(node);
-      }
-    } catch (error) {
-      this.#link.down(error);
-    }
-  }
-
-  /**
-   * Every heartbeat, and when the link is back: after any failure, put this
-   * node's state in Redis right and catch the rooms up; then the heartbeat.
-   */
-  async #maintain(): Promise<void> {
-    if (this.#link.takeDirty()) {
-      try {
-        await this.#reconcile();
-        await this.#feeds.catchUp();
-      } catch (error) {
-        this.#link.down(error); // dirty again: the next beat tries again
-      }
-    }
-    await this.#beat();
-  }
-
-  /**
-   * Puts Redis's view of this node right after an outage: what it holds for
-   * members gone meanwhile is removed, and every member is registered
-   * again (a nick taken meanwhile makes its member a guest, told so).
-   */
-  async #reconcile(): Promise<void> {
-    const nodeMembers = await this.#link.client.sMembers(this.#keys.nodeMembers(this.nodeId));
-    for (const ref of nodeMembers) {
-      if (this.#local.get(ref)?.roomKey) continue;
-      const record = await this.#link.client.hGet(this.#keys.members, ref);
-      const roomKey = record === null ? null : roomOf(record);
-      if (roomKey === null) {
-        await this.#link.client.sRem(this.#keys.nodeMembers(this.nodeId), ref);
-      } else {
-        await this.#link.eval(EXIT, this.#exitKeys(roomKey), [ref, roomKey, LOBBY_KEY]);
-      }
-    }
-    const held = new Set([...this.#local.values()].map((member) => nameKey(member.nick)));
-    for (const key of await this.#link.client.sMembers(this.#keys.nodeNicks(this.nodeId))) {
-      if (held.has(key)) continue;
-      // Freed only if one of this node's members still holds it (another
-      // node may have claimed it meanwhile); it leaves this node's set anyway.
-      const holder = await this.#link.client.get(this.#keys.nick(key));
-      const ours = holder !== null && holder.startsWith(`${this.nodeId}/`) ? holder : "";
-      await this.#link.eval(RELEASE, [this.#keys.nick(key), this.#keys.nodeNicks(this.nodeId)], [
-        ours,
-        key,
-      ]);
-    }
-    for (const [ref, member] of this.#local) {
-      if (!(await this.#claim(nameKey(member.nick), ref))) {
-        const guest = this.#nextGuest();
-        member.nick = guest;
-        await this.#claim(nameKey(guest), ref);
-        this.#listener?.nickLost(ref, guest);
-      }
-      if (member.roomKey !== null) {
-        await this.#link.eval(ENTER, this.#enterKeys(member.roomKey), [
-          ref,
-          member.nick,
-          member.roomKey,
-          member.room,
-        ]);
-      }
-    }
-  }
-
-  /** Announces a dead node's members as gone and frees their nicks (one node does it). */
-  async #reap(node: string): Promise<void> {
-    const won = await this.#link.client.set(this.#keys.reaper(node), this.nodeId, {
-      NX: true,
-      PX: 30_000,
-    });
-    if (won === null) return;
-    const keys = [
-      this.#keys.nodeMembers(node),
-      this.#keys.nodeNicks(node),
-      this.#keys.members,
-      this.#keys.nodes,
-      this.#keys.node(node),
-      this.#keys.rooms,
-    ];
-    const gone = await this.#link.eval(REAP, keys, [
-      node,
-      this.#keys.roomChannel(""),
-      LOBBY_KEY,
-      this.#keys.nick(""),
-    ]) as (string | number)[];
-    this.#log({
-      event: "warning",
-      reason: `node ${node} is gone; ${gone.length / 4} of its members leave`,
-    });
-    const limit = this.#options.announceLimit;
-    for (let i = 0; i < gone.length; i += 4) {
-      const left = Number(gone[i + 3]);
-      if (left === 0 || !announces(limit, left)) continue;
-      this.#link.background(this.publish(String(gone[i]), {
-        event: {
-          type: "leave",
-          room: String(gone[i + 1]),
-          nick: String(gone[i + 2]),
-          reason: "connection lost",
-        },
-        ts: Date.now(),
-        origin: null,
-        echo: false,
-      }));
-    }
+    await this.#liveness.stop();
+    await this.#link.close(CLOSE_WAIT_MS);
   }
 
   // ---- internals ----
 
   #claim(key: string, ref: MemberRef): Promise<boolean> {
-    return this.#link.eval(CLAIM, [this.#keys.nick(key), this.#keys.nodeNicks(this.nodeId)], [
-      ref,
-      key,
-    ]).then((won) => won === 1);
+    return this.#link.eval(CLAIM, nickKeys(this.#keys, this.nodeId, key), [ref, key])
+      .then((won) => won === 1);
   }
 
   /** A guest nick from this node's block, or, out of numbers, one with this node's id in it. */
@@ -504,30 +342,6 @@ export class RedisDirectory implements ChatDirectory {
       this.#listener?.direct(r, { event: e as ChatEvent, ts: t, from: f });
     } catch { /* not ours */ }
   }
-
-  /** KEYS[1..4] of both ENTER and EXIT: where a member's place in a room is kept. */
-  #placeKeys(roomKey: string): string[] {
-    return [
-      this.#keys.members,
-      this.#keys.roomMembers(roomKey),
-      this.#keys.rooms,
-      this.#keys.nodeMembers(this.nodeId),
-    ];
-  }
-
-  #enterKeys(roomKey: string): string[] {
-    return [...this.#placeKeys(roomKey), this.#keys.joins, this.#keys.seq(roomKey)];
-  }
-
-  #exitKeys(roomKey: string): string[] {
-    const keys = this.#keys;
-    return [
-      ...this.#placeKeys(roomKey),
-      keys.seq(roomKey),
-      keys.epoch(roomKey),
-      keys.stream(roomKey),
-    ];
-  }
 }
 
 /** The nick in a member record (`{"n": ...}`). */
@@ -539,11 +353,21 @@ function nickOf(record: string): string {
   }
 }
 
-/** The room key in a member record (`{"r": ...}`), or null. */
-function roomOf(record: string): string | null {
-  try {
-    return JSON.parse(record).r ?? null;
-  } catch {
-    return null;
+/** The last `lines` messages and actions of stream payloads (newest first), oldest first. */
+function historyOf(payloads: string[], lines: number): HistoryEntry[] {
+  const history: HistoryEntry[] = [];
+  for (const payload of payloads) {
+    if (history.length === lines) break;
+    const envelope = parseEnvelope(payload);
+    const event = envelope?.event;
+    if (event?.type !== "message" && event?.type !== "action") continue;
+    history.push({
+      kind: event.type,
+      from: event.from,
+      text: event.text,
+      ts: envelope!.ts,
+      bytes: 0,
+    });
   }
+  return history.reverse();
 }

@@ -8,6 +8,7 @@
  */
 
 import { createClient } from "redis";
+import { LINK_DOWN, type LinkDown } from "../chat/directory.ts";
 import { ConnectionError } from "../support/errors.ts";
 import { settleWithin } from "../support/deadline.ts";
 import type { Logger } from "../support/log.ts";
@@ -17,7 +18,6 @@ type RedisClient = ReturnType<typeof createClient>;
 
 /** The two connections to Redis and their state. */
 export class RedisLink {
-  readonly url: string;
   /** Commands and scripts. */
   readonly client: RedisClient;
   /** Subscriptions only (node-redis resubscribes by itself after a reconnect). */
@@ -31,7 +31,6 @@ export class RedisLink {
   #closed = false;
 
   private constructor(url: string, logger: Logger) {
-    this.url = url;
     this.#log = logger;
     this.client = createClient({
       url,
@@ -71,11 +70,6 @@ export class RedisLink {
     return link;
   }
 
-  /** True between an outage's first failure and the reconnection. */
-  get isDown(): boolean {
-    return this.#down;
-  }
-
   /** Calls `listener` each time the command client is back after an outage. */
   onUp(listener: () => void): void {
     this.#onUp.push(listener);
@@ -107,6 +101,19 @@ export class RedisLink {
     if (!this.#dirty || !this.client.isReady) return false;
     this.#dirty = false;
     return true;
+  }
+
+  /**
+   * Runs `work` (commands on this link): its answer, or, when it fails,
+   * {@linkcode LINK_DOWN} (the failure noted as an outage).
+   */
+  async attempt<T>(work: () => Promise<T>): Promise<T | LinkDown> {
+    try {
+      return await work();
+    } catch (error) {
+      this.down(error);
+      return LINK_DOWN;
+    }
   }
 
   /** Runs a Lua script. */

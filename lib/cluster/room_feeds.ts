@@ -119,21 +119,18 @@ export class RoomFeeds {
    */
   async catchUp(): Promise<void> {
     for (const [roomKey, feed] of this.#feeds) {
-      try {
-        if (!feed.synced) {
-          await this.#setUp(roomKey, feed);
-          continue;
-        }
-        const before = feed.sequencer.epoch;
-        const [epoch, seq] = await this.#roomState(roomKey);
-        // A live event of a new numbering came while this was read: it is
-        // newer than what was read, and its own jump is filled by itself.
-        if (feed.sequencer.epoch !== before) continue;
-        this.#act(roomKey, feed, feed.sequencer.resync(epoch, seq));
-      } catch (error) {
-        this.#link.down(error);
-      }
+      await this.#link.attempt(() => this.#catchUpFeed(roomKey, feed));
     }
+  }
+
+  async #catchUpFeed(roomKey: string, feed: Feed): Promise<void> {
+    if (!feed.synced) return await this.#setUp(roomKey, feed);
+    const before = feed.sequencer.epoch;
+    const [epoch, seq] = await this.#roomState(roomKey);
+    // A live event of a new numbering came while this was read: it is
+    // newer than what was read, and its own jump is filled by itself.
+    if (feed.sequencer.epoch !== before) return;
+    this.#act(roomKey, feed, feed.sequencer.resync(epoch, seq));
   }
 
   /** Subscribes first, then reads where the room stands, then replays what came meanwhile. */

@@ -70,10 +70,12 @@ return {epoch, seq}
 
 /**
  * Puts a member in a room (idempotent: a member already there keeps its
- * place). KEYS: members, room members, rooms, node members, joins, room
- * seq. ARGV: ref, nick, room key, room name. Returns the room's name, its
- * event number now (the joiner's history cursor), then each member's
- * record in join order.
+ * place), and reads its history in the same step. KEYS: members, room
+ * members, rooms, node members, joins, room seq, room stream. ARGV: ref,
+ * nick, room key, room name, stream entries to read back for history (0:
+ * none). Returns the room's name, its event number now (the joiner's
+ * history cursor), each member's record in join order, and the payloads
+ * of the stream's last entries up to the cursor, newest first.
  */
 export const ENTER = `
 redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[4])
@@ -84,14 +86,25 @@ if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
 end
 redis.call('SADD', KEYS[4], ARGV[1])
 local refs = redis.call('ZRANGE', KEYS[2], 0, -1)
-local out = {name, tonumber(redis.call('GET', KEYS[6]) or '0')}
+local cursor = tonumber(redis.call('GET', KEYS[6]) or '0')
+local members = {}
 if #refs > 0 then
   local records = redis.call('HMGET', KEYS[1], unpack(refs))
   for i = 1, #records do
-    if records[i] then out[#out + 1] = records[i] end
+    if records[i] then members[#members + 1] = records[i] end
   end
 end
-return out
+local history = {}
+if tonumber(ARGV[5]) > 0 and cursor > 0 then
+  local entries = redis.call('XREVRANGE', KEYS[7], cursor .. '-1', '-', 'COUNT', ARGV[5])
+  for i = 1, #entries do
+    local fields = entries[i][2]
+    for f = 1, #fields, 2 do
+      if fields[f] == 'p' then history[#history + 1] = fields[f + 1] end
+    end
+  end
+end
+return {name, cursor, members, history}
 `;
 
 /**
@@ -149,6 +162,7 @@ return out
 /**
  * Claims a nick key for a ref (again, if it already holds it). KEYS: nick,
  * node nicks. ARGV: ref, nick key. Returns 1, or 0 when another holds it.
+ * (A guest nick, and every nick again after an outage.)
  */
 export const CLAIM = `
 local holder = redis.call('GET', KEYS[1])
@@ -165,13 +179,28 @@ redis.call('SREM', KEYS[2], ARGV[2])
 return 1
 `;
 
-/** Records a member's new nick. KEYS: members. ARGV: ref, nick. */
+/**
+ * A rename, in one step: claims the new nick key, frees the old one (held
+ * by the ref) and records the new nick in the member's record. KEYS: new
+ * nick, old nick, node nicks, members. ARGV: ref, new nick key, old nick
+ * key, nick. Returns 1, or 0 (and changes nothing) when another holds the
+ * new nick.
+ */
 export const RENAME = `
-local record = redis.call('HGET', KEYS[1], ARGV[1])
-if not record then return 0 end
-local decoded = cjson.decode(record)
-decoded.n = ARGV[2]
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(decoded))
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[2])
+if ARGV[3] ~= ARGV[2] then
+  if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+  redis.call('SREM', KEYS[3], ARGV[3])
+end
+local record = redis.call('HGET', KEYS[4], ARGV[1])
+if record then
+  local decoded = cjson.decode(record)
+  decoded.n = ARGV[4]
+  redis.call('HSET', KEYS[4], ARGV[1], cjson.encode(decoded))
+end
 return 1
 `;
 
@@ -210,3 +239,33 @@ redis.call('DEL', KEYS[1], KEYS[2], KEYS[5])
 redis.call('SREM', KEYS[4], ARGV[1])
 return out
 `;
+
+/** KEYS[1..4] of both ENTER and EXIT: where a member's place in a room is kept. */
+function placeKeys(keys: ClusterKeys, nodeId: string, roomKey: string): string[] {
+  return [keys.members, keys.roomMembers(roomKey), keys.rooms, keys.nodeMembers(nodeId)];
+}
+
+/** The KEYS of {@linkcode ENTER} for a member of node `nodeId`. */
+export function enterKeys(keys: ClusterKeys, nodeId: string, roomKey: string): string[] {
+  return [
+    ...placeKeys(keys, nodeId, roomKey),
+    keys.joins,
+    keys.seq(roomKey),
+    keys.stream(roomKey),
+  ];
+}
+
+/** The KEYS of {@linkcode EXIT} for a member of node `nodeId`. */
+export function exitKeys(keys: ClusterKeys, nodeId: string, roomKey: string): string[] {
+  return [
+    ...placeKeys(keys, nodeId, roomKey),
+    keys.seq(roomKey),
+    keys.epoch(roomKey),
+    keys.stream(roomKey),
+  ];
+}
+
+/** The KEYS of {@linkcode CLAIM} and of {@linkcode RELEASE}. */
+export function nickKeys(keys: ClusterKeys, nodeId: string, nickKey: string): string[] {
+  return [keys.nick(nickKey), keys.nodeNicks(nodeId)];
+}

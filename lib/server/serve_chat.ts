@@ -70,7 +70,10 @@ export interface ServeChatOptions extends ChatHubOptions {
   /**
    * Where nicks, rooms and history live beyond this process: a
    * `RedisDirectory` (lib/cluster/) shares them with other servers; it is
-   * closed when the server finishes. @default {this process's memory}
+   * closed when the server finishes. `history` and `announceLimit` apply
+   * to it as they are given here (the hub passes them on each call);
+   * `historyBytes` and `roomHistoryBytes` bound this process's memory only.
+   * @default {this process's memory}
    */
   directory?: ChatDirectory;
 }

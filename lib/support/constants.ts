@@ -102,15 +102,6 @@ export const MIN_INPUT_BYTES_RATE = 16 * 1024;
 /** See {@linkcode MIN_INPUT_BYTES_RATE}. */
 export const MIN_INPUT_BYTES_BURST = 64 * 1024;
 
-/** Lines a member may send while one of its commands awaits another node's answer. */
-export const MAX_QUEUED_LINES = 64;
-
-/** Events held for a joining member while its room's history is on the way. */
-export const MAX_HELD_EVENTS = 1000;
-
-/** Private-message budgets (sender address, recipient) a node keeps at most. */
-export const MAX_PRIVATE_BUDGETS = 10_000;
-
 /** Name of the cluster when `--redis` is given without `--cluster`. */
 export const DEFAULT_CLUSTER = "parley";
 
@@ -177,9 +168,6 @@ export const CHAT_READ_BUFFER_GROWN_BYTES = 16 * 1024;
 
 /** Size of the buffer each echo connection reads into (reused for every read). */
 export const ECHO_READ_BUFFER_BYTES = 64 * 1024;
-
-/** Milliseconds a dropped (too slow) client gets to take its final notice. */
-export const SLOW_CLIENT_GRACE_MS = 250;
 
 /**
  * Milliseconds a client that is leaving (quit, idle, end of input) gets to

@@ -1,0 +1,241 @@
+/**
+ * The chat's commands (`/nick`, `/join`, `/msg`, …, and a plain line said
+ * to the room), run against a narrow {@linkcode CommandContext}: the hub
+ * runs them in each member's order, with the fault boundary around them.
+ * A new command is a case here, and its parsing and wording in
+ * `protocol.ts`. Pure.
+ *
+ * A command whose answer comes from another node returns a promise; the
+ * hub holds the member's next lines until it settles.
+ *
+ * @module
+ */
+
+import { CLOSE_GRACE_MS } from "../support/constants.ts";
+import type { Logger } from "../support/log.ts";
+import { type ChatDirectory, LINK_DOWN, type MaybePromise, type MemberRef } from "./directory.ts";
+import type { FloodControl } from "./flood.ts";
+import type { LocalRooms } from "./local_rooms.ts";
+import type { ChatSession, MemberClose } from "./member.ts";
+import { checkNick, checkRoom, isGuestKey, nameKey, normalizeRoom } from "./names.ts";
+import { type ChatCommand, HELP_LINES, LINK_DOWN_TEXT } from "./protocol.ts";
+import type { ChatHubSettings } from "./settings.ts";
+
+/** What the commands may use of their hub. */
+export interface CommandContext {
+  readonly settings: ChatHubSettings;
+  readonly directory: ChatDirectory;
+  /** This node's rooms, and delivery to its members. */
+  readonly rooms: LocalRooms;
+  readonly flood: FloodControl;
+  readonly log: Logger;
+  /** The hub's clock (ms). */
+  now(): number;
+  /** This node's member of `ref`, if it has it. */
+  local(ref: MemberRef): ChatSession | undefined;
+  /** Uses a value now, or once it resolves (as a hub operation of its own). */
+  after<T, R = void>(value: MaybePromise<T>, next: (value: T) => MaybePromise<R>): MaybePromise<R>;
+  /** Runs work nobody waits for; a failure is logged. */
+  background(work: MaybePromise<unknown>): void;
+  /** Ends a member: its one way out. */
+  end(session: ChatSession, reason: string, close: MemberClose | null): void;
+}
+
+/** Runs one command of `session`. */
+export function runCommand(
+  context: CommandContext,
+  session: ChatSession,
+  command: ChatCommand,
+): MaybePromise<void> {
+  const { rooms } = context;
+  switch (command.kind) {
+    case "say":
+    case "me":
+      return say(context, session, command.kind === "say" ? "message" : "action", command.text);
+    case "msg":
+      return privateMessage(context, session, command.nick, command.text);
+    case "nick":
+      return rename(context, session, command.nick);
+    case "join":
+      return move(context, session, command.room);
+    case "who":
+      return who(context, session);
+    case "rooms":
+      return listRooms(context, session);
+    case "help":
+      for (const line of HELP_LINES) rooms.send(session, rooms.notice(line));
+      return;
+    case "format":
+      session.member.format = command.format;
+      return rooms.send(session, rooms.event({ type: "format", format: command.format }));
+    case "quit":
+      rooms.send(session, rooms.notice("bye"));
+      return context.end(
+        session,
+        command.reason === "" ? "quit" : `quit: ${command.reason}`,
+        { kind: "quit", reason: "quit", last: null, graceMs: CLOSE_GRACE_MS },
+      );
+    case "usage":
+      return rooms.error(session, "usage", `usage: ${command.usage}`);
+    case "unknown":
+      return rooms.error(
+        session,
+        "unknown_command",
+        `unknown command /${command.name}; type /help for the list`,
+      );
+  }
+}
+
+function say(
+  context: CommandContext,
+  session: ChatSession,
+  kind: "message" | "action",
+  text: string,
+): void {
+  const room = session.room;
+  if (room === null) {
+    return context.rooms.error(session, "not_delivered", "not delivered: you are in no room");
+  }
+  const published = context.directory.publish(room.key, {
+    event: { type: kind, room: room.name, from: session.nick, text },
+    ts: context.now(),
+    origin: session.ref,
+    echo: true,
+  });
+  context.background(context.after(published, (answer) => {
+    if (answer === LINK_DOWN && !session.ended) {
+      context.rooms.error(
+        session,
+        "not_delivered",
+        `not delivered to other servers: ${LINK_DOWN_TEXT}; only people on this server saw it`,
+      );
+    }
+  }));
+}
+
+function privateMessage(
+  context: CommandContext,
+  session: ChatSession,
+  nick: string,
+  text: string,
+): MaybePromise<void> {
+  const { rooms } = context;
+  return context.after(context.directory.find(nameKey(nick)), (ref) => {
+    if (ref === LINK_DOWN) {
+      return rooms.error(session, "not_delivered", `not delivered: ${LINK_DOWN_TEXT}`);
+    }
+    const local = ref === null ? undefined : context.local(ref);
+    if (ref === null || (local !== undefined && (local.ended || local.dropping))) {
+      return rooms.error(session, "no_such_nick", `no such nick: ${nick}`);
+    }
+    const to = local?.nick ?? nick;
+    const event = rooms.event({ type: "private", from: session.nick, to, text });
+    const bytes = event.bytes(local?.member.format ?? "text")?.length ?? 0;
+    if (!context.flood.privateAllowed(session.member.address, ref, bytes, context.now())) {
+      return rooms.error(
+        session,
+        "too_much",
+        `not delivered: your address may send ${to} at most ` +
+          `${context.settings.msgBytesRate} bytes/s of private messages; try again later`,
+      );
+    }
+    const copy = () => { // a JSON client sees what was delivered
+      if (session.member.format === "json" && local !== session) rooms.send(session, event);
+    };
+    if (local !== undefined) {
+      rooms.send(local, event);
+      return copy();
+    }
+    return context.after(
+      context.directory.send(ref, { event: event.event, ts: event.ts, from: session.ref }),
+      (sent) =>
+        sent === LINK_DOWN
+          ? rooms.error(session, "not_delivered", `not delivered: ${LINK_DOWN_TEXT}`)
+          : copy(),
+    );
+  });
+}
+
+function rename(
+  context: CommandContext,
+  session: ChatSession,
+  requested: string,
+): MaybePromise<void> {
+  const { rooms, directory } = context;
+  const nick = requested.normalize("NFC");
+  const old = session.nick;
+  if (old === nick) return rooms.send(session, rooms.notice(`you are already ${nick}`));
+  const key = nameKey(nick);
+  const problem = checkNick(nick) ??
+    (isGuestKey(key) ? "guest nicks are given by the server" : undefined);
+  if (problem !== undefined) {
+    // A look-alike of a nick in use is "taken", whatever else is wrong with it.
+    return context.after(directory.find(key), (holder) => {
+      if (typeof holder === "string" && holder !== session.ref) {
+        return rooms.error(session, "nick_taken", `nick ${nick} is taken`);
+      }
+      rooms.error(session, "bad_nick", `cannot use nick ${nick}: ${problem}`);
+    });
+  }
+  const renamed = directory.rename(session.ref, nameKey(old), key, nick);
+  return context.after(renamed, (answer) => {
+    if (session.ended) { // its old nick was freed as it left: the new one is freed now
+      if (answer === true) directory.leave(session.ref, key);
+      return;
+    }
+    if (answer === LINK_DOWN) {
+      return rooms.error(session, "not_delivered", `cannot change nick now: ${LINK_DOWN_TEXT}`);
+    }
+    if (!answer) return rooms.error(session, "nick_taken", `nick ${nick} is taken`);
+    session.nick = nick;
+    const room = session.room?.name ?? "";
+    rooms.send(session, rooms.event({ type: "nick", room, from: old, to: nick, self: true }));
+    rooms.announceRename(session, old, nick);
+    context.log({ event: "nick", peer: session.member.peer, nick: old, to: nick });
+  });
+}
+
+function move(
+  context: CommandContext,
+  session: ChatSession,
+  requested: string,
+): MaybePromise<void> {
+  const { rooms } = context;
+  const problem = checkRoom(requested);
+  if (problem !== undefined) {
+    return rooms.error(session, "bad_room", `cannot join ${requested}: ${problem}`);
+  }
+  const name = normalizeRoom(requested);
+  const key = nameKey(name);
+  const current = session.room;
+  if (current !== null && key === current.key) {
+    return rooms.error(session, "already_there", `you are already in ${current.name}`);
+  }
+  const target = rooms.get(key)?.name ?? name;
+  rooms.leave(session, `moved to ${target}`);
+  return rooms.enter(session, name, key, true);
+}
+
+function who(context: CommandContext, session: ChatSession): MaybePromise<void> {
+  const room = session.room;
+  if (room === null) return;
+  const { rooms } = context;
+  return context.after(context.directory.members(room.key), (members) => {
+    if (members === LINK_DOWN) {
+      return rooms.error(session, "not_delivered", `cannot list members now: ${LINK_DOWN_TEXT}`);
+    }
+    rooms.send(session, rooms.event({ type: "members", room: room.name, members }));
+  });
+}
+
+function listRooms(context: CommandContext, session: ChatSession): MaybePromise<void> {
+  const { rooms } = context;
+  return context.after(context.directory.rooms(), (found) => {
+    if (found === LINK_DOWN) {
+      return rooms.error(session, "not_delivered", `cannot list rooms now: ${LINK_DOWN_TEXT}`);
+    }
+    const listed = found.filter((room) => room.count > 0)
+      .sort((a, b) => a.name.localeCompare(b.name));
+    rooms.send(session, rooms.event({ type: "rooms", rooms: listed }));
+  });
+}
