@@ -16,6 +16,7 @@ import {
   historyCost,
   type HistoryEntry,
   type HistoryLimits,
+  type HistoryObserver,
   HistoryStore,
   type RoomHistory,
 } from "./history.ts";
@@ -148,6 +149,15 @@ export interface ChatDirectory {
   close(): Promise<void>;
 }
 
+/**
+ * A persistent copy of a {@linkcode LocalDirectory}'s history (lib/store/):
+ * it follows every line kept and dropped, and gives back at start what it
+ * kept, oldest first over all rooms.
+ */
+export interface HistoryPersistence extends HistoryObserver {
+  restore(): Iterable<{ key: string; name: string; entry: Omit<HistoryEntry, "bytes"> }>;
+}
+
 /** Refs of members of a {@linkcode LocalDirectory}. */
 const LOCAL_NODE = "local";
 
@@ -173,8 +183,16 @@ export class LocalDirectory implements ChatDirectory {
   #listener: DirectoryListener | null = null;
   #guests = 0;
 
-  constructor(history: HistoryLimits) {
-    this.#history = new HistoryStore(history);
+  constructor(history: HistoryLimits, persistence?: HistoryPersistence) {
+    this.#history = new HistoryStore(history, persistence);
+    for (const { key, name, entry } of persistence?.restore() ?? []) {
+      let room = this.#rooms.get(key);
+      if (room === undefined) {
+        room = { name, members: new Map(), history: this.#history.room(key, name), events: 0 };
+        this.#rooms.set(key, room);
+      }
+      room.history.add(entry, historyCost(entry));
+    }
   }
 
   get historyBytes(): number {
@@ -222,7 +240,7 @@ export class LocalDirectory implements ChatDirectory {
   enter(ref: MemberRef, nick: string, roomKey: string, name: string): RoomEntry {
     let room = this.#rooms.get(roomKey);
     if (room === undefined) {
-      room = { name, members: new Map(), history: this.#history.room(), events: 0 };
+      room = { name, members: new Map(), history: this.#history.room(roomKey, name), events: 0 };
       this.#rooms.set(roomKey, room);
     }
     room.members.set(ref, nick);

@@ -8,9 +8,10 @@
  */
 
 import { WebSocketServer } from "ws";
-import type { ChatDirectory } from "../chat/directory.ts";
+import { type ChatDirectory, LocalDirectory } from "../chat/directory.ts";
 import { ChatHub, type ChatHubOptions } from "../chat/hub.ts";
-import { inputBudgets } from "../chat/settings.ts";
+import { chatHubSettings, inputBudgets } from "../chat/settings.ts";
+import { NodeStore } from "../store/node_store.ts";
 import { InputBudgets } from "../net/input_budget.ts";
 import { formatError } from "../chat/protocol.ts";
 import { encodeLine } from "../framing/line_codec.ts";
@@ -73,6 +74,13 @@ export interface ServeChatOptions extends ChatHubOptions {
    * closed when the server finishes. @default {this process's memory}
    */
   directory?: ChatDirectory;
+  /**
+   * Data directory of the embedded store (`parley.db`, made when missing):
+   * without `directory`, room history is kept there and survives a
+   * restart. A store that cannot be opened is logged and the server runs
+   * from memory. @default {memory only (server.ts: ./parley-data)}
+   */
+  dataDir?: string;
 }
 
 /** A running chat server. */
@@ -81,6 +89,8 @@ export interface ChatServer extends ParleyServer {
   readonly clientCount: number;
   /** The hub (for tests and embedding). */
   readonly hub: ChatHub;
+  /** The embedded store, when `dataDir` was given and it opened. */
+  readonly store: NodeStore | null;
 }
 
 /**
@@ -98,7 +108,17 @@ export interface ChatServer extends ParleyServer {
 export function serveChat(options: ServeChatOptions = {}): ChatServer {
   // First: bad options, or a certificate that cannot serve, throw before anything is started.
   const { logger, tls, shutdownTimeoutMs, pingIntervalMs } = serverBase(START, options);
-  const hub = new ChatHub({ ...options, logger });
+  const settings = chatHubSettings(options); // throws on bad options before the store opens
+  const store = options.dataDir === undefined ? null : NodeStore.open(options.dataDir, { logger });
+  let directory = options.directory;
+  if (directory === undefined && store !== null) {
+    directory = new LocalDirectory({
+      lines: settings.history,
+      roomBytes: settings.roomHistoryBytes,
+      totalBytes: settings.historyBytes,
+    }, store.history());
+  }
+  const hub = new ChatHub({ ...options, directory, logger });
   const budgets = inputBudgets(hub.settings);
   const lines = {
     maxLineBytes: hub.settings.maxLineBytes,
@@ -169,12 +189,19 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     shutdownTimeoutMs,
     logger,
     describe: () => ({ clients: hub.memberCount }),
-    stopClients: (graceMs) => hub.shutdown(graceMs),
+    stopClients: (graceMs) => {
+      store?.journal?.stop(); // the leaves of a shutdown are not history's end
+      hub.shutdown(graceMs);
+    },
     stopTimers: () => clearInterval(ticker),
   });
-  const server = lifecycle.server(admission.descriptorsNeeded, () => hub.directory.close());
+  const server = lifecycle.server(
+    admission.descriptorsNeeded,
+    () => hub.directory.close().finally(() => store?.close()),
+  );
   return Object.defineProperties(server as ChatServer, {
     hub: { value: hub, enumerable: true },
+    store: { value: store, enumerable: true },
     clientCount: { get: () => hub.memberCount, enumerable: true },
   });
 }
