@@ -145,6 +145,10 @@ export interface ChatDirectory {
   send(ref: MemberRef, envelope: DirectEnvelope): MaybePromise<boolean>;
   /** Bytes of history kept on this node (0 when it lives elsewhere). */
   readonly historyBytes: number;
+  /** True while the link to the other nodes is down (`/healthz` answers 503). @default {never} */
+  readonly linkDown?: boolean;
+  /** Milliseconds of one round trip to the other nodes (rejects when it fails). */
+  ping?(): Promise<number>;
   /** Finishes what is under way (publishes of a shutdown), then lets go. */
   close(): Promise<void>;
 }

@@ -35,6 +35,7 @@ import {
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { IdleWatch } from "../support/idle_watch.ts";
 import { FloodControl } from "./flood.ts";
+import { type HubCounters, hubCounters } from "./counters.ts";
 import {
   announces,
   type ChatDirectory,
@@ -102,6 +103,8 @@ const LINK_DOWN = "the link between servers is down";
 export class ChatHub implements DirectoryListener {
   readonly settings: ChatHubSettings;
   readonly directory: ChatDirectory;
+  /** Lines in and out, and lines refused, since the start (for the metrics). */
+  readonly counters: HubCounters = hubCounters();
   readonly #log: Logger;
   readonly #clock: () => number;
   /** This node's members. */
@@ -131,6 +134,13 @@ export class ChatHub implements DirectoryListener {
     this.directory.attach(this);
     this.#flood = new FloodControl(this.settings);
     this.#idle = new IdleWatch(this.settings.idleTimeout * 1000);
+  }
+
+  /** Bytes queued to this node's members and not yet written, every member together. */
+  queuedBytes(): number {
+    let bytes = 0;
+    for (const session of this.#byRef.values()) bytes += session.member.queuedBytes ?? 0;
+    return bytes;
   }
 
   /** Members connected to this node now, of every transport. */
@@ -197,6 +207,7 @@ export class ChatHub implements DirectoryListener {
    */
   input(session: ChatSession, line: string): void {
     if (session.ended) return; // lines after /quit in the same read
+    this.counters.linesIn++;
     this.#operation(() => {
       if (!this.#admitLine(session)) return;
       const text = sanitizeText(line);
@@ -220,6 +231,7 @@ export class ChatHub implements DirectoryListener {
   /** A member's line went over the byte cap and was skipped by its transport. */
   lineTooLong(session: ChatSession): void {
     if (session.ended) return;
+    this.counters.longLineDrops++;
     this.#operation(() =>
       this.#error(
         session,
@@ -363,6 +375,7 @@ export class ChatHub implements DirectoryListener {
     const now = this.#clock();
     const refusal = this.#flood.admit(session, now);
     if (refusal !== null) {
+      this.counters.floodDrops++;
       if (session.refusedRun++ === 0) {
         session.refusedSince = now;
         this.#refusing.add(session);
@@ -717,6 +730,7 @@ export class ChatHub implements DirectoryListener {
   /** Delivers at once, past anything held; a full queue drops the member after this operation. */
   #deliverNow(session: ChatSession, event: Outgoing): void {
     if (session.ended || session.dropping) return;
+    this.counters.linesOut++;
     if (!session.member.deliver(event)) {
       session.dropping = true; // nothing more reaches it; dropped after this operation
       this.#slow.push(session);

@@ -259,6 +259,13 @@ export function serverProgram(): Command {
         DEFAULT_DATA_DIR,
       )
       .option("--no-store", "keep history in memory only (lost at restart)")
+      .option("--metrics", "serve GET /metrics (Prometheus text) on the HTTP port", false)
+      .option(
+        "--drain-delay <ms>",
+        "on SIGINT/SIGTERM, how long to keep serving with /healthz answering 503 before closing",
+        numberIn(0, 600_000),
+        0,
+      )
       .option("--log-format <format>", "text or json", oneOf("text", "json"), "text")
       .option("-q, --quiet", "no logging", false),
   );
@@ -354,7 +361,12 @@ export function parseServerArgs(
     }
     const dataDir = flags.store === false ? undefined : flags.dataDir as string;
     if (dataDir === "") throw new RangeError("--data-dir cannot be empty (use --no-store)");
-    const options = { ...common, name: flags.name as string, ...chat, dataDir };
+    const service = {
+      dataDir,
+      metrics: flags.metrics as boolean,
+      drainDelay: flags.drainDelay as number,
+    };
+    const options = { ...common, name: flags.name as string, ...chat, ...service };
     checkChatFlags(options);
     return {
       ...logging,

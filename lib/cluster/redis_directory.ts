@@ -147,6 +147,16 @@ export class RedisDirectory implements ChatDirectory {
     this.#listener = listener;
   }
 
+  get linkDown(): boolean {
+    return this.#link.isDown;
+  }
+
+  async ping(): Promise<number> {
+    const started = performance.now();
+    await this.#link.client.ping();
+    return performance.now() - started;
+  }
+
   // ---- nicks ----
 
   guest(ref: MemberRef): string {

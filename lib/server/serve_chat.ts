@@ -16,7 +16,7 @@ import { InputBudgets } from "../net/input_budget.ts";
 import { formatError } from "../chat/protocol.ts";
 import { encodeLine } from "../framing/line_codec.ts";
 import { Admission } from "../net/admission.ts";
-import { HttpListener } from "../net/http_listener.ts";
+import { HttpListener, pathOf, replyText } from "../net/http_listener.ts";
 import { type ParleyServer, serverBase, ServerLifecycle } from "../net/lifecycle.ts";
 import { TcpListener } from "../net/tcp_listener.ts";
 import type { TlsPair } from "../net/tls_pair.ts";
@@ -31,6 +31,8 @@ import { checkNumber, TIMER_MS } from "../support/options.ts";
 import { sweepIntervalMs } from "../support/idle_watch.ts";
 import { serveTcpLines } from "../transport/tcp_lines.ts";
 import { createPageHandler } from "./page.ts";
+import { serviceRoute } from "./health.ts";
+import { ServerMetrics } from "./metrics.ts";
 import { JSON_SUBPROTOCOL, serveWebSocketLines } from "../transport/ws_lines.ts";
 
 /** Options of {@linkcode serveChat}: the hub's, plus the listeners'. */
@@ -81,6 +83,13 @@ export interface ServeChatOptions extends ChatHubOptions {
    * from memory. @default {memory only (server.ts: ./parley-data)}
    */
   dataDir?: string;
+  /** Serve `GET /metrics` (Prometheus text) on the HTTP port. @default {false} */
+  metrics?: boolean;
+  /**
+   * Milliseconds a shutdown keeps serving, `/healthz` answering 503, before
+   * the listeners close: time for a load balancer to look elsewhere. @default {0}
+   */
+  drainDelay?: number;
 }
 
 /** A running chat server. */
@@ -107,7 +116,11 @@ export interface ChatServer extends ParleyServer {
  */
 export function serveChat(options: ServeChatOptions = {}): ChatServer {
   // First: bad options, or a certificate that cannot serve, throw before anything is started.
-  const { logger, tls, shutdownTimeoutMs, pingIntervalMs } = serverBase(START, options);
+  const base = serverBase(START, options);
+  const { tls, shutdownTimeoutMs, pingIntervalMs } = base;
+  const drainDelayMs = checkNumber(START, "drainDelay", options.drainDelay ?? 0, TIMER_MS);
+  const metrics = options.metrics === true ? new ServerMetrics() : null;
+  const logger = metrics?.tap(base.logger) ?? base.logger; // the metrics count log events
   const settings = chatHubSettings(options); // throws on bad options before the store opens
   const store = options.dataDir === undefined ? null : NodeStore.open(options.dataDir, { logger });
   let directory = options.directory;
@@ -149,6 +162,17 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     plaintextReply: encodeLine(formatError(TLS_ONLY)),
     logger,
   });
+  let draining = false;
+  const endpoints = {
+    health: () => ({
+      draining,
+      linkDown: hub.directory.linkDown === true,
+      members: hub.memberCount,
+      storeProblem: storeProblem(options.dataDir, store),
+    }),
+    metrics: metrics === null ? undefined : () => metrics.answer(),
+  };
+  const page = createPageHandler({ name: hub.settings.name, tcpPort: tcp.addr.port });
   let http: HttpListener | null = null;
   if (options.httpPort !== undefined) {
     const server = new WebSocketServer({
@@ -174,7 +198,15 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
           serve: (connection) => serveWebSocketLines(connection, hub, lines),
         },
       },
-      handleRequest: createPageHandler({ name: hub.settings.name, tcpPort: tcp.addr.port }),
+      handleRequest: (request, response) => {
+        const answer = serviceRoute(endpoints, pathOf(request));
+        if (answer === null) return page(request, response);
+        answer.then(
+          ({ status, body, headers }) => replyText(request, response, status, body, headers),
+          () => response.destroy(),
+        );
+        return true;
+      },
     });
   }
   // The hub's tick: idle members, and the counts of refused lines.
@@ -190,6 +222,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     logger,
     describe: () => ({ clients: hub.memberCount }),
     stopClients: (graceMs) => {
+      draining = true;
       store?.journal?.stop(); // the leaves of a shutdown are not history's end
       hub.shutdown(graceMs);
     },
@@ -197,9 +230,20 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
   });
   const server = lifecycle.server(
     admission.descriptorsNeeded,
-    () => hub.directory.close().finally(() => store?.close()),
+    () => hub.directory.close().finally(() => (store?.close(), metrics?.close())),
   );
+  metrics?.attach({ hub, admission, store });
+  const stopNow = server.shutdown;
+  let stopping: Promise<void> | null = null;
+  const shutdown = () =>
+    stopping ??= (async () => {
+      draining = true; // /healthz answers 503 from now on
+      if (drainDelayMs > 0) await delay(drainDelayMs);
+      await stopNow();
+    })();
   return Object.defineProperties(server as ChatServer, {
+    shutdown: { value: shutdown },
+    [Symbol.asyncDispose]: { value: shutdown },
     hub: { value: hub, enumerable: true },
     store: { value: store, enumerable: true },
     clientCount: { get: () => hub.memberCount, enumerable: true },
@@ -207,6 +251,18 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
 }
 
 const START = "Cannot start the server";
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Why history is not being written to disk, or null (written, or no store asked for). */
+function storeProblem(dataDir: string | undefined, store: NodeStore | null): string | null {
+  if (dataDir === undefined) return null;
+  if (store === null) return "cannot be opened; history in memory only";
+  const failure = store.journal?.stats.failure ?? null;
+  return failure === null ? null : `cannot write (${failure}); history in memory only`;
+}
 
 /** What a plain-text client of the TLS line port reads, in clear, before the close. */
 const TLS_ONLY = "this port speaks TLS; connect with a TLS client " +
