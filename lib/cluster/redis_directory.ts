@@ -148,7 +148,8 @@ export class RedisDirectory implements ChatDirectory {
   }
 
   get linkDown(): boolean {
-    return this.#link.isDown;
+    // The sockets' state: `isDown` can be set again by a late failure after the reconnection.
+    return !this.#link.client.isReady || !this.#link.subscriber.isReady;
   }
 
   async ping(): Promise<number> {

@@ -31,7 +31,7 @@ import { checkNumber, TIMER_MS } from "../support/options.ts";
 import { sweepIntervalMs } from "../support/idle_watch.ts";
 import { serveTcpLines } from "../transport/tcp_lines.ts";
 import { createPageHandler } from "./page.ts";
-import { serviceRoute } from "./health.ts";
+import { HEALTH_PATH, METRICS_PATH, serviceRoute } from "./health.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { JSON_SUBPROTOCOL, serveWebSocketLines } from "../transport/ws_lines.ts";
 
@@ -198,6 +198,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
           serve: (connection) => serveWebSocketLines(connection, hub, lines),
         },
       },
+      exemptPaths: [HEALTH_PATH, METRICS_PATH],
       handleRequest: (request, response) => {
         const answer = serviceRoute(endpoints, pathOf(request));
         if (answer === null) return page(request, response);
