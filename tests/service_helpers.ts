@@ -67,7 +67,9 @@ export async function spawnServer(
       return status;
     },
     async [Symbol.asyncDispose]() {
-      if (!exited) await killChild(child);
+      // SIGTERM first: `deno task` passes it on to the server (SIGKILL would orphan it).
+      if (!exited) child.kill("SIGTERM");
+      if (!exited) await within(child.status, "the server to stop").catch(() => killChild(child));
       await stdout.cancel().catch(() => {});
       await stderr;
     },
