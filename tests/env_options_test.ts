@@ -1,5 +1,5 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { envName, envTable } from "../lib/cli/env_options.ts";
+import { envName, envTable, withEnvVariables } from "../lib/cli/env_options.ts";
 import { parseServerArgs, serverProgram } from "../lib/cli/server_cli.ts";
 import type { ServeChatOptions } from "../lib/server/serve_chat.ts";
 import { connectChat, LineClient, syncWho } from "./helpers.ts";
@@ -79,7 +79,7 @@ Deno.test("parseServerArgs() refuses a bad variable as it refuses a bad flag, na
 });
 
 Deno.test("every server flag but --help and --version has a variable, listed in --help", () => {
-  const program = serverProgram();
+  const program = withEnvVariables(serverProgram());
   const longs = program.options.map((option) => option.long!).filter((long) =>
     long !== "--help" && long !== "--version"
   );

@@ -90,185 +90,178 @@ function redisUrl(value: string): string {
 
 /** The `server.ts` program: every flag with its default. */
 export function serverProgram(): Command {
-  return withEnvVariables(
-    newProgram(
-      "server",
-      "Parley: a multi-user chat server (plain lines over TCP, so nc and telnet work, and WebSocket clients in the same rooms), or a TCP and WebSocket echo server.",
+  return newProgram(
+    "server",
+    "Parley: a multi-user chat server (plain lines over TCP, so nc and telnet work, and WebSocket clients in the same rooms), or a TCP and WebSocket echo server.",
+  )
+    .option("--mode <mode>", "chat, or echo (RFC 862)", oneOf("chat", "echo"), "chat")
+    .option("--host <host>", "interface to listen on", DEFAULT_HOST)
+    .option("--port <port>", "TCP port (0 = any free port)", numberIn(0, 65535), DEFAULT_CHAT_PORT)
+    .option(
+      "--http-port <port>",
+      "HTTP port for WebSocket clients (0 = any free port)",
+      numberIn(0, 65535),
+      DEFAULT_HTTP_PORT,
     )
-      .option("--mode <mode>", "chat, or echo (RFC 862)", oneOf("chat", "echo"), "chat")
-      .option("--host <host>", "interface to listen on", DEFAULT_HOST)
-      .option(
-        "--port <port>",
-        "TCP port (0 = any free port)",
-        numberIn(0, 65535),
-        DEFAULT_CHAT_PORT,
-      )
-      .option(
-        "--http-port <port>",
-        "HTTP port for WebSocket clients (0 = any free port)",
-        numberIn(0, 65535),
-        DEFAULT_HTTP_PORT,
-      )
-      .option("--no-http", "no HTTP listener (TCP only)")
-      .option(
-        "--reuse-port",
-        "let several server processes listen on the same ports (the kernel spreads connections)",
-        false,
-      )
-      .option(
-        "--redis <url>",
-        "share rooms, nicks and history with every server on this Redis (redis://HOST:PORT)",
-        redisUrl,
-      )
-      .option(
-        "--cluster <name>",
-        "with --redis: servers share rooms only within one cluster name",
-        DEFAULT_CLUSTER,
-      )
-      .option("--name <name>", "server name in the welcome line", DEFAULT_SERVER_NAME)
-      .option(
-        "--max-clients <n>",
-        "clients served at once; more are refused",
-        numberIn(1, 1_000_000),
-        DEFAULT_MAX_CLIENTS,
-      )
-      .option(
-        "--max-per-ip <n>",
-        "clients from one IP address (0 = no limit)",
-        numberIn(0, 1_000_000),
-        DEFAULT_MAX_PER_IP,
-      )
-      .option(
-        "--max-line-bytes <n>",
-        "longest input line; longer ones are refused and skipped",
-        anyNumber,
-        DEFAULT_MAX_LINE_BYTES,
-      )
-      .option(
-        "--max-queue-bytes <n>",
-        "outbound bytes queued for one client before it is dropped as too slow",
-        anyNumber,
-        DEFAULT_MAX_QUEUE_BYTES,
-      )
-      .option(
-        "--rate <n>",
-        "lines per second one client may send (0 = no limit)",
-        anyNumber,
-        DEFAULT_RATE,
-      )
-      .option(
-        "--burst <n>",
-        "lines one client may send at once",
-        anyNumber,
-        DEFAULT_BURST,
-      )
-      .option(
-        "--history <n>",
-        "messages per room replayed on join (0 = off)",
-        anyNumber,
-        DEFAULT_HISTORY,
-      )
-      .option(
-        "--ip-rate <n>",
-        "lines per second from one IP address, its clients together (0 = no limit) (default: 4 × --rate)",
-        anyNumber,
-      )
-      .option(
-        "--ip-burst <n>",
-        "lines one IP address may send at once (default: 4 × --burst)",
-        anyNumber,
-      )
-      .option(
-        "--msg-bytes-rate <n>",
-        "bytes per second of /msg one IP address may send one member (0 = no limit)",
-        anyNumber,
-        DEFAULT_MSG_BYTES_RATE,
-      )
-      .option(
-        "--room-history-bytes <n>",
-        "bytes of history kept per room",
-        anyNumber,
-        DEFAULT_ROOM_HISTORY_BYTES,
-      )
-      .option(
-        "--history-bytes <n>",
-        "bytes of history kept over all rooms",
-        anyNumber,
-        DEFAULT_HISTORY_BYTES,
-      )
-      .option(
-        "--announce-limit <n>",
-        "rooms with more members do not announce joins and leaves (0 = always)",
-        anyNumber,
-        DEFAULT_ANNOUNCE_LIMIT,
-      )
-      .option(
-        "--idle-timeout <seconds>",
-        "close chat clients that send no non-empty line this long (echo: no byte) (0 = never)",
-        numberIn(0, 31_536_000, false),
-        DEFAULT_IDLE_TIMEOUT_SECONDS,
-      )
-      .option(
-        "--shutdown-timeout <ms>",
-        "on SIGINT/SIGTERM, how long clients get to take their last bytes",
-        numberIn(0, 600_000),
-        DEFAULT_SHUTDOWN_TIMEOUT_MS,
-      )
-      .option(
-        "--ping-interval <seconds>",
-        "WebSocket ping interval; no pong by the next ping closes the client (0 = off)",
-        numberIn(0, 86_400, false),
-        DEFAULT_PING_INTERVAL_SECONDS,
-      )
-      .option(
-        "--allow-origin <origin...>",
-        "web origins allowed to open a WebSocket besides the server's own (repeatable)",
-      )
-      .option(
-        "--ws-path <path>",
-        "echo mode: path of the WebSocket echo endpoint",
-        pathValue,
-        DEFAULT_ECHO_WS_PATH,
-      )
-      .option(
-        "--max-message-bytes <n>",
-        "echo mode: largest WebSocket message (bigger closes with 1009)",
-        numberIn(1, 1024 ** 3),
-        DEFAULT_MAX_MESSAGE_BYTES,
-      )
-      .option(
-        "--transform <name>",
-        "echo mode: none, or upper (text returned upper-cased)",
-        oneOf("none", "upper"),
-        "none",
-      )
-      .option(
-        "--tls-cert <file>",
-        "PEM certificate (chain): the TCP port then speaks TLS, the HTTP port https and wss",
-      )
-      .option("--tls-key <file>", "PEM private key of --tls-cert (unencrypted)")
-      .option(
-        "--tls-handshake-timeout <ms>",
-        "close a TLS client whose handshake is not complete this long after connecting",
-        numberIn(1, 600_000),
-        DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
-      )
-      .option(
-        "--data-dir <dir>",
-        "where the embedded store (parley.db) keeps room history across restarts",
-        DEFAULT_DATA_DIR,
-      )
-      .option("--no-store", "keep history in memory only (lost at restart)")
-      .option("--metrics", "serve GET /metrics (Prometheus text) on the HTTP port", false)
-      .option(
-        "--drain-delay <ms>",
-        "on SIGINT/SIGTERM, how long to keep serving with /healthz answering 503 before closing",
-        numberIn(0, 600_000),
-        0,
-      )
-      .option("--log-format <format>", "text or json", oneOf("text", "json"), "text")
-      .option("-q, --quiet", "no logging", false),
-  );
+    .option("--no-http", "no HTTP listener (TCP only)")
+    .option(
+      "--reuse-port",
+      "let several server processes listen on the same ports (the kernel spreads connections)",
+      false,
+    )
+    .option(
+      "--redis <url>",
+      "share rooms, nicks and history with every server on this Redis (redis://HOST:PORT)",
+      redisUrl,
+    )
+    .option(
+      "--cluster <name>",
+      "with --redis: servers share rooms only within one cluster name",
+      DEFAULT_CLUSTER,
+    )
+    .option("--name <name>", "server name in the welcome line", DEFAULT_SERVER_NAME)
+    .option(
+      "--max-clients <n>",
+      "clients served at once; more are refused",
+      numberIn(1, 1_000_000),
+      DEFAULT_MAX_CLIENTS,
+    )
+    .option(
+      "--max-per-ip <n>",
+      "clients from one IP address (0 = no limit)",
+      numberIn(0, 1_000_000),
+      DEFAULT_MAX_PER_IP,
+    )
+    .option(
+      "--max-line-bytes <n>",
+      "longest input line; longer ones are refused and skipped",
+      anyNumber,
+      DEFAULT_MAX_LINE_BYTES,
+    )
+    .option(
+      "--max-queue-bytes <n>",
+      "outbound bytes queued for one client before it is dropped as too slow",
+      anyNumber,
+      DEFAULT_MAX_QUEUE_BYTES,
+    )
+    .option(
+      "--rate <n>",
+      "lines per second one client may send (0 = no limit)",
+      anyNumber,
+      DEFAULT_RATE,
+    )
+    .option(
+      "--burst <n>",
+      "lines one client may send at once",
+      anyNumber,
+      DEFAULT_BURST,
+    )
+    .option(
+      "--history <n>",
+      "messages per room replayed on join (0 = off)",
+      anyNumber,
+      DEFAULT_HISTORY,
+    )
+    .option(
+      "--ip-rate <n>",
+      "lines per second from one IP address, its clients together (0 = no limit) (default: 4 × --rate)",
+      anyNumber,
+    )
+    .option(
+      "--ip-burst <n>",
+      "lines one IP address may send at once (default: 4 × --burst)",
+      anyNumber,
+    )
+    .option(
+      "--msg-bytes-rate <n>",
+      "bytes per second of /msg one IP address may send one member (0 = no limit)",
+      anyNumber,
+      DEFAULT_MSG_BYTES_RATE,
+    )
+    .option(
+      "--room-history-bytes <n>",
+      "bytes of history kept per room",
+      anyNumber,
+      DEFAULT_ROOM_HISTORY_BYTES,
+    )
+    .option(
+      "--history-bytes <n>",
+      "bytes of history kept over all rooms",
+      anyNumber,
+      DEFAULT_HISTORY_BYTES,
+    )
+    .option(
+      "--announce-limit <n>",
+      "rooms with more members do not announce joins and leaves (0 = always)",
+      anyNumber,
+      DEFAULT_ANNOUNCE_LIMIT,
+    )
+    .option(
+      "--idle-timeout <seconds>",
+      "close chat clients that send no non-empty line this long (echo: no byte) (0 = never)",
+      numberIn(0, 31_536_000, false),
+      DEFAULT_IDLE_TIMEOUT_SECONDS,
+    )
+    .option(
+      "--shutdown-timeout <ms>",
+      "on SIGINT/SIGTERM, how long clients get to take their last bytes",
+      numberIn(0, 600_000),
+      DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    )
+    .option(
+      "--ping-interval <seconds>",
+      "WebSocket ping interval; no pong by the next ping closes the client (0 = off)",
+      numberIn(0, 86_400, false),
+      DEFAULT_PING_INTERVAL_SECONDS,
+    )
+    .option(
+      "--allow-origin <origin...>",
+      "web origins allowed to open a WebSocket besides the server's own (repeatable)",
+    )
+    .option(
+      "--ws-path <path>",
+      "echo mode: path of the WebSocket echo endpoint",
+      pathValue,
+      DEFAULT_ECHO_WS_PATH,
+    )
+    .option(
+      "--max-message-bytes <n>",
+      "echo mode: largest WebSocket message (bigger closes with 1009)",
+      numberIn(1, 1024 ** 3),
+      DEFAULT_MAX_MESSAGE_BYTES,
+    )
+    .option(
+      "--transform <name>",
+      "echo mode: none, or upper (text returned upper-cased)",
+      oneOf("none", "upper"),
+      "none",
+    )
+    .option(
+      "--tls-cert <file>",
+      "PEM certificate (chain): the TCP port then speaks TLS, the HTTP port https and wss",
+    )
+    .option("--tls-key <file>", "PEM private key of --tls-cert (unencrypted)")
+    .option(
+      "--tls-handshake-timeout <ms>",
+      "close a TLS client whose handshake is not complete this long after connecting",
+      numberIn(1, 600_000),
+      DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+    )
+    .option(
+      "--data-dir <dir>",
+      "where the embedded store (parley.db) keeps room history across restarts",
+      DEFAULT_DATA_DIR,
+    )
+    .option("--no-store", "keep history in memory only (lost at restart)")
+    .option("--metrics", "serve GET /metrics (Prometheus text) on the HTTP port", false)
+    .option(
+      "--drain-delay <ms>",
+      "on SIGINT/SIGTERM, how long to keep serving with /healthz answering 503 before closing",
+      numberIn(0, 600_000),
+      0,
+    )
+    .option("--log-format <format>", "text or json", oneOf("text", "json"), "text")
+    .option("-q, --quiet", "no logging", false);
 }
 
 /** `--tls-cert` and `--tls-key`, both or neither. */
@@ -300,7 +293,8 @@ export function parseServerArgs(
   args: readonly string[],
   output?: CliOutput,
 ): ParseOutcome<ServerConfig> {
-  return parseArgs(serverProgram(), args, (flags) => {
+  // Every flag from its PARLEY_* variable too (lib/cli/env_options.ts).
+  return parseArgs(withEnvVariables(serverProgram()), args, (flags) => {
     const common = {
       hostname: flags.host as string,
       port: flags.port as number,
