@@ -139,3 +139,12 @@ Deno.test("the welcome line names the server from PARLEY_NAME", async () => {
   await client.close();
   equal((await server.stop()).code, 0);
 });
+
+Deno.test({
+  name: "parseServerArgs() without env permission takes the variables as unset",
+  permissions: "none",
+  fn() {
+    const options = chatOptions(["--port", "0"])!;
+    deepEqual([options.port, options.maxClients], [0, 1000]);
+  },
+});

@@ -11,7 +11,8 @@
  *
  * Applied in one loop over a program's options (commander's
  * `Option.env()`), so a new flag gets its variable without a line more.
- * The programs need `--allow-env=PARLEY_*` (a prefix grant) to read them.
+ * The programs need `--allow-env=PARLEY_*` (a prefix grant) to read them;
+ * a variable the process may not read is taken as unset.
  *
  * @module
  */
@@ -40,6 +41,11 @@ export function envName(long: string): string {
   return ENV_PREFIX + long.replace(/^--/, "").replace(/-/g, "_").toUpperCase();
 }
 
+/** Whether this process may read `variable` (granted, not to be asked for). */
+function mayRead(variable: string): boolean {
+  return Deno.permissions.querySync({ name: "env", variable }).state === "granted";
+}
+
 /** True for a switch variable's value that turns it off. */
 function isOff(value: string): boolean {
   return /^(|0|false|no)$/i.test(value.trim());
@@ -53,6 +59,7 @@ export function withEnvVariables(program: Command): Command {
   for (const option of program.options as Option[]) {
     if (option.long === undefined || NO_VARIABLE.has(option.long)) continue;
     const variable = envName(option.long);
+    if (!mayRead(variable)) continue; // as if unset: no permission prompt, no crash
     option.env(variable);
     const key = option.attributeName();
     // commander listens for `optionEnv:` only on options given a variable
