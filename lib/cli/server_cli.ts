@@ -21,6 +21,7 @@ import {
   DEFAULT_BURST,
   DEFAULT_CHAT_PORT,
   DEFAULT_CLUSTER,
+  DEFAULT_DATA_DIR,
   DEFAULT_ECHO_WS_PATH,
   DEFAULT_HISTORY,
   DEFAULT_HISTORY_BYTES,
@@ -41,7 +42,6 @@ import {
   DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
 } from "../support/constants.ts";
 import type { ServeChatOptions } from "../server/serve_chat.ts";
-import { DEFAULT_DATA_DIR } from "../store/node_store.ts";
 import { withEnvVariables } from "./env_options.ts";
 import type { LogFormat } from "../support/log.ts";
 import type { EchoTransform, ServeEchoOptions } from "../echo/serve_echo.ts";

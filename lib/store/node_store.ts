@@ -21,9 +21,6 @@ import { HistoryJournal, type HistoryJournalOptions } from "./history_journal.ts
 /** The database's file name in the data directory. */
 export const STORE_FILE = "parley.db";
 
-/** The data directory of `server.ts` when `--data-dir` is not given (relative to the working directory). */
-export const DEFAULT_DATA_DIR = "./parley-data";
-
 /** Options of {@linkcode NodeStore.open}. */
 export interface NodeStoreOptions {
   /** Receives the `warning` when the store cannot be opened or written. @default {silent} */
