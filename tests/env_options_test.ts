@@ -148,3 +148,13 @@ Deno.test({
     deepEqual([options.port, options.maxClients], [0, 1000]);
   },
 });
+
+Deno.test("parseServerArgs() refuses --metrics in echo mode", () => {
+  const errors: string[] = [];
+  const outcome = parseServerArgs(["--mode", "echo", "--metrics"], {
+    out: () => {},
+    err: (text) => errors.push(text),
+  });
+  equal(outcome.ok, false);
+  match(errors.join(""), /^server: error: --metrics applies only to --mode chat\n/);
+});

@@ -329,6 +329,7 @@ export function parseServerArgs(
     };
     if (flags.mode === "echo") {
       if (flags.redis !== undefined) throw new RangeError("--redis applies only to --mode chat");
+      if (flags.metrics === true) throw new RangeError("--metrics applies only to --mode chat");
       checkChatFlags(chat);
       return {
         ...logging,
