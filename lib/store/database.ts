@@ -18,6 +18,9 @@
 
 import { DatabaseSync } from "node:sqlite";
 
+/** Bytes the write-ahead log is cut back to after a checkpoint. */
+export const WAL_SIZE_LIMIT = 8 * 1024 * 1024;
+
 /** One step of the schema: `version` is the `user_version` it leaves. */
 export interface Migration {
   readonly version: number;
@@ -67,6 +70,8 @@ export function openDatabase(
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA busy_timeout = 1000");
+    // The log is checkpointed every 1,000 pages (SQLite's default) and cut back to this after.
+    db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
     const current = schemaVersion(db);
     const last = migrations.at(-1)?.version ?? 0;
     if (current > last) {
