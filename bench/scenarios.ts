@@ -218,6 +218,40 @@ const SERVERS = {
     // The nodes are started by the script without the servers' V8 flags: pass them on.
     env: { DENO_V8_FLAGS: SERVER_V8_FLAGS.replace(/^--v8-flags=/, "") },
   },
+  // chat-40-store: history on (20 lines a room), kept in memory only, or also in the store.
+  parleyChatHistory: {
+    name: "parley",
+    command: (p) =>
+      denoRun(p, "server.ts", [...chatFlags, ...noHttp, "--history", "20", "--no-store"]),
+    needs: (p) => [p.deno],
+  },
+  parleyChatStore: {
+    name: "parley+store",
+    // A fresh data directory each start: no history restored from the run before.
+    command: (p) => {
+      const dataDir = `${p.root}/bench/target/parley-data`;
+      const [deno, run, ...rest] = denoRun(p, "server.ts", [
+        ...chatFlags,
+        ...noHttp,
+        "--history",
+        "20",
+        "--data-dir",
+        dataDir,
+      ]);
+      return [
+        "sh",
+        "-c",
+        'rm -rf "$0" && exec "$@"',
+        dataDir,
+        deno,
+        run,
+        `--allow-read=${dataDir}`,
+        `--allow-write=${dataDir}`,
+        ...rest,
+      ];
+    },
+    needs: (p) => [p.deno],
+  },
   goChat: builtPeer("go", "go-chat"),
   nodeChat: nodePeer("chat.mjs"),
   parleyWsEcho: {
@@ -404,6 +438,14 @@ export const SCENARIOS: ScenarioSpec[] = [
   chatScenario(10),
   chatScenario(40),
   chatScenario(80),
+  {
+    id: "chat-40-store",
+    title: "Chat fan-out with 20 lines of history a room, in memory only and in the store",
+    loadgen: chatLoad(40),
+    servers: [SERVERS.parleyChatHistory, SERVERS.parleyChatStore],
+    headline: "p99_us",
+    repetitions: 3,
+  },
   {
     id: "chat-cluster",
     title:

@@ -37,8 +37,9 @@ export const PROGRAMS: Record<
     entry: "server.ts",
     permissions: [
       "--allow-net",
-      ENV_PERMISSION,
+      `${ENV_PERMISSION},PARLEY_*`, // PARLEY_*: every flag's variable (lib/cli/env_options.ts)
       "--allow-read", // --tls-cert and --tls-key (the page is embedded: no permission needed)
+      "--allow-write", // --data-dir, wherever the operator puts it (the unit confines it)
       "--allow-run=sh", // ulimit, for the descriptor warning
       SERVER_V8_FLAGS,
     ],

@@ -11,6 +11,7 @@ const LAYERS: Record<string, { rank: number; pure: boolean }> = {
   chat: { rank: 2, pure: true },
   terminal: { rank: 3, pure: true },
   net: { rank: 3, pure: false },
+  store: { rank: 3, pure: false },
   transport: { rank: 4, pure: false },
   echo: { rank: 4, pure: false },
   cluster: { rank: 4, pure: false },

@@ -31,7 +31,8 @@ export function denoRun(
     stdin: options.stdin ?? "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", ...options.env },
+    // No --allow-write here: servers run memory-only (no store, no warning about it).
+    env: { NO_COLOR: "1", PARLEY_NO_STORE: "1", ...options.env },
   }).spawn();
 }
 

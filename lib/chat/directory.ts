@@ -16,6 +16,7 @@ import {
   historyCost,
   type HistoryEntry,
   type HistoryLimits,
+  type HistoryObserver,
   HistoryStore,
   type RoomHistory,
 } from "./history.ts";
@@ -174,8 +175,21 @@ export interface ChatDirectory {
   ): MaybePromise<void | LinkDown>;
   /** Sends a direct event to a member of another node. */
   send(ref: MemberRef, envelope: DirectEnvelope): MaybePromise<void | LinkDown>;
+  /** True while the link to the other nodes is down (`/healthz` answers 503). @default {never} */
+  readonly linkDown?: boolean;
+  /** Milliseconds of one round trip to the other nodes (rejects when it fails). */
+  ping?(): Promise<number>;
   /** Finishes what is under way (publishes of a shutdown), then lets go. */
   close(): Promise<void>;
+}
+
+/**
+ * A persistent copy of a {@linkcode LocalDirectory}'s history (lib/store/):
+ * it follows every line kept and dropped, and gives back at start what it
+ * kept, oldest first over all rooms.
+ */
+export interface HistoryPersistence extends HistoryObserver {
+  restore(): Iterable<{ key: string; name: string; entry: Omit<HistoryEntry, "bytes"> }>;
 }
 
 /** Refs of members of a {@linkcode LocalDirectory}. */
@@ -203,8 +217,16 @@ export class LocalDirectory implements ChatDirectory {
   #listener: DirectoryListener | null = null;
   #guests = 0;
 
-  constructor(history: HistoryLimits) {
-    this.#history = new HistoryStore(history);
+  constructor(history: HistoryLimits, persistence?: HistoryPersistence) {
+    this.#history = new HistoryStore(history, persistence);
+    for (const { key, name, entry } of persistence?.restore() ?? []) {
+      let room = this.#rooms.get(key);
+      if (room === undefined) {
+        room = { name, members: new Map(), history: this.#history.room(key, name), events: 0 };
+        this.#rooms.set(key, room);
+      }
+      room.history.add(entry, historyCost(entry));
+    }
   }
 
   /** Bytes of history kept (see `history.ts` for the accounting). */
@@ -259,7 +281,7 @@ export class LocalDirectory implements ChatDirectory {
   ): RoomEntry {
     let room = this.#rooms.get(roomKey);
     if (room === undefined) {
-      room = { name, members: new Map(), history: this.#history.room(), events: 0 };
+      room = { name, members: new Map(), history: this.#history.room(roomKey, name), events: 0 };
       this.#rooms.set(roomKey, room);
     }
     room.members.set(ref, nick);

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { type HubCounters, hubCounters } from "./counters.ts";
 import { BucketMap } from "../support/bucket_map.ts";
 import { SharedBuckets } from "../support/shared_buckets.ts";
 import { TokenBucket } from "../support/token_bucket.ts";
@@ -33,15 +34,21 @@ export type RefusalTeller = (session: ChatSession, text: string) => void;
 export class FloodControl {
   readonly #settings: ChatHubSettings;
   readonly #tell: RefusalTeller;
+  readonly #counters: HubCounters;
   /** Members in a run of refused lines, told its count when it ends. */
   readonly #refusing = new Set<ChatSession>();
   /** Each address's line bucket, shared by its members; null when off. */
   readonly #addresses: SharedBuckets | null;
   readonly #private: BucketMap;
 
-  constructor(settings: ChatHubSettings, tell: RefusalTeller) {
+  constructor(
+    settings: ChatHubSettings,
+    tell: RefusalTeller,
+    counters: HubCounters = hubCounters(),
+  ) {
     this.#settings = settings;
     this.#tell = tell;
+    this.#counters = counters;
     this.#addresses = settings.ipRate > 0
       ? new SharedBuckets(settings.ipRate, settings.ipBurst)
       : null;
@@ -76,6 +83,7 @@ export class FloodControl {
     const now = clock();
     const refusal = this.#admit(session, now);
     if (refusal !== null) {
+      this.#counters.floodDrops++;
       if (session.refusedRun++ === 0) {
         session.refusedSince = now;
         this.#refusing.add(session);

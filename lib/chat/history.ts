@@ -45,16 +45,31 @@ export interface HistoryLimits {
   totalBytes: number;
 }
 
+/**
+ * Told of every line a {@linkcode HistoryStore} keeps and drops, in order:
+ * a persistent copy (lib/store/) follows the store with it. Called
+ * synchronously; it must not throw.
+ */
+export interface HistoryObserver {
+  kept(room: RoomHistory, entry: HistoryEntry): void;
+  dropped(room: RoomHistory, entry: HistoryEntry): void;
+}
+
 /** One room's lines, oldest first. Made by {@linkcode HistoryStore.room}. */
 export class RoomHistory {
+  /** The room's key and name, as given to {@linkcode HistoryStore.room}. */
+  readonly key: string;
+  readonly name: string;
   readonly #store: HistoryStore;
   /** Entries oldest first; `#head` skips the ones already removed. */
   #entries: StoredEntry[] = [];
   #head = 0;
   #bytes = 0;
 
-  constructor(store: HistoryStore) {
+  constructor(store: HistoryStore, key = "", name = key) {
     this.#store = store;
+    this.key = key;
+    this.name = name;
   }
 
   /** Lines kept now. */
@@ -81,6 +96,7 @@ export class RoomHistory {
     const stored: StoredEntry = { ...entry, bytes, room: this, evicted: false };
     this.#entries.push(stored);
     this.#bytes += bytes;
+    this.#store.observer?.kept(this, stored);
     while (this.length > limits.lines || this.#bytes > limits.roomBytes) this.evictOldest();
     this.#store.added(stored);
   }
@@ -92,6 +108,7 @@ export class RoomHistory {
     this.#entries[this.#head++] = undefined as unknown as StoredEntry; // release it now
     oldest.evicted = true;
     this.#bytes -= oldest.bytes;
+    this.#store.observer?.dropped(this, oldest);
     this.#store.removed(oldest.bytes);
     if (this.#head > 32 && this.#head * 2 > this.#entries.length) {
       this.#entries = this.#entries.slice(this.#head);
@@ -123,14 +140,17 @@ export class RoomHistory {
  */
 export class HistoryStore {
   readonly limits: Readonly<HistoryLimits>;
+  /** Told of every line kept and dropped. */
+  readonly observer: HistoryObserver | undefined;
   /** Every kept entry in the order added (evicted ones skipped lazily). */
   #order: StoredEntry[] = [];
   #head = 0;
   #bytes = 0;
   #live = 0;
 
-  constructor(limits: HistoryLimits) {
+  constructor(limits: HistoryLimits, observer?: HistoryObserver) {
     this.limits = { ...limits };
+    this.observer = observer;
   }
 
   /** Bytes accounted over all rooms. */
@@ -138,9 +158,9 @@ export class HistoryStore {
     return this.#bytes;
   }
 
-  /** A new, empty room history in this store. */
-  room(): RoomHistory {
-    return new RoomHistory(this);
+  /** A new, empty room history in this store (`key` and `name` label it for the observer). */
+  room(key?: string, name?: string): RoomHistory {
+    return new RoomHistory(this, key, name);
   }
 
   /** @internal Called by a room when it keeps `entry`. */

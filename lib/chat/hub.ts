@@ -38,6 +38,7 @@ import { CLOSE_GRACE_MS, DEFAULT_ROOM } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { IdleWatch } from "../support/idle_watch.ts";
 import { type CommandContext, runCommand } from "./commands.ts";
+import { type HubCounters, hubCounters } from "./counters.ts";
 import {
   type ChatDirectory,
   type DirectEnvelope,
@@ -98,6 +99,8 @@ export class ChatHub implements DirectoryListener {
   readonly directory: ChatDirectory;
   /** The directory the hub made itself (none given), whose history it can measure. */
   readonly #ownDirectory: LocalDirectory | null = null;
+  /** Lines in and out, and lines refused, since the start (for the metrics). */
+  readonly counters: HubCounters = hubCounters();
   readonly #log: Logger;
   readonly #clock: () => number;
   /** This node's members. */
@@ -141,10 +144,12 @@ export class ChatHub implements DirectoryListener {
       background,
       tooSlow: (session) => ops.tooSlow(session),
       failed: (session, error) => ops.failed(session, error),
+      counters: this.counters,
     });
     this.#flood = new FloodControl(
       this.settings,
       (session, text) => this.#rooms.error(session, "rate_limit", text),
+      this.counters,
     );
     this.#commands = {
       settings: this.settings,
@@ -162,6 +167,13 @@ export class ChatHub implements DirectoryListener {
     this.directory.attach(this);
   }
 
+  /** Bytes queued to this node's members and not yet written, every member together. */
+  queuedBytes(): number {
+    let bytes = 0;
+    for (const session of this.#byRef.values()) bytes += session.member.queuedBytes ?? 0;
+    return bytes;
+  }
+
   /** Members connected to this node now, of every transport. */
   get memberCount(): number {
     return this.#byRef.size;
@@ -172,7 +184,7 @@ export class ChatHub implements DirectoryListener {
    * accounting); 0 when it lives in a directory given to the hub.
    */
   get historyBytes(): number {
-    return this.#ownDirectory?.historyBytes ?? 0;
+    return this.directory instanceof LocalDirectory ? this.directory.historyBytes : 0;
   }
 
   /**
@@ -214,6 +226,7 @@ export class ChatHub implements DirectoryListener {
    */
   input(session: ChatSession, line: string): void {
     if (session.ended) return; // lines after /quit in the same read
+    this.counters.linesIn++;
     this.#ops.guarded(session, () => {
       if (!this.#flood.admitLine(session, this.#clock)) return;
       const text = sanitizeText(line);
@@ -237,6 +250,7 @@ export class ChatHub implements DirectoryListener {
   /** A member's line went over the byte cap and was skipped by its transport. */
   lineTooLong(session: ChatSession): void {
     if (session.ended) return;
+    this.counters.longLineDrops++;
     this.#ops.guarded(session, () =>
       this.#rooms.error(
         session,

@@ -12,6 +12,7 @@
  * @module
  */
 
+import type { HubCounters } from "./counters.ts";
 import {
   type ChatDirectory,
   type DirectEnvelope,
@@ -69,6 +70,8 @@ export interface RoomsContext {
   tooSlow(session: ChatSession): void;
   /** A member's `deliver` threw: the hub ends it once the current operation is over. */
   failed(session: ChatSession, error: unknown): void;
+  /** Where deliveries are counted (for the metrics). */
+  readonly counters: HubCounters;
 }
 
 /** This node's rooms, and delivery; see the module documentation. */
@@ -309,6 +312,7 @@ export class LocalRooms {
    */
   #deliverNow(session: ChatSession, event: Outgoing): void {
     if (session.ended || session.dropping) return;
+    this.#context.counters.linesOut++;
     let fits: boolean;
     try {
       fits = session.member.deliver(event);

@@ -47,6 +47,8 @@ export interface ChatMember {
   deliver(event: Outgoing): boolean;
   /** Ends the connection as `close` says. The hub calls it once at most. */
   close(close: MemberClose): void;
+  /** Bytes queued to it and not yet written (for the metrics). @default {unknown: 0} */
+  readonly queuedBytes?: number;
 }
 
 /** The hub's record of one member; transports hold it and pass it back. */

@@ -21,6 +21,7 @@ import {
   DEFAULT_BURST,
   DEFAULT_CHAT_PORT,
   DEFAULT_CLUSTER,
+  DEFAULT_DATA_DIR,
   DEFAULT_ECHO_WS_PATH,
   DEFAULT_HISTORY,
   DEFAULT_HISTORY_BYTES,
@@ -41,6 +42,7 @@ import {
   DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
 } from "../support/constants.ts";
 import type { ServeChatOptions } from "../server/serve_chat.ts";
+import { withEnvVariables } from "./env_options.ts";
 import type { LogFormat } from "../support/log.ts";
 import type { EchoTransform, ServeEchoOptions } from "../echo/serve_echo.ts";
 
@@ -245,6 +247,19 @@ export function serverProgram(): Command {
       numberIn(1, 600_000),
       DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
     )
+    .option(
+      "--data-dir <dir>",
+      "where the embedded store (parley.db) keeps room history across restarts",
+      DEFAULT_DATA_DIR,
+    )
+    .option("--no-store", "keep history in memory only (lost at restart)")
+    .option("--metrics", "serve GET /metrics (Prometheus text) on the HTTP port", false)
+    .option(
+      "--drain-delay <ms>",
+      "on SIGINT/SIGTERM, how long to keep serving with /healthz answering 503 before closing",
+      numberIn(0, 600_000),
+      0,
+    )
     .option("--log-format <format>", "text or json", oneOf("text", "json"), "text")
     .option("-q, --quiet", "no logging", false);
 }
@@ -278,7 +293,8 @@ export function parseServerArgs(
   args: readonly string[],
   output?: CliOutput,
 ): ParseOutcome<ServerConfig> {
-  return parseArgs(serverProgram(), args, (flags) => {
+  // Every flag from its PARLEY_* variable too (lib/cli/env_options.ts).
+  return parseArgs(withEnvVariables(serverProgram()), args, (flags) => {
     const common = {
       hostname: flags.host as string,
       port: flags.port as number,
@@ -313,6 +329,7 @@ export function parseServerArgs(
     };
     if (flags.mode === "echo") {
       if (flags.redis !== undefined) throw new RangeError("--redis applies only to --mode chat");
+      if (flags.metrics === true) throw new RangeError("--metrics applies only to --mode chat");
       checkChatFlags(chat);
       return {
         ...logging,
@@ -337,7 +354,14 @@ export function parseServerArgs(
     if (flags.cluster !== DEFAULT_CLUSTER && flags.redis === undefined) {
       throw new RangeError("--cluster needs --redis");
     }
-    const options = { ...common, name: flags.name as string, ...chat };
+    const dataDir = flags.store === false ? undefined : flags.dataDir as string;
+    if (dataDir === "") throw new RangeError("--data-dir cannot be empty (use --no-store)");
+    const service = {
+      dataDir,
+      metrics: flags.metrics as boolean,
+      drainDelay: flags.drainDelay as number,
+    };
+    const options = { ...common, name: flags.name as string, ...chat, ...service };
     checkChatFlags(options);
     return {
       ...logging,

@@ -90,11 +90,15 @@ export async function runServer(args: readonly string[]): Promise<number> {
   };
   const signals = ["SIGINT", "SIGTERM"] as const;
   for (const signal of signals) Deno.addSignalListener(signal, onSignal);
-  const onReload = () => void reloadTls(server, tls!, logger);
-  if (tls !== undefined) Deno.addSignalListener("SIGHUP", onReload);
+  // SIGHUP never ends the server (systemctl reload): it reloads what can be reloaded.
+  const onReload = () =>
+    tls === undefined
+      ? logger({ event: "warning", reason: "SIGHUP: nothing to reload (no --tls-cert)" })
+      : void reloadTls(server, tls, logger);
+  Deno.addSignalListener("SIGHUP", onReload);
   await server.finished;
   for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
-  if (tls !== undefined) Deno.removeSignalListener("SIGHUP", onReload);
+  Deno.removeSignalListener("SIGHUP", onReload);
   await logWriter.flush(1000);
   return 0;
 }

@@ -151,6 +151,17 @@ export class RedisDirectory implements ChatDirectory {
     this.#listener = listener;
   }
 
+  get linkDown(): boolean {
+    // The sockets' state: `isDown` can be set again by a late failure after the reconnection.
+    return !this.#link.client.isReady || !this.#link.subscriber.isReady;
+  }
+
+  async ping(): Promise<number> {
+    const started = performance.now();
+    await this.#link.client.ping();
+    return performance.now() - started;
+  }
+
   // ---- nicks ----
 
   guest(ref: MemberRef): string {

@@ -141,6 +141,11 @@ export interface HttpListenerOptions {
    * let the listener answer 404. @default {404 for everything}
    */
   handleRequest?: (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
+  /**
+   * Paths answered even on a connection the limits refused (one that may
+   * linger): `/healthz` and `/metrics` must answer on a full server. @default {[]}
+   */
+  exemptPaths?: readonly string[];
   /** Origins allowed besides the server's own (`https://chat.example`). @default {[]} */
   allowOrigins?: readonly string[];
   /** Milliseconds to send the request head. @default {10000} */
@@ -346,13 +351,14 @@ export class HttpListener {
     response.shouldKeepAlive = false; // one request per connection
     const reply = (status: number, text: string, headers?: Record<string, string>) =>
       replyText(request, response, status, text, headers);
-    if (state !== undefined && !isTicket(state.admitted)) {
+    const path = pathOf(request);
+    const exempt = this.#options.exemptPaths?.includes(path) === true;
+    if (state !== undefined && !isTicket(state.admitted) && !exempt) {
       return reply(503, refusalText(state.admitted), RETRY_AFTER);
     }
     if (request.method !== "GET" && request.method !== "HEAD") {
       return reply(405, `method ${request.method} not allowed; use GET\n`, { allow: "GET, HEAD" });
     }
-    const path = pathOf(request);
     if (this.#options.websockets[path] !== undefined) {
       return reply(426, `${path} is a WebSocket endpoint; connect with a WebSocket client\n`, {
         upgrade: "websocket",

@@ -8,14 +8,15 @@
  */
 
 import { WebSocketServer } from "ws";
-import type { ChatDirectory } from "../chat/directory.ts";
+import { type ChatDirectory, LocalDirectory } from "../chat/directory.ts";
 import { ChatHub, type ChatHubOptions } from "../chat/hub.ts";
-import { inputBudgets } from "../chat/settings.ts";
+import { chatHubSettings, inputBudgets } from "../chat/settings.ts";
+import { NodeStore } from "../store/node_store.ts";
 import { InputBudgets } from "../net/input_budget.ts";
 import { formatError } from "../chat/protocol.ts";
 import { encodeLine } from "../framing/line_codec.ts";
 import { Admission } from "../net/admission.ts";
-import { HttpListener } from "../net/http_listener.ts";
+import { HttpListener, pathOf, replyText } from "../net/http_listener.ts";
 import { type ParleyServer, serverBase, ServerLifecycle } from "../net/lifecycle.ts";
 import { TcpListener } from "../net/tcp_listener.ts";
 import type { TlsPair } from "../net/tls_pair.ts";
@@ -30,6 +31,8 @@ import { checkNumber, TIMER_MS } from "../support/options.ts";
 import { sweepIntervalMs } from "../support/idle_watch.ts";
 import { serveTcpLines } from "../transport/tcp_lines.ts";
 import { createPageHandler } from "./page.ts";
+import { HEALTH_PATH, METRICS_PATH, serviceRoute } from "./health.ts";
+import { ServerMetrics } from "./metrics.ts";
 import { JSON_SUBPROTOCOL, serveWebSocketLines } from "../transport/ws_lines.ts";
 
 /** Options of {@linkcode serveChat}: the hub's, plus the listeners'. */
@@ -76,6 +79,20 @@ export interface ServeChatOptions extends ChatHubOptions {
    * @default {this process's memory}
    */
   directory?: ChatDirectory;
+  /**
+   * Data directory of the embedded store (`parley.db`, made when missing):
+   * without `directory`, room history is kept there and survives a
+   * restart. A store that cannot be opened is logged and the server runs
+   * from memory. @default {memory only (server.ts: ./parley-data)}
+   */
+  dataDir?: string;
+  /** Serve `GET /metrics` (Prometheus text) on the HTTP port. @default {false} */
+  metrics?: boolean;
+  /**
+   * Milliseconds a shutdown keeps serving, `/healthz` answering 503, before
+   * the listeners close: time for a load balancer to look elsewhere. @default {0}
+   */
+  drainDelay?: number;
 }
 
 /** A running chat server. */
@@ -84,6 +101,8 @@ export interface ChatServer extends ParleyServer {
   readonly clientCount: number;
   /** The hub (for tests and embedding). */
   readonly hub: ChatHub;
+  /** The embedded store, when `dataDir` was given and it opened. */
+  readonly store: NodeStore | null;
 }
 
 /**
@@ -100,8 +119,22 @@ export interface ChatServer extends ParleyServer {
  */
 export function serveChat(options: ServeChatOptions = {}): ChatServer {
   // First: bad options, or a certificate that cannot serve, throw before anything is started.
-  const { logger, tls, shutdownTimeoutMs, pingIntervalMs } = serverBase(START, options);
-  const hub = new ChatHub({ ...options, logger });
+  const base = serverBase(START, options);
+  const { tls, shutdownTimeoutMs, pingIntervalMs } = base;
+  const drainDelayMs = checkNumber(START, "drainDelay", options.drainDelay ?? 0, TIMER_MS);
+  const metrics = options.metrics === true ? new ServerMetrics() : null;
+  const logger = metrics?.tap(base.logger) ?? base.logger; // the metrics count log events
+  const settings = chatHubSettings(options); // throws on bad options before the store opens
+  const store = options.dataDir === undefined ? null : NodeStore.open(options.dataDir, { logger });
+  let directory = options.directory;
+  if (directory === undefined && store !== null) {
+    directory = new LocalDirectory({
+      lines: settings.history,
+      roomBytes: settings.roomHistoryBytes,
+      totalBytes: settings.historyBytes,
+    }, store.history());
+  }
+  const hub = new ChatHub({ ...options, directory, logger });
   const budgets = inputBudgets(hub.settings);
   const lines = {
     maxLineBytes: hub.settings.maxLineBytes,
@@ -132,6 +165,17 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     plaintextReply: encodeLine(formatError(TLS_ONLY)),
     logger,
   });
+  let draining = false;
+  const endpoints = {
+    health: () => ({
+      draining,
+      linkDown: hub.directory.linkDown === true,
+      members: hub.memberCount,
+      storeProblem: storeProblem(options.dataDir, store),
+    }),
+    metrics: metrics === null ? undefined : () => metrics.answer(),
+  };
+  const page = createPageHandler({ name: hub.settings.name, tcpPort: tcp.addr.port });
   let http: HttpListener | null = null;
   if (options.httpPort !== undefined) {
     const server = new WebSocketServer({
@@ -157,7 +201,16 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
           serve: (connection) => serveWebSocketLines(connection, hub, lines),
         },
       },
-      handleRequest: createPageHandler({ name: hub.settings.name, tcpPort: tcp.addr.port }),
+      exemptPaths: [HEALTH_PATH, METRICS_PATH],
+      handleRequest: (request, response) => {
+        const answer = serviceRoute(endpoints, pathOf(request));
+        if (answer === null) return page(request, response);
+        answer.then(
+          ({ status, body, headers }) => replyText(request, response, status, body, headers),
+          () => response.destroy(),
+        );
+        return true;
+      },
     });
   }
   // The hub's tick: idle members, and the counts of refused lines.
@@ -172,17 +225,48 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     shutdownTimeoutMs,
     logger,
     describe: () => ({ clients: hub.memberCount }),
-    stopClients: (graceMs) => hub.shutdown(graceMs),
+    stopClients: (graceMs) => {
+      draining = true;
+      store?.journal?.stop(); // the leaves of a shutdown are not history's end
+      hub.shutdown(graceMs);
+    },
     stopTimers: () => clearInterval(ticker),
   });
-  const server = lifecycle.server(admission.descriptorsNeeded, () => hub.directory.close());
+  const server = lifecycle.server(
+    admission.descriptorsNeeded,
+    () => hub.directory.close().finally(() => (store?.close(), metrics?.close())),
+  );
+  metrics?.attach({ hub, admission, store });
+  const stopNow = server.shutdown;
+  let stopping: Promise<void> | null = null;
+  const shutdown = () =>
+    stopping ??= (async () => {
+      draining = true; // /healthz answers 503 from now on
+      if (drainDelayMs > 0) await delay(drainDelayMs);
+      await stopNow();
+    })();
   return Object.defineProperties(server as ChatServer, {
+    shutdown: { value: shutdown },
+    [Symbol.asyncDispose]: { value: shutdown },
     hub: { value: hub, enumerable: true },
+    store: { value: store, enumerable: true },
     clientCount: { get: () => hub.memberCount, enumerable: true },
   });
 }
 
 const START = "Cannot start the server";
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Why history is not being written to disk, or null (written, or no store asked for). */
+function storeProblem(dataDir: string | undefined, store: NodeStore | null): string | null {
+  if (dataDir === undefined) return null;
+  if (store === null) return "cannot be opened; history in memory only";
+  const failure = store.journal?.stats.failure ?? null;
+  return failure === null ? null : `cannot write (${failure}); history in memory only`;
+}
 
 /** What a plain-text client of the TLS line port reads, in clear, before the close. */
 const TLS_ONLY = "this port speaks TLS; connect with a TLS client " +

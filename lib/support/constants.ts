@@ -140,6 +140,9 @@ export const DEFAULT_IDLE_TIMEOUT_SECONDS = 1800;
 /** Milliseconds shutdown waits for outbound queues to drain (`--shutdown-timeout`). */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 
+/** The data directory of the embedded store (`--data-dir`), relative to the working directory. */
+export const DEFAULT_DATA_DIR = "./parley-data";
+
 /**
  * Rooms with more members than this do not announce joins and leaves
  * (`--announce-limit`, 0 = always announce): in a room of thousands every

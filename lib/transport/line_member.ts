@@ -43,6 +43,10 @@ export abstract class LineMember implements ChatMember, LineSink {
     });
   }
 
+  get queuedBytes(): number {
+    return this.outbound.queuedBytes;
+  }
+
   deliver(event: Outgoing): boolean {
     const bytes = event.bytes(this.format);
     return bytes === null || this.outbound.enqueue(bytes);
