@@ -128,34 +128,3 @@ Deno.test({
     deepEqual(writer.writes, ["first\n", "bye\n"]);
   },
 });
-
-Deno.test({
-  name: "Outbound.flushNow() sends what is queued as a write of its own, still counted",
-  permissions: "none",
-  async fn() {
-    const writes: string[] = [];
-    const pending: (() => void)[] = [];
-    const writer = {
-      write: (bytes: Uint8Array) => {
-        writes.push(new TextDecoder().decode(bytes));
-        return new Promise<number>((resolve) => pending.push(() => resolve(bytes.length)));
-      },
-    };
-    const outbound = new Outbound(writer, { maxQueueBytes: 1024 });
-    outbound.enqueue(new TextEncoder().encode("a\n"));
-    outbound.flushNow(); // nothing in flight: starts the normal write at once
-    deepEqual(writes, ["a\n"]);
-    outbound.enqueue(new TextEncoder().encode("b\n"));
-    outbound.flushNow(); // one in flight: a second, ordered write
-    deepEqual(writes, ["a\n", "b\n"]);
-    equal(outbound.queuedBytes, 4);
-    let drained = false;
-    outbound.drained().then(() => (drained = true));
-    pending.shift()!();
-    await Promise.resolve();
-    equal(drained, false, "the extra write is still in flight");
-    pending.shift()!();
-    await outbound.drained();
-    equal(outbound.queuedBytes, 0);
-  },
-});

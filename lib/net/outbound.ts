@@ -70,8 +70,6 @@ export class Outbound {
   #pendingLength = 0;
   #queuedBytes = 0;
   #writing = false;
-  /** Extra writes started by `flushNow()` while another was in flight. */
-  #extraWrites = 0;
   #scheduled = false;
   #failed = false;
   #drainWaiters: (() => void)[] | null = null; // allocated when someone waits
@@ -175,39 +173,6 @@ export class Outbound {
     this.enqueue(bytes);
   }
 
-  /**
-   * Writes what is queued now, instead of at the end of the tick, even
-   * while another write is in flight. Only for writers whose writes are
-   * whole messages kept in order (a WebSocket): a peer's close right behind
-   * its last message is answered at once, and nothing can be sent after
-   * that, so the replies to that message must already be on their way.
-   * The bytes count against `maxQueueBytes` until written, as always.
-   */
-  flushNow(): void {
-    if (this.#failed || this.#pendingLength === 0) return;
-    if (!this.#writing) {
-      this.#scheduled = false;
-      void this.#run();
-      return;
-    }
-    const batch = this.#pending!.subarray(0, this.#pendingLength);
-    this.#pending = null;
-    this.#pendingLength = 0;
-    this.#extraWrites++;
-    this.#writer.write(batch).then(
-      () => {
-        if (!this.#failed) this.#queuedBytes -= batch.length;
-        this.#extraWrites--;
-        this.#wakeIfIdle();
-      },
-      (error) => {
-        this.#extraWrites--;
-        this.#fail(error);
-        this.#wakeIfIdle();
-      },
-    );
-  }
-
   /** Resolves once nothing is queued or in flight (or a write failed). */
   drained(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();
@@ -216,7 +181,7 @@ export class Outbound {
 
   #isIdle(): boolean {
     return this.#failed ||
-      (!this.#writing && this.#extraWrites === 0 && this.#pendingLength === 0);
+      (!this.#writing && this.#pendingLength === 0);
   }
 
   #fail(error: unknown): void {

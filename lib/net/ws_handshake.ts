@@ -72,7 +72,7 @@ export function checkUpgrade(head: RequestHead): UpgradeRequest | HandshakeProbl
  * import { acceptValue } from "./ws_handshake.ts";
  *
  * // RFC 6455 1.3's example.
- * equal(acceptValue("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGxzhZRbK+xOo=");
+ * equal(acceptValue("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
  * ```
  */
 export function acceptValue(key: string): string {
