@@ -210,26 +210,35 @@ export class WebSocketConnection {
             buffer = new Uint8Array(WS_READ_BUFFER_GROWN_BYTES);
           }
         }
-        if (this.#closeReceived || this.#problem !== null) continue; // discarding until the close
-        const scan = scanner.push(chunk);
-        if (scan.fragments > WS_MAX_FRAGMENTS) {
-          this.#fail(1008, `message in more than ${WS_MAX_FRAGMENTS} frames`);
-          continue;
+        // Closing: what comes is not parsed, but still costs budget.
+        const discarding = this.#closeReceived || this.#problem !== null;
+        let frames = 0;
+        if (!discarding) {
+          const scan = scanner.push(chunk);
+          frames = scan.frames;
+          if (scan.fragments > WS_MAX_FRAGMENTS) {
+            this.#fail(1008, `message in more than ${WS_MAX_FRAGMENTS} frames`);
+          } else receiver._write(chunk, "buffer", done);
         }
-        receiver._write(chunk, "buffer", done);
-        const pause = budget.charge(chunk.length + scan.frames * WS_FRAME_CHARGE_BYTES);
+        const pause = budget.charge(chunk.length + frames * WS_FRAME_CHARGE_BYTES);
         if (pause === 0) {
           throttledSince = -1;
           continue;
         }
         const now = performance.now();
         if (throttledSince < 0) throttledSince = now;
-        if (now + pause - throttledSince > WS_THROTTLE_CLOSE_MS) {
+        if (!discarding && now + pause - throttledSince > WS_THROTTLE_CLOSE_MS) {
           this.#fail(1008, "sending too fast: over the input budget for too long");
-          continue;
         }
         // Over its input budget: stop reading for a while (backpressure).
-        await new Promise((resolve) => setTimeout(resolve, pause));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pause);
+          this.#wakeReader = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wakeReader = null;
       }
     } catch (error) {
       if (!this.#closed) this.#problem ??= connectionProblem(error);
