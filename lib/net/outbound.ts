@@ -229,8 +229,11 @@ export class Outbound {
   }
 }
 
-/** Largest buffer kept for reuse between writes (bigger ones go back to the heap). */
-const MAX_SPARE_BYTES = 64 * 1024;
+/**
+ * Largest buffer kept for reuse between writes (4 KiB): a busy connection
+ * does not allocate a buffer per write, an idle one keeps little.
+ */
+const MAX_SPARE_BYTES = 4096;
 
 /** Smallest queue buffer (a welcome, a line or two). */
 const MIN_BUFFER_BYTES = 256;

@@ -112,7 +112,6 @@ export class WebSocketConnection {
   alive = true;
   readonly #conn: StreamConn;
   readonly #options: WebSocketConnectionOptions;
-  #receiver: Receiver | null = null;
   #problem: string | null = null;
   #closeSent = false;
   #closeReceived = false;
@@ -178,7 +177,6 @@ export class WebSocketConnection {
       maxPayload: this.#options.maxMessageBytes,
       binaryType: "nodebuffer",
     });
-    this.#receiver = receiver;
     receiver.on("message", (data: Buffer, isBinary: boolean) => {
       if (!this.#closeSent) handler.message(data, isBinary);
     });

@@ -96,7 +96,7 @@ export async function upgrade(
     protocol,
     maxMessageBytes: route.maxMessageBytes,
     maxQueueBytes: route.maxQueueBytes,
-    head: rest,
+    head: rest.length > 0 ? rest.slice() : undefined, // not a view of the 9 KiB head buffer
   });
   // The 101 is the first thing queued: the first frames can share its write.
   connection.outbound.enqueueOver(switchingProtocols(checked.key, protocol));

@@ -67,9 +67,9 @@ export const WS_THROTTLE_CLOSE_MS = 5000;
 export const WS_MAX_QUEUED_PONGS = 16;
 
 /** Bytes of a WebSocket's first read buffer; one that fills it gets {@linkcode WS_READ_BUFFER_GROWN_BYTES}. */
-export const WS_READ_BUFFER_BYTES = 4096;
-/** See {@linkcode WS_READ_BUFFER_BYTES} (64 KiB). */
-export const WS_READ_BUFFER_GROWN_BYTES = 64 * 1024;
+export const WS_READ_BUFFER_BYTES = 1024;
+/** See {@linkcode WS_READ_BUFFER_BYTES} (16 KiB). */
+export const WS_READ_BUFFER_GROWN_BYTES = 16 * 1024;
 
 /**
  * Input budget of one WebSocket echo connection (bytes per second; the
