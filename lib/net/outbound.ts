@@ -1,9 +1,12 @@
 /**
  * One connection's writer: a bounded queue of outbound bytes with exactly
- * one write in flight. Lines queued while a write is in flight (or in the
- * same tick) are copied into one buffer and go out as one write, so a
- * broadcast to a thousand members costs each member one syscall per batch,
- * not per line, and queued memory is the queued bytes themselves.
+ * one write in flight. Lines (or WebSocket frames, header and payload)
+ * queued while a write is in flight (or in the same tick) are copied into
+ * one buffer and go out as one write, so a broadcast to a thousand members
+ * costs each member one syscall per batch, not per line, and queued memory
+ * is the queued bytes themselves. Once a write is complete its buffer (up
+ * to 4 KiB) is reused for a later batch: a busy connection allocates no
+ * buffer per write.
  *
  * The queue is bounded in bytes: {@linkcode Outbound.enqueue} refuses
  * anything that would take it past `maxQueueBytes` (counting the write in
@@ -76,6 +79,8 @@ export class Outbound {
   /** The buffer of the last write, reused for the next batch when small. */
   #spare: Uint8Array | null = null;
   #beforeBatch: (() => void) | undefined;
+  /** `#run`, bound once (no closure per scheduled write). */
+  readonly #runSoon = () => void this.#run();
 
   constructor(writer: ByteWriter, options: OutboundOptions = {}) {
     this.#writer = writer;
@@ -117,7 +122,7 @@ export class Outbound {
     this.#queuedBytes += size;
     if (!this.#writing && !this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => this.#run());
+      queueMicrotask(this.#runSoon);
     }
     return true;
   }
@@ -157,7 +162,7 @@ export class Outbound {
     this.#queuedBytes += bytes.length;
     if (!this.#writing && !this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => this.#run());
+      queueMicrotask(this.#runSoon);
     }
     return true;
   }
