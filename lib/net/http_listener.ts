@@ -124,7 +124,10 @@ export class HttpListener {
     this.#log = safeLogger(options.logger ?? silentLogger);
     this.#http = http.createServer({ maxHeaderSize: MAX_HTTP_HEAD_BYTES });
     this.#http.on("request", (request, response) => this.#onRequest(request, response));
-    this.#http.on("upgrade", (_request, socket: Socket) => socket.destroy()); // answered before
+    // WebSocket upgrades never get here; any other protocol is not spoken.
+    this.#http.on("upgrade", (_request, socket: Socket) => {
+      socket.end(httpReply(400, "only WebSocket upgrades are served\n"));
+    });
     this.#http.on("clientError", (error: Error & { code?: string }, socket: Socket) => {
       if (socket.destroyed) return;
       socket.end(httpReply(error.code === "HPE_HEADER_OVERFLOW" ? 431 : 400, ""));
