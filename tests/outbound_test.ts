@@ -130,32 +130,44 @@ Deno.test({
 });
 
 Deno.test({
-  name: "Outbound.flushNow() sends what is queued as a write of its own, still counted",
+  name: "Outbound reuses a written buffer only once its write is complete, and frames go in whole",
   permissions: "none",
   async fn() {
-    const writes: string[] = [];
-    const pending: (() => void)[] = [];
+    // The writer keeps the very arrays it is given and reads them when each write completes.
+    const held: Uint8Array[] = [];
+    const seen: string[] = [];
+    let release: (() => void) | null = null;
     const writer = {
-      write: (bytes: Uint8Array) => {
-        writes.push(new TextDecoder().decode(bytes));
-        return new Promise<number>((resolve) => pending.push(() => resolve(bytes.length)));
+      write(batch: Uint8Array): Promise<number> {
+        held.push(batch);
+        return new Promise((resolve) => {
+          release = () => {
+            seen.push(new TextDecoder().decode(batch));
+            resolve(batch.length);
+          };
+        });
       },
     };
-    const outbound = new Outbound(writer, { maxQueueBytes: 1024 });
-    outbound.enqueue(new TextEncoder().encode("a\n"));
-    outbound.flushNow(); // nothing in flight: starts the normal write at once
-    deepEqual(writes, ["a\n"]);
-    outbound.enqueue(new TextEncoder().encode("b\n"));
-    outbound.flushNow(); // one in flight: a second, ordered write
-    deepEqual(writes, ["a\n", "b\n"]);
-    equal(outbound.queuedBytes, 4);
-    let drained = false;
-    outbound.drained().then(() => (drained = true));
-    pending.shift()!();
-    await Promise.resolve();
-    equal(drained, false, "the extra write is still in flight");
-    pending.shift()!();
-    await outbound.drained();
-    equal(outbound.queuedBytes, 0);
+    const outbound = new Outbound(writer, { maxQueueBytes: 1 << 16 });
+    const drain = async () => {
+      while (release !== null || outbound.queuedBytes > 0) {
+        const done = release as (() => void) | null;
+        release = null;
+        done?.();
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    };
+    for (let round = 0; round < 5; round++) {
+      outbound.enqueue(bytes(`a${round}\n`));
+      outbound.enqueue(bytes(`${round}\n`), bytes("[h]"));
+      await new Promise((resolve) => setTimeout(resolve, 0)); // a write in flight
+      outbound.enqueue(bytes(`b${round}\n`)); // queued meanwhile, maybe into a reused buffer
+      await drain();
+    }
+    deepEqual(
+      seen,
+      [0, 1, 2, 3, 4].flatMap((round) => [`a${round}\n[h]${round}\n`, `b${round}\n`]),
+    );
+    ok(held.length === 10);
   },
 });

@@ -6,7 +6,7 @@ import { closePayload, concat, encodeFrame, OP, RawWebSocket } from "./ws_frames
 import {
   connectWsChat,
   readResponse,
-  serverSocketStates,
+  serverSocketHeld,
   upgradeRequest,
   WsLines,
   wsSyncWho,
@@ -190,10 +190,11 @@ Deno.test("serveChat() drops a WebSocket client that stops reading and releases 
   }
   equal(dropped, `* ${stalledNick} left (too slow)`);
   const clientPort = stalled.localAddr.port;
-  // Gone from the kernel within the grace: reset, not a FIN-WAIT orphan.
+  // Its descriptor released within the grace (Deno.TcpConn cannot reset: the
+  // kernel may keep an orphan holding the unsent bytes, owned by no process).
   await within(
     (async () => {
-      while ((await serverSocketStates(port, clientPort)).some((s) => s !== "TIME_WAIT")) {
+      while (await serverSocketHeld(port, clientPort)) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })(),
@@ -293,7 +294,8 @@ Deno.test("serveChat() sends the replies to a WebSocket's last messages before a
   await using server = await chatServer();
   await using ws = await RawWebSocket.connect(server.httpAddr!, { path: "/ws" });
   const welcome = new TextDecoder().decode((await ws.nextFrame()).payload);
-  match(welcome, /^\* welcome to parley, guest-1\n/);
+  equal(welcome, "* welcome to parley, guest-1"); // one line per message
+  match(new TextDecoder().decode((await ws.nextFrame()).payload), /^\* 1 online; /);
   // Two commands and the close in one write, as `printf ... | client` sends them.
   await ws.write(concat([
     encodeFrame(OP.TEXT, "/nick xavier"),
@@ -410,4 +412,67 @@ Deno.test({
     equal(peers.length, 4);
     for (const peer of peers) match(peer, /^127\.0\.0\.1:\d+$/);
   },
+});
+
+Deno.test("serveChat() sends a raw-frame WebSocket client one line per message, text and JSON", async () => {
+  await using server = await chatServer({ name: "lines" });
+  await using alice = await connectChat(server.addr);
+  await alice.send("first");
+  await alice.send("second");
+  await syncWho(alice); // both lines are in the history
+  for (const protocol of [null, "parley.json"]) {
+    await using ws = await RawWebSocket.connect(server.httpAddr!, {
+      path: "/ws",
+      headers: protocol === null ? {} : { "Sec-WebSocket-Protocol": protocol },
+    });
+    const texts: string[] = [];
+    // The welcome, the count, the two history lines: four messages, no LF in any.
+    while (texts.length < 4) {
+      const frame = await ws.nextFrame();
+      equal(frame.opcode, OP.TEXT);
+      texts.push(new TextDecoder().decode(frame.payload));
+    }
+    for (const text of texts) ok(!text.includes("\n"), JSON.stringify(text));
+    if (protocol === null) {
+      equal(texts[0], "* welcome to lines, guest-2");
+      match(texts[1], /^\* 2 online; /);
+    } else {
+      equal(JSON.parse(texts[0]).type, "welcome");
+      equal(JSON.parse(texts[1]).type, "members");
+    }
+  }
+});
+
+Deno.test("serveChat() lets a page's own origin in only on names the server answers to", async () => {
+  await using server = await chatServer({ hostNames: ["parley.test"] });
+  const port = server.httpAddr!.port;
+  const upgradeWith = async (host: string) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const request = upgradeRequest("/ws", port, [`Origin: http://${host}`])
+      .replace(`Host: 127.0.0.1:${port}`, `Host: ${host}`);
+    await conn.write(utf8(request));
+    const buffer = new Uint8Array(1024);
+    const n = await within(conn.read(buffer), "the handshake answer");
+    conn.close();
+    return Number(new TextDecoder().decode(buffer.subarray(0, n ?? 0)).split(" ")[1]);
+  };
+  equal(await upgradeWith(`evil.example:${port}`), 403); // a rebound DNS name
+  equal(await upgradeWith(`parley.test:${port}`), 101); // --host-name
+  equal(await upgradeWith(`localhost:${port}`), 101);
+  equal(await upgradeWith(`127.0.0.1:${port}`), 101);
+});
+
+Deno.test("serveChat() asks the kernel for the backlog it is given, on both listeners", async () => {
+  const ss = await new Deno.Command("ss", { args: ["-ltnH"], stdout: "piped", stderr: "null" })
+    .output().catch(() => null);
+  if (ss === null || !ss.success) return; // no ss here: nothing to read the backlog with
+  await using server = await chatServer({ backlog: 123 });
+  const listening = new TextDecoder().decode(
+    (await new Deno.Command("ss", { args: ["-ltnH"], stdout: "piped" }).output()).stdout,
+  );
+  for (const port of [server.addr.port, server.httpAddr!.port]) {
+    const row = listening.split("\n").find((line) => line.includes(`127.0.0.1:${port} `));
+    ok(row !== undefined, `port ${port} not in ss -ltn`);
+    equal(row.trim().split(/\s+/)[2], "123", row); // Send-Q of a listener: its backlog
+  }
 });

@@ -8,7 +8,7 @@ import type { LogEvent } from "../lib/support/log.ts";
 import { writeAll } from "../lib/net/conn.ts";
 import { LineClient, LOOPBACK, within } from "./helpers.ts";
 import { rssMiB, startEchoServer } from "./process_helpers.ts";
-import { encodeFrame, OP, RawWebSocket } from "./ws_frames.ts";
+import { concat, encodeFrame, OP, RawWebSocket } from "./ws_frames.ts";
 import { WsLines } from "./ws_helpers.ts";
 
 Deno.test("serveEcho() counts TCP and WebSocket clients together, refusing a WebSocket with 1013", async () => {
@@ -78,4 +78,17 @@ Deno.test("server.ts --mode echo holds a bounded amount for a WebSocket client t
   await server.stop();
   ok(pushedMiB < 64, `the server kept reading: ${pushedMiB} MiB pushed`);
   ok(after - before < 48, `server RSS grew by ${(after - before).toFixed(1)} MiB`);
+});
+
+Deno.test("serveWebSocketEcho() closes with 1008 a message sent in more than 1024 frames", async () => {
+  await using server = await serveWebSocketEcho(LOOPBACK);
+  await using ws = await RawWebSocket.connect(server.addr, { path: "/" });
+  await ws.write(concat([
+    encodeFrame(OP.TEXT, "a", { fin: false }),
+    ...Array.from({ length: 1100 }, () => encodeFrame(OP.CONTINUATION, "", { fin: false })),
+  ]));
+  const frame = await ws.nextFrame();
+  equal(frame.opcode, OP.CLOSE);
+  equal((frame.payload[0] << 8) | frame.payload[1], 1008);
+  equal(new TextDecoder().decode(frame.payload.subarray(2)), "message in more than 1024 frames");
 });

@@ -170,3 +170,22 @@ export async function serverSocketStates(localPort: number, remotePort: number):
   }
   return states;
 }
+
+/**
+ * True while a process holds the server side of the connection between
+ * `localPort` and `remotePort` (its row in /proc/net/tcp has an inode: a
+ * socket nobody holds, an orphan in FIN-WAIT or TIME-WAIT, shows 0).
+ */
+export async function serverSocketHeld(localPort: number, remotePort: number): Promise<boolean> {
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    const text = await Deno.readTextFile(file).catch(() => "");
+    for (const row of text.split("\n").slice(1)) {
+      const fields = row.trim().split(/\s+/);
+      if (fields.length < 10) continue;
+      const local = parseInt(fields[1].split(":")[1], 16);
+      const remote = parseInt(fields[2].split(":")[1], 16);
+      if (local === localPort && remote === remotePort && fields[9] !== "0") return true;
+    }
+  }
+  return false;
+}

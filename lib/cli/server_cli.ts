@@ -39,6 +39,7 @@ import {
   DEFAULT_ROOM_HISTORY_BYTES,
   DEFAULT_SERVER_NAME,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  DEFAULT_TCP_BACKLOG,
   DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
 } from "../support/constants.ts";
 import type { ServeChatOptions } from "../server/serve_chat.ts";
@@ -219,6 +220,17 @@ export function serverProgram(): Command {
       "web origins allowed to open a WebSocket besides the server's own (repeatable)",
     )
     .option(
+      "--host-name <name...>",
+      "names the server answers to besides loopback and its bound addresses: " +
+        "a page's own origin may open a WebSocket only on these (repeatable)",
+    )
+    .option(
+      "--backlog <n>",
+      "pending connections the kernel keeps per listener (capped by net.core.somaxconn)",
+      numberIn(1, 65535),
+      DEFAULT_TCP_BACKLOG,
+    )
+    .option(
       "--ws-path <path>",
       "echo mode: path of the WebSocket echo endpoint",
       pathValue,
@@ -305,6 +317,8 @@ export function parseServerArgs(
       shutdownTimeout: flags.shutdownTimeout as number,
       pingInterval: flags.pingInterval as number,
       allowOrigins: (flags.allowOrigin as string[] | undefined) ?? [],
+      hostNames: (flags.hostName as string[] | undefined) ?? [],
+      backlog: flags.backlog as number,
       tlsHandshakeTimeout: flags.tlsHandshakeTimeout as number,
       reusePort: flags.reusePort as boolean,
     };

@@ -11,9 +11,9 @@
  * @module
  */
 
-import type http from "node:http";
-import { WebSocketServer } from "ws";
 import { Admission } from "../net/admission.ts";
+import type { RequestHead } from "../net/http_head.ts";
+import { InputBudgets } from "../net/input_budget.ts";
 import { HttpListener } from "../net/http_listener.ts";
 import { IdleSweep } from "../net/idle_sweep.ts";
 import { type ParleyServer, serverBase, ServerLifecycle } from "../net/lifecycle.ts";
@@ -27,11 +27,13 @@ import {
   DEFAULT_HOST,
   DEFAULT_HTTP_PORT,
   DEFAULT_MAX_MESSAGE_BYTES,
+  ECHO_WS_INPUT_BYTES_RATE,
+  IP_BUDGET_MEMBERS,
 } from "../support/constants.ts";
 import type { Logger } from "../support/log.ts";
 import { checkNumber } from "../support/options.ts";
 import { type EchoTransform, TcpEchoConnection } from "./tcp_echo.ts";
-import { WebSocketEchoConnection } from "./ws_echo.ts";
+import { ECHO_WS_HIGH_WATER, WebSocketEchoConnection } from "./ws_echo.ts";
 
 export type { EchoTransform } from "./tcp_echo.ts";
 
@@ -43,6 +45,8 @@ export interface EchoLimitsOptions {
   hostname?: string;
   /** Let several processes listen on the same ports. @default {false} */
   reusePort?: boolean;
+  /** Pending connections the kernel keeps per listener (capped by `somaxconn`). @default {4096} */
+  backlog?: number;
   /** Clients at once, every transport together. @default {1000} */
   maxClients?: number;
   /** Clients from one IP address at once (0 = no limit). @default {20} */
@@ -74,11 +78,16 @@ export interface WebSocketEchoOptions {
   /** Origins allowed besides the server's own. @default {[]} */
   allowOrigins?: readonly string[];
   /**
+   * Host names the server answers to besides loopback names and its bound
+   * addresses (a same-origin page counts only on these). @default {[]}
+   */
+  hostNames?: readonly string[];
+  /**
    * Accepts or refuses a client from its request before the handshake
    * (like the seed's `on_connect`): return `true`, or a reason to refuse
    * with HTTP 403. @default {accept every client}
    */
-  accept?: (request: http.IncomingMessage) => boolean | string;
+  accept?: (request: RequestHead) => boolean | string;
 }
 
 /** Options of {@linkcode serveEcho}. */
@@ -119,6 +128,7 @@ export function serveEcho(options: ServeEchoOptions = {}): ParleyServer {
     hostname: options.hostname ?? DEFAULT_HOST,
     port: options.port ?? DEFAULT_CHAT_PORT,
     reusePort: options.reusePort,
+    backlog: options.backlog,
     admission: echo.admission,
     refusal: () => null,
     serve: (conn, peer) => echo.serveTcp(new TcpEchoConnection(conn, peer), transform),
@@ -165,6 +175,13 @@ class EchoCore {
   readonly #tcp = new Set<TcpEchoConnection>();
   readonly #ws = new Set<WebSocketEchoConnection>();
   readonly #idle: IdleSweep<TcpEchoConnection | WebSocketEchoConnection>;
+  readonly #budgets = new InputBudgets(
+    { rate: ECHO_WS_INPUT_BYTES_RATE, burst: 2 * ECHO_WS_INPUT_BYTES_RATE },
+    {
+      rate: IP_BUDGET_MEMBERS * ECHO_WS_INPUT_BYTES_RATE,
+      burst: 2 * IP_BUDGET_MEMBERS * ECHO_WS_INPUT_BYTES_RATE,
+    },
+  );
 
   /** Validates every option before anything is bound or started. */
   constructor(options: EchoLimitsOptions & WebSocketEchoOptions) {
@@ -210,14 +227,18 @@ class EchoCore {
       hostname: options.hostname ?? DEFAULT_HOST,
       port,
       reusePort: options.reusePort,
+      backlog: options.backlog,
       admission: this.admission,
       allowOrigins: options.allowOrigins,
+      hostNames: options.hostNames,
       pingIntervalMs: this.#pingIntervalMs,
       tls: this.tls,
       logger: this.log,
       websockets: {
         [options.path ?? DEFAULT_ECHO_WS_PATH]: {
-          server: new WebSocketServer({ noServer: true, maxPayload: this.#maxMessageBytes }),
+          maxMessageBytes: this.#maxMessageBytes,
+          // One message echoed past the high water, then reading stops.
+          maxQueueBytes: this.#maxMessageBytes + 2 * ECHO_WS_HIGH_WATER,
           accept: accept === undefined ? undefined : (request) => {
             const verdict = accept(request);
             return verdict === true ? true : verdict === false ? "refused by the server" : verdict;
@@ -250,7 +271,9 @@ class EchoCore {
     this.#idle.add(connection);
     const transport = connection.connection.secure ? "wss" : "ws";
     this.log({ event: "connect", peer: connection.peer, transport });
-    const reason = await connection.run();
+    const budget = this.#budgets.acquire(connection.connection.address);
+    const reason = await connection.run(budget);
+    budget.release();
     this.#idle.delete(connection);
     this.#ws.delete(connection);
     this.log({ event: "disconnect", peer: connection.peer, reason, transport });

@@ -1,9 +1,10 @@
 /**
  * A `node:stream` Duplex over a {@linkcode StreamConn}, the stream
- * `node:tls` runs TLS on. The TCP line port keeps `Deno.listen` (its
- * address is known at once, bind errors throw at once, `reusePort` works)
- * and its `Deno.TcpConn` goes through this bridge; the HTTP port hands its
- * `node:net` socket through it too, for the bound below.
+ * `node:tls` runs TLS on. Both ports accept with `Deno.listen` (the address
+ * is known at once, bind errors throw at once, `reusePort` and the backlog
+ * work) and a TLS connection's `Deno.TcpConn` goes through this bridge.
+ * The HTTP port also hands a plain request's connection (with the head it
+ * has read, as `head`) to `node:http` through it.
  *
  * Why a bridge bounds input: under Deno 2.9.6 a `TLSSocket` reads its
  * underlying stream as fast as it comes and keeps what its reader has not

@@ -1,9 +1,12 @@
 /**
  * One connection's writer: a bounded queue of outbound bytes with exactly
- * one write in flight. Lines queued while a write is in flight (or in the
- * same tick) are copied into one buffer and go out as one write, so a
- * broadcast to a thousand members costs each member one syscall per batch,
- * not per line, and queued memory is the queued bytes themselves.
+ * one write in flight. Lines (or WebSocket frames, header and payload)
+ * queued while a write is in flight (or in the same tick) are copied into
+ * one buffer and go out as one write, so a broadcast to a thousand members
+ * costs each member one syscall per batch, not per line, and queued memory
+ * is the queued bytes themselves. Once a write is complete its buffer (up
+ * to 4 KiB) is reused for a later batch: a busy connection allocates no
+ * buffer per write.
  *
  * The queue is bounded in bytes: {@linkcode Outbound.enqueue} refuses
  * anything that would take it past `maxQueueBytes` (counting the write in
@@ -15,7 +18,6 @@
  */
 
 import { DEFAULT_MAX_QUEUE_BYTES } from "../support/constants.ts";
-import { writeAll } from "./conn.ts";
 
 /** What an {@linkcode Outbound} writes to (a `Deno.Conn` fits). */
 export interface ByteWriter {
@@ -32,6 +34,12 @@ export interface OutboundOptions {
   maxQueueBytes?: number;
   /** Called once when a write fails; the queue then refuses everything. */
   onError?: (error: unknown) => void;
+  /**
+   * Called before each batch is taken, while a write is about to start: the
+   * last chance to queue something held aside (a WebSocket's one waiting
+   * pong). @default {none}
+   */
+  beforeBatch?: () => void;
 }
 
 /**
@@ -65,16 +73,20 @@ export class Outbound {
   #pendingLength = 0;
   #queuedBytes = 0;
   #writing = false;
-  /** Extra writes started by `flushNow()` while another was in flight. */
-  #extraWrites = 0;
   #scheduled = false;
   #failed = false;
   #drainWaiters: (() => void)[] | null = null; // allocated when someone waits
+  /** The buffer of the last write, reused for the next batch when small. */
+  #spare: Uint8Array | null = null;
+  #beforeBatch: (() => void) | undefined;
+  /** `#run`, bound once (no closure per scheduled write). */
+  readonly #runSoon = () => void this.#run();
 
   constructor(writer: ByteWriter, options: OutboundOptions = {}) {
     this.#writer = writer;
     this.maxQueueBytes = options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.#onError = options.onError;
+    this.#beforeBatch = options.beforeBatch;
   }
 
   /** Bytes queued plus bytes in flight. */
@@ -88,19 +100,60 @@ export class Outbound {
   }
 
   /**
-   * Queues a copy of `bytes` for writing. Returns false, queuing nothing,
-   * when that would take the queue past `maxQueueBytes` or after a failed
-   * write. Copying into one buffer keeps memory equal to the bytes queued
-   * (thousands of small lines cost no more than their text).
+   * Queues a copy of `bytes` for writing, after `prefix` when given (a
+   * WebSocket frame's header: the frame goes straight into the buffer).
+   * Returns false, queuing nothing, when that would take the queue past
+   * `maxQueueBytes` or after a failed write. Copying into one buffer keeps
+   * memory equal to the bytes queued (thousands of small lines cost no more
+   * than their text).
    */
-  enqueue(bytes: Uint8Array): boolean {
+  enqueue(bytes: Uint8Array, prefix?: Uint8Array): boolean {
     if (this.#failed) return false;
-    if (this.#queuedBytes + bytes.length > this.maxQueueBytes) return false;
+    const size = bytes.length + (prefix?.length ?? 0);
+    if (this.#queuedBytes + size > this.maxQueueBytes) return false;
+    const needed = this.#pendingLength + size;
+    if (this.#pending === null || this.#pending.length < needed) this.#grow(needed);
+    const pending = this.#pending!;
+    if (prefix !== undefined) {
+      pending.set(prefix, this.#pendingLength);
+      pending.set(bytes, this.#pendingLength + prefix.length);
+    } else pending.set(bytes, this.#pendingLength);
+    this.#pendingLength = needed;
+    this.#queuedBytes += size;
+    if (!this.#writing && !this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#runSoon);
+    }
+    return true;
+  }
+
+  /** Makes the pending buffer hold `needed` bytes (a spare one is reused when big enough). */
+  #grow(needed: number): void {
+    const spare = this.#spare;
+    if (this.#pending === null && spare !== null && spare.length >= needed) {
+      this.#spare = null;
+      this.#pending = spare;
+      return;
+    }
+    let size = Math.max(MIN_BUFFER_BYTES, (this.#pending?.length ?? 0) * 2);
+    while (size < needed) size *= 2;
+    const grown = new Uint8Array(Math.min(size, Math.max(needed, this.maxQueueBytes)));
+    if (this.#pending !== null) grown.set(this.#pending.subarray(0, this.#pendingLength));
+    this.#pending = grown;
+  }
+
+  /**
+   * Queues `bytes` even past `maxQueueBytes` (a WebSocket close frame, at
+   * most 127 bytes, that must follow what is queued); false after a failed
+   * write.
+   */
+  enqueueOver(bytes: Uint8Array): boolean {
+    if (this.#failed) return false;
+    const bound = this.#queuedBytes + bytes.length;
+    if (bound <= this.maxQueueBytes) return this.enqueue(bytes);
     const needed = this.#pendingLength + bytes.length;
     if (this.#pending === null || this.#pending.length < needed) {
-      let size = Math.max(MIN_BUFFER_BYTES, (this.#pending?.length ?? 0) * 2);
-      while (size < needed) size *= 2;
-      const grown = new Uint8Array(Math.min(size, Math.max(needed, this.maxQueueBytes)));
+      const grown = new Uint8Array(needed);
       if (this.#pending !== null) grown.set(this.#pending.subarray(0, this.#pendingLength));
       this.#pending = grown;
     }
@@ -109,7 +162,7 @@ export class Outbound {
     this.#queuedBytes += bytes.length;
     if (!this.#writing && !this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => this.#run());
+      queueMicrotask(this.#runSoon);
     }
     return true;
   }
@@ -125,39 +178,6 @@ export class Outbound {
     this.enqueue(bytes);
   }
 
-  /**
-   * Writes what is queued now, instead of at the end of the tick, even
-   * while another write is in flight. Only for writers whose writes are
-   * whole messages kept in order (a WebSocket): a peer's close right behind
-   * its last message is answered at once, and nothing can be sent after
-   * that, so the replies to that message must already be on their way.
-   * The bytes count against `maxQueueBytes` until written, as always.
-   */
-  flushNow(): void {
-    if (this.#failed || this.#pendingLength === 0) return;
-    if (!this.#writing) {
-      this.#scheduled = false;
-      void this.#run();
-      return;
-    }
-    const batch = this.#pending!.subarray(0, this.#pendingLength);
-    this.#pending = null;
-    this.#pendingLength = 0;
-    this.#extraWrites++;
-    this.#writer.write(batch).then(
-      () => {
-        if (!this.#failed) this.#queuedBytes -= batch.length;
-        this.#extraWrites--;
-        this.#wakeIfIdle();
-      },
-      (error) => {
-        this.#extraWrites--;
-        this.#fail(error);
-        this.#wakeIfIdle();
-      },
-    );
-  }
-
   /** Resolves once nothing is queued or in flight (or a write failed). */
   drained(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();
@@ -166,7 +186,7 @@ export class Outbound {
 
   #isIdle(): boolean {
     return this.#failed ||
-      (!this.#writing && this.#extraWrites === 0 && this.#pendingLength === 0);
+      (!this.#writing && this.#pendingLength === 0);
   }
 
   #fail(error: unknown): void {
@@ -190,14 +210,20 @@ export class Outbound {
     if (this.#writing) return;
     this.#writing = true;
     try {
-      while (this.#pendingLength > 0 && !this.#failed) {
+      while (!this.#failed) {
+        this.#beforeBatch?.();
+        if (this.#pendingLength === 0) break;
         // Everything queued so far goes out in one write; what is queued
-        // meanwhile collects in a fresh buffer for the next one.
-        const batch = this.#pending!.subarray(0, this.#pendingLength);
+        // meanwhile collects in the other buffer for the next one.
+        const buffer = this.#pending!;
+        const length = this.#pendingLength;
+        const batch = buffer.subarray(0, length);
         this.#pending = null;
         this.#pendingLength = 0;
-        await writeAll(this.#writer, batch);
-        this.#queuedBytes -= batch.length;
+        let written = await this.#writer.write(batch);
+        while (written < length) written += await this.#writer.write(batch.subarray(written));
+        this.#queuedBytes -= length;
+        if (buffer.length <= MAX_SPARE_BYTES) this.#spare = buffer;
       }
     } catch (error) {
       this.#fail(error);
@@ -207,6 +233,12 @@ export class Outbound {
     this.#wakeIfIdle();
   }
 }
+
+/**
+ * Largest buffer kept for reuse between writes (4 KiB): a busy connection
+ * does not allocate a buffer per write, an idle one keeps little.
+ */
+const MAX_SPARE_BYTES = 4096;
 
 /** Smallest queue buffer (a welcome, a line or two). */
 const MIN_BUFFER_BYTES = 256;

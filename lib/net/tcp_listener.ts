@@ -12,7 +12,7 @@
  * @module
  */
 
-import { REFUSAL_LINGER_MS } from "../support/constants.ts";
+import { DEFAULT_TCP_BACKLOG, REFUSAL_LINGER_MS } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { type Admission, isTicket } from "./admission.ts";
 import {
@@ -35,6 +35,8 @@ export interface TcpListenerOptions {
   port: number;
   /** Let several processes listen on the same port (Linux `SO_REUSEPORT`). @default {false} */
   reusePort?: boolean;
+  /** Pending connections the kernel keeps (Linux caps it at `somaxconn`). @default {4096} */
+  backlog?: number;
   /** The limits shared with the server's other listeners. */
   admission: Admission;
   /** Bytes that tell a refused client why, or null to close without a word. */
@@ -75,6 +77,7 @@ export class TcpListener {
         hostname: options.hostname,
         port: options.port,
         transport: "tcp",
+        tcpBacklog: options.backlog ?? DEFAULT_TCP_BACKLOG,
         ...(options.reusePort ? { reusePort: true } : {}),
       });
     } catch (error) {

@@ -28,7 +28,7 @@
 import type http from "node:http";
 import { join } from "node:path";
 import sirv from "sirv";
-import { pathOf, replyText } from "../net/http_listener.ts";
+import { pathOf, replyText } from "../net/http_reply.ts";
 import { CHAT_WS_PATH } from "../support/constants.ts";
 
 /** The page's files: `web/` at the root of the repository (or of the binary). */

@@ -7,7 +7,6 @@
  * @module
  */
 
-import { WebSocketServer } from "ws";
 import { type ChatDirectory, LocalDirectory } from "../chat/directory.ts";
 import { ChatHub, type ChatHubOptions } from "../chat/hub.ts";
 import { chatHubSettings, inputBudgets } from "../chat/settings.ts";
@@ -48,6 +47,8 @@ export interface ServeChatOptions extends ChatHubOptions {
   httpPort?: number;
   /** Let several processes listen on the same ports. @default {false} */
   reusePort?: boolean;
+  /** Pending connections the kernel keeps per listener (capped by `somaxconn`). @default {4096} */
+  backlog?: number;
   /** Clients at once, every transport together. @default {1000} */
   maxClients?: number;
   /** Clients from one IP address at once (0 = no limit). @default {20} */
@@ -56,6 +57,11 @@ export interface ServeChatOptions extends ChatHubOptions {
   pingInterval?: number;
   /** Origins allowed to open a WebSocket besides the page's own. @default {[]} */
   allowOrigins?: readonly string[];
+  /**
+   * Host names the server answers to besides loopback names and its bound
+   * addresses: the page's own origin counts only on these. @default {[]}
+   */
+  hostNames?: readonly string[];
   /** Milliseconds shutdown waits for clients to take their last bytes. @default {5000} */
   shutdownTimeout?: number;
   /** Milliseconds a connection to the HTTP port gets to send its request head. @default {10000} */
@@ -158,6 +164,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     hostname,
     port: options.port ?? DEFAULT_CHAT_PORT,
     reusePort: options.reusePort,
+    backlog: options.backlog,
     admission,
     refusal: (reason) => encodeLine(formatError(reason)),
     serve: (conn, peer, address) => serveTcpLines(conn, peer, address, hub, lines),
@@ -178,26 +185,23 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
   const page = createPageHandler({ name: hub.settings.name, tcpPort: tcp.addr.port });
   let http: HttpListener | null = null;
   if (options.httpPort !== undefined) {
-    const server = new WebSocketServer({
-      noServer: true,
-      maxPayload: WS_MESSAGE_LINES * hub.settings.maxLineBytes,
-      perMessageDeflate: false,
-      handleProtocols: (protocols: Set<string>) =>
-        protocols.has(JSON_SUBPROTOCOL) ? JSON_SUBPROTOCOL : false,
-    });
     http = new HttpListener({
       hostname,
       port: options.httpPort,
       reusePort: options.reusePort,
+      backlog: options.backlog,
       admission,
       allowOrigins: options.allowOrigins,
+      hostNames: options.hostNames,
       headTimeoutMs,
       pingIntervalMs,
       tls,
       logger,
       websockets: {
         [CHAT_WS_PATH]: {
-          server,
+          maxMessageBytes: WS_MESSAGE_LINES * hub.settings.maxLineBytes,
+          maxQueueBytes: hub.settings.maxQueueBytes,
+          selectProtocol: (offered) => offered.includes(JSON_SUBPROTOCOL) ? JSON_SUBPROTOCOL : null,
           serve: (connection) => serveWebSocketLines(connection, hub, lines),
         },
       },

@@ -40,6 +40,50 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Seconds between WebSocket pings (`--ping-interval`); no pong by the next one closes. */
 export const DEFAULT_PING_INTERVAL_SECONDS = 30;
 
+/**
+ * Input budget each WebSocket frame costs on top of its bytes (64): a
+ * ping, a pong, an empty message or a zero-length continuation carries no
+ * message bytes but costs the server work, so a flood of them is throttled
+ * like a flood of bytes.
+ */
+export const WS_FRAME_CHARGE_BYTES = 64;
+
+/**
+ * Most frames one WebSocket message may arrive in (1024); more closes with
+ * 1008. Each fragment costs the parser an object until its message ends.
+ */
+export const WS_MAX_FRAGMENTS = 1024;
+
+/**
+ * Milliseconds a WebSocket may stay over its input budget without a break
+ * (throttled, not read) before it is closed with 1008 (5 s).
+ */
+export const WS_THROTTLE_CLOSE_MS = 5000;
+
+/**
+ * Pongs that may wait in a WebSocket's queue (16); past that, while the
+ * peer does not take them, one waits and a newer ping replaces it.
+ */
+export const WS_MAX_QUEUED_PONGS = 16;
+
+/** Bytes of a WebSocket's first read buffer; one that fills it gets {@linkcode WS_READ_BUFFER_GROWN_BYTES}. */
+export const WS_READ_BUFFER_BYTES = 1024;
+/** See {@linkcode WS_READ_BUFFER_BYTES} (16 KiB). */
+export const WS_READ_BUFFER_GROWN_BYTES = 16 * 1024;
+
+/**
+ * Input budget of one WebSocket echo connection (bytes per second; the
+ * burst is two seconds' worth), frames charged as in chat. An address gets
+ * four times it.
+ */
+export const ECHO_WS_INPUT_BYTES_RATE = 8 * 1024 * 1024;
+
+/**
+ * Pending connections the kernel keeps for each listener (`--backlog`,
+ * 4096; Linux caps it at `net.core.somaxconn`).
+ */
+export const DEFAULT_TCP_BACKLOG = 4096;
+
 /** Largest HTTP request head (request line plus headers) in bytes; more gets 431. */
 export const MAX_HTTP_HEAD_BYTES = 8192;
 

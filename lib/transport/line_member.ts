@@ -30,14 +30,14 @@ export abstract class LineMember implements ChatMember, LineSink {
     address: string,
     format: WireFormat,
     hub: ChatHub,
-    writer: ByteWriter,
+    writer: ByteWriter | Outbound,
     maxQueueBytes: number,
   ) {
     this.peer = peer;
     this.address = address;
     this.format = format;
     this.hub = hub;
-    this.outbound = new Outbound(writer, {
+    this.outbound = writer instanceof Outbound ? writer : new Outbound(writer, {
       maxQueueBytes,
       onError: (error) => this.writeFailed(error),
     });
@@ -49,7 +49,12 @@ export abstract class LineMember implements ChatMember, LineSink {
 
   deliver(event: Outgoing): boolean {
     const bytes = event.bytes(this.format);
-    return bytes === null || this.outbound.enqueue(bytes);
+    return bytes === null || this.enqueue(bytes);
+  }
+
+  /** Queues lines (LF-terminated) for the peer; false when they do not fit. */
+  protected enqueue(bytes: Uint8Array): boolean {
+    return this.outbound.enqueue(bytes);
   }
 
   close(close: MemberClose): void {
@@ -57,7 +62,9 @@ export abstract class LineMember implements ChatMember, LineSink {
     this.closing = close;
     if (close.kind === "slow" && close.last !== null) {
       // It could not take what is queued: its last word replaces it.
-      this.outbound.replaceQueued(close.last.bytes(this.format) ?? new Uint8Array());
+      this.outbound.replaceQueued(new Uint8Array());
+      const last = close.last.bytes(this.format);
+      if (last !== null) this.enqueue(last);
     }
     this.closeConnection(close);
   }

@@ -5,24 +5,25 @@
  * - In: each text message carries one or more lines (LF, CRLF or CR
  *   between them); each line counts as one line for flood control. A line
  *   over `maxLineBytes` gets the same `! line too long` as over TCP; a
- *   message over the hard cap (`ws`'s `maxPayload`) closes with 1009. A
- *   binary message closes with 1003.
- * - Out: what the hub sends goes through one {@linkcode Outbound} (bounded,
- *   one send in flight): lines queued while a send is in flight go out
- *   together in the next message, LF between them. With the subprotocol
- *   `parley.json` the lines are JSON events.
+ *   message over the hard cap closes with 1009. A binary message closes
+ *   with 1003. Every frame is charged to the member's and its address's
+ *   input budgets (see `ws_conn.ts`).
+ * - Out: one line per text message (with the subprotocol `parley.json`,
+ *   one JSON event per message), through the connection's one
+ *   {@linkcode Outbound} (bounded, one write in flight): the frames queued
+ *   while a write is in flight go out together in the next write.
  * - Close codes: 1000 after `/quit`, 1001 on idle and shutdown, 1008 when
- *   dropped as too slow (then reset if it does not go within the grace).
+ *   dropped as too slow (then closed if it does not go within the grace).
  *
  * @module
  */
 
 import type { ChatHub, MemberClose } from "../chat/hub.ts";
 import { LineDecoder } from "../framing/line_codec.ts";
-import type { WebSocketConnection } from "../net/http_listener.ts";
+import { CLOSE_GRACE_MS } from "../support/constants.ts";
+import type { WebSocketConnection } from "../net/ws_conn.ts";
 import type { InputBudgets } from "../net/input_budget.ts";
 import { LineMember } from "./line_member.ts";
-import { WebSocketWriter } from "./ws_writer.ts";
 
 /** The subprotocol a client asks for to receive JSON events. */
 export const JSON_SUBPROTOCOL = "parley.json";
@@ -45,6 +46,8 @@ const CLOSE_CODES: Record<MemberClose["kind"], number> = {
   slow: 1008,
 };
 
+const LF = 0x0a;
+
 /** Serves one open WebSocket as a chat member; resolves once it is closed. */
 export function serveWebSocketLines(
   connection: WebSocketConnection,
@@ -66,9 +69,9 @@ class WebSocketLineMember extends LineMember {
     super(
       connection.peer,
       connection.address,
-      connection.ws.protocol === JSON_SUBPROTOCOL ? "json" : "text",
+      connection.protocol === JSON_SUBPROTOCOL ? "json" : "text",
       hub,
-      new WebSocketWriter(connection.ws),
+      connection.outbound,
       options.maxQueueBytes,
     );
     this.#connection = connection;
@@ -76,8 +79,20 @@ class WebSocketLineMember extends LineMember {
     this.#options = options;
   }
 
+  /** Each line its own text message (without its LF). */
+  protected override enqueue(bytes: Uint8Array): boolean {
+    let start = 0;
+    while (start < bytes.length) {
+      let end = bytes.indexOf(LF, start);
+      if (end === -1) end = bytes.length;
+      if (!this.#connection.send(bytes.subarray(start, end))) return false;
+      start = end + 1;
+    }
+    return true;
+  }
+
   protected closeConnection(close: MemberClose): void {
-    // What is queued goes first; not gone within the grace, it is reset.
+    // What is queued goes first; not gone within the grace, it is closed.
     this.#connection.end(
       CLOSE_CODES[close.kind],
       close.reason,
@@ -87,49 +102,29 @@ class WebSocketLineMember extends LineMember {
   }
 
   protected writeFailed(): void {
-    this.#connection.reset();
+    this.#connection.abort();
   }
 
-  run(): Promise<void> {
-    const { ws } = this.#connection;
+  /** One message from the peer. */
+  message(data: Uint8Array, isBinary: boolean): void {
+    if (this.closing !== null || this.#problem !== null) return;
+    if (isBinary) {
+      this.#problem = "binary message";
+      this.#connection.end(1003, "binary messages are not accepted; send text", CLOSE_GRACE_MS);
+      return;
+    }
+    this.#decoder ??= new LineDecoder({ maxLineBytes: this.#options.maxLineBytes });
+    this.#decoder.push(data, this);
+    this.#decoder.end(this);
+  }
+
+  async run(): Promise<void> {
     this.session = this.hub.connect(this);
     const budget = this.#options.budgets.acquire(this.address);
-    let resume: ReturnType<typeof setTimeout> | undefined;
-    return new Promise((resolve) => {
-      ws.on("message", (data: Uint8Array, isBinary: boolean) => {
-        if (this.closing !== null) return;
-        const pause = budget.charge(data.length);
-        if (pause > 0 && resume === undefined) {
-          // Over its input budget: stop reading for a while (backpressure).
-          ws.pause();
-          resume = setTimeout(() => {
-            resume = undefined;
-            ws.resume();
-          }, pause);
-        }
-        if (isBinary) {
-          this.#problem = "binary message";
-          ws.close(1003, "binary messages are not accepted; send text");
-          return;
-        }
-        this.#decoder ??= new LineDecoder({ maxLineBytes: this.#options.maxLineBytes });
-        this.#decoder.push(data, this);
-        this.#decoder.end(this);
-        // Send the replies now: a close frame right behind this message is
-        // answered at once, and nothing can be sent after that.
-        this.outbound.flushNow();
-      });
-      ws.on("error", (error: Error) => {
-        this.#problem ??= error.message.replace(/^Invalid WebSocket frame: /i, "");
-      });
-      ws.on("close", (code: number) => {
-        clearTimeout(resume);
-        budget.release();
-        const reason = this.#connection.endedBy ?? this.#problem ??
-          (code === 1006 ? "connection reset" : "connection closed");
-        this.hub.disconnect(this.session, reason);
-        resolve();
-      });
-    });
+    const end = await this.#connection.run(this, budget);
+    budget.release();
+    const reason = this.#connection.endedBy ?? this.#problem ?? end.problem ??
+      "connection closed";
+    this.hub.disconnect(this.session, reason);
   }
 }
