@@ -201,3 +201,82 @@ export const IDLE_NOTES =
   what Deno itself costs per open connection (a Deno \`TcpConn\`, its
   resource and a pending read).
 `;
+
+/** Bar colours of the fan-out chart, by server. */
+const COLOURS: Record<string, string> = {
+  parley: "#2b8a3e",
+  "parley-ws": "#69db7c",
+  "deno-bare": "#868e96",
+  ngircd: "#1c7ed6",
+  inspircd: "#e8590c",
+};
+
+/**
+ * An SVG chart of the fan-out scenarios: p99 per server and load (lower is
+ * better), a thin bar for p50 beside it. Undefined when none ran.
+ */
+export function fanoutChartSvg(results: BenchResults): string | undefined {
+  const scenarios = FANOUT_IDS.flatMap((id) => {
+    const scenario = results.scenarios.find((s) => s.id === id);
+    return scenario ? [scenario] : [];
+  });
+  if (scenarios.length === 0) return undefined;
+  const left = 150;
+  const width = 760;
+  const barArea = width - left - 150;
+  const rowHeight = 18 + FANOUT_NAMES.length * 16;
+  const height = 60 + scenarios.length * rowHeight + 20;
+  const p99s = scenarios.flatMap((s) =>
+    FANOUT_NAMES.flatMap(([name]) => {
+      const value = server(s, name)?.median.p99_us;
+      return value === undefined ? [] : [value];
+    })
+  );
+  // Bars stop at 50 ms so one collapse does not flatten the rest; labels keep the real value.
+  const top = Math.min(50_000, Math.max(1000, ...p99s));
+  const x = (us: number) => left + (Math.min(us, top) / top) * barArea;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${left}" y="20" font-size="14" font-weight="bold">Chat fan-out, 100 clients in one room: p99 (bar) and p50 (line), lower is better</text>`,
+  ];
+  FANOUT_NAMES.forEach(([name, heading], i) => {
+    parts.push(
+      `<rect x="${left + i * 115}" y="32" width="12" height="12" fill="${COLOURS[name]}"/>`,
+      `<text x="${left + i * 115 + 16}" y="42">${heading}</text>`,
+    );
+  });
+  scenarios.forEach((scenario, row) => {
+    const y0 = 60 + row * rowHeight;
+    parts.push(
+      `<text x="${left - 8}" y="${y0 + rowHeight / 2}" text-anchor="end">${
+        rate(scenario.id)
+      } lines/s each</text>`,
+    );
+    FANOUT_NAMES.forEach(([name], i) => {
+      const found = server(scenario, name);
+      const y = y0 + i * 16;
+      if (!found || found.median.p99_us === undefined) return;
+      const { p50_us: p50, p99_us: p99 } = found.median;
+      parts.push(
+        `<rect x="${left}" y="${y}" width="${(x(p99) - left).toFixed(1)}" height="12" fill="${
+          COLOURS[name]
+        }"/>`,
+      );
+      if (p50 !== undefined) {
+        parts.push(
+          `<rect x="${left}" y="${y + 13}" width="${
+            (x(p50) - left).toFixed(1)
+          }" height="2" fill="#333"/>`,
+        );
+      }
+      parts.push(
+        `<text x="${(x(p99) + 4).toFixed(1)}" y="${y + 10}">${ms(p99)} ms${
+          p50 === undefined ? "" : ` (p50 ${ms(p50)})`
+        }${found.saturated ? "*" : ""}</text>`,
+      );
+    });
+  });
+  parts.push(`</svg>`);
+  return parts.join("\n") + "\n";
+}

@@ -24,7 +24,7 @@ import {
 import { targetLines } from "./targets.ts";
 import { firstLineThenDrain } from "../lib/cli/listening.ts";
 import { sbin } from "./fanout.ts";
-import { fanoutTables } from "./fanout_report.ts";
+import { fanoutChartSvg, fanoutTables } from "./fanout_report.ts";
 import { peakRssKib, redisCommands, sampleTree, settledRedisCommands } from "./probes.ts";
 import {
   type BenchPaths,
@@ -497,6 +497,8 @@ async function main(args: string[]): Promise<number> {
 /** Writes BENCHMARKS.md, the chart and the README's table from `results`. */
 async function writeDocuments(results: BenchResults): Promise<void> {
   await Deno.writeTextFile(`${root}/bench/results/chart.svg`, chartSvg(results));
+  const fanoutChart = fanoutChartSvg(results);
+  if (fanoutChart) await Deno.writeTextFile(`${root}/bench/results/fanout.svg`, fanoutChart);
   await Deno.writeTextFile(
     `${root}/BENCHMARKS.md`,
     benchmarksMarkdown(results, targetLines(results).join("\n")),

@@ -12,7 +12,7 @@ import { bulkReply, infoField, parseProcStat, processTree } from "../bench/probe
 import { type BenchPaths, listeningOn, SCENARIOS } from "../bench/scenarios.ts";
 import { targetLines } from "../bench/targets.ts";
 import { fillConfig } from "../bench/fanout.ts";
-import { fanoutTables, fanoutTargets } from "../bench/fanout_report.ts";
+import { fanoutChartSvg, fanoutTables, fanoutTargets } from "../bench/fanout_report.ts";
 import { firstLineThenDrain, parseListening, splitAddr } from "../lib/cli/listening.ts";
 import { within } from "./helpers.ts";
 import { rootPath } from "./process_helpers.ts";
@@ -424,6 +424,9 @@ Deno.test({
     // Without go/node the fan-out scenarios compare with Parley, not Go.
     ok(scenarioTable(results.scenarios[0]).includes("vs parley"));
     equal(fanoutTables({ ...results, scenarios: [] }), "");
+    const chart = fanoutChartSvg(results)!;
+    ok(chart.startsWith("<svg") && chart.includes("18.10 ms (p50 8.18)"), chart);
+    equal(fanoutChartSvg({ ...results, scenarios: [] }), undefined);
   },
 });
 
