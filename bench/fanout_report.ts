@@ -194,8 +194,10 @@ export const IDLE_NOTES =
   \`Deno.memoryUsage()\`; the server's code is unchanged) and reports the RSS
   growth after it ("after GC", both figures from the collected baseline) and
   the growth of the JavaScript heap's live bytes, heap used plus external
-  ("live"). What RSS holds beyond the live bytes is garbage not yet collected
-  and heap V8 keeps for reuse.
+  ("live JS heap"), and of the heap V8 keeps after the collection, live or
+  free for reuse ("V8 heap kept", \`heapTotal\`). RSS beyond the V8 heap is
+  native memory: the runtime's per-connection state (Rust side) and
+  allocator slack, which no JavaScript collection returns.
 - The runtime's floor: the bare Deno loop's baseline RSS is what a Deno TCP
   server costs before its first client, and its per-connection figures are
   what Deno itself costs per open connection (a Deno \`TcpConn\`, its

@@ -121,6 +121,7 @@ const COLUMNS: Record<string, [string, string, (v: number) => string][]> = {
     ["bytes_per_conn", "RSS per connection", (v) => `${(v / 1024).toFixed(1)} KiB`],
     ["bytes_per_conn_after_gc", "… after GC", (v) => `${(v / 1024).toFixed(1)} KiB`],
     ["live_bytes_per_conn", "live JS heap", (v) => `${(v / 1024).toFixed(1)} KiB`],
+    ["heap_bytes_per_conn", "V8 heap kept", (v) => `${(v / 1024).toFixed(1)} KiB`],
     ["baseline_rss_kib", "baseline RSS MiB", (v) => (v / 1024).toFixed(1)],
     ["rss_kib", "RSS MiB", (v) => (v / 1024).toFixed(1)],
   ],

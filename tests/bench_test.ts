@@ -671,7 +671,14 @@ Deno.test({
     for (const name of ["parley", "deno-bare"]) {
       const server = byName(idle, name);
       equal(server.skipped, undefined, name);
-      for (const field of ["bytes_per_conn", "bytes_per_conn_after_gc", "live_bytes_per_conn"]) {
+      for (
+        const field of [
+          "bytes_per_conn",
+          "bytes_per_conn_after_gc",
+          "live_bytes_per_conn",
+          "heap_bytes_per_conn",
+        ]
+      ) {
         equal(typeof server.median[field], "number", `${name} ${field}`);
       }
       ok(server.median.connected > 0, name);

@@ -633,9 +633,10 @@ fn chat(args: &Args) {
 }
 
 /// What a Deno server's GC probe (bench/peers/deno/gc_probe.ts) wrote after
-/// a full collection: (heap used + external bytes, RSS KiB just after).
+/// a full collection: (heap used + external bytes, RSS KiB just after, V8
+/// heap committed bytes).
 /// Signals the server (SIGUSR2) and waits up to 10 s for a new report.
-fn collect_garbage(pid: &str, dir: &str) -> Option<(u64, u64)> {
+fn collect_garbage(pid: &str, dir: &str) -> Option<(u64, u64, u64)> {
     extern "C" {
         fn kill(pid: i32, sig: i32) -> i32;
     }
@@ -651,10 +652,10 @@ fn collect_garbage(pid: &str, dir: &str) -> Option<(u64, u64)> {
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if let Some(r) = read().filter(|r| r.len() == 4 && r[0] > before) {
+        if let Some(r) = read().filter(|r| r.len() == 5 && r[0] > before) {
             // Let freed pages go back (V8 sweeps and unmaps some of them concurrently).
             thread::sleep(Duration::from_millis(300));
-            return Some((r[1] + r[2], status_kib(pid, "VmRSS").unwrap_or(0)));
+            return Some((r[1] + r[2], status_kib(pid, "VmRSS").unwrap_or(0), r[4]));
         }
         thread::sleep(Duration::from_millis(10));
     }
@@ -676,7 +677,7 @@ fn idle(args: &Args) {
     // With the probe, both figures start from the collected baseline (a
     // collection at the start would otherwise be counted against the connections).
     let gc_before = gc_dir.as_deref().and_then(|dir| collect_garbage(&pid, dir));
-    let baseline = gc_before.map(|(_, rss)| rss).or_else(|| status_kib(&pid, "VmRSS")).unwrap_or(0);
+    let baseline = gc_before.map(|(_, rss, _)| rss).or_else(|| status_kib(&pid, "VmRSS")).unwrap_or(0);
     let mut held = Vec::with_capacity(clients);
     let mut failed = 0u64;
     for _ in 0..clients {
@@ -704,15 +705,16 @@ fn idle(args: &Args) {
     let connected = held.len() as u64 - failed.min(held.len() as u64);
     let per_conn = if connected == 0 { 0.0 } else { (rss.saturating_sub(baseline)) as f64 * 1024.0 / connected as f64 };
     let mut gc = String::new();
-    if let (Some((live_before, rss_before)), Some((live_after, rss_after))) =
+    if let (Some((live_before, rss_before, heap_before)), Some((live_after, rss_after, heap_after))) =
         (gc_before, gc_dir.as_deref().and_then(|dir| collect_garbage(&pid, dir)))
     {
         let per = |bytes: f64| if connected == 0 { 0.0 } else { bytes / connected as f64 };
         let rss_growth = (rss_after as f64 - rss_before as f64) * 1024.0;
         gc = format!(
-            ",\"gc_rss_kib\":{rss_after},\"bytes_per_conn_after_gc\":{:.0},\"live_bytes_per_conn\":{:.0}",
+            ",\"gc_rss_kib\":{rss_after},\"bytes_per_conn_after_gc\":{:.0},\"live_bytes_per_conn\":{:.0},\"heap_bytes_per_conn\":{:.0}",
             per(rss_growth),
-            per(live_after as f64 - live_before as f64)
+            per(live_after as f64 - live_before as f64),
+            per(heap_after as f64 - heap_before as f64)
         );
     }
     println!(

@@ -3,8 +3,8 @@
  * --v8-flags=…,--expose-gc SERVER`): lets the load generator ask a Deno
  * server, from outside and without a line of the server changed, for its
  * live memory. On SIGUSR2 it runs a full garbage collection (V8's `gc()`,
- * mark-compact of the whole heap) and writes `SEQ HEAP_USED EXTERNAL RSS`
- * (bytes, from `Deno.memoryUsage()` just after) to
+ * mark-compact of the whole heap) and writes `SEQ HEAP_USED EXTERNAL RSS
+ * HEAP_TOTAL` (bytes, from `Deno.memoryUsage()` just after) to
  * `$PARLEY_BENCH_GC_DIR/gc-PID.txt`, replacing it whole (write, then
  * rename). Without that variable, or without `--expose-gc`, it does nothing.
  *
@@ -19,8 +19,9 @@ if (dir !== undefined && gc !== undefined) {
   let seq = 0;
   Deno.addSignalListener("SIGUSR2", () => {
     gc();
-    const { heapUsed, external, rss } = Deno.memoryUsage();
-    Deno.writeTextFileSync(`${file}.tmp`, `${++seq} ${heapUsed} ${external} ${rss}\n`);
+    const { heapUsed, external, rss, heapTotal } = Deno.memoryUsage();
+    const line = `${++seq} ${heapUsed} ${external} ${rss} ${heapTotal}\n`;
+    Deno.writeTextFileSync(`${file}.tmp`, line);
     Deno.renameSync(`${file}.tmp`, file);
   });
 }
