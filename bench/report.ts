@@ -323,7 +323,7 @@ ${targets}
 ## Results
 ${
     fanout
-      ? `\n### Chat fan-out against the IRC servers\n\n![p99 and p50 per server](bench/results/fanout.svg)\n\n${fanout}\n\n* = load generator saturated.\n`
+      ? `\n### Chat fan-out against the IRC servers\n\n![p99 and p50 per server](bench/results/fanout.svg)\n\n${fanout}\n\nA figure marked * is from a run where the load generator was saturated.\n`
       : ""
   }
 ${sections}`;

@@ -385,6 +385,9 @@ async function machine(pin: boolean): Promise<Record<string, string>> {
     node: await version(["node", "--version"]),
     ngircd: (await version([sbin("ngircd"), "--version"])).split("-")[0],
     inspircd: await version([sbin("inspircd"), "--version"]),
+    // Other work on the machine shows in every figure: say how busy it was.
+    "load average at start": (await Deno.readTextFile("/proc/loadavg").catch(() => ""))
+      .split(" ").slice(0, 3).join(" ") || "unknown",
     pinning: pin
       ? "server on core 0, load generator on core 1 (taskset)"
       : "none (taskset missing)",
