@@ -9,6 +9,10 @@
 
 import type { BenchResults, ScenarioResult, ServerResult } from "./report.ts";
 
+/** What the fan-out tables show. */
+export const FANOUT_CAPTION = "p50 / p99 delivery latency (with the share of lines delivered, " +
+  "when under 100%, within 3 s of the end of sending), then server CPU per delivery and peak RSS.";
+
 /** The fan-out scenarios, in table order. */
 export const FANOUT_IDS = ["chat-10", "chat-40", "chat-80"];
 

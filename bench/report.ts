@@ -5,7 +5,7 @@
  * @module
  */
 
-import { FANOUT_METHOD, fanoutTables, IDLE_NOTES } from "./fanout_report.ts";
+import { FANOUT_CAPTION, FANOUT_METHOD, fanoutTables, IDLE_NOTES } from "./fanout_report.ts";
 
 /** One load-generator result (its JSON line), plus what the runner adds. */
 export type RunResult = Record<string, number | string | number[] | boolean | null>;
@@ -323,7 +323,7 @@ ${targets}
 ## Results
 ${
     fanout
-      ? `\n### Chat fan-out against the IRC servers\n\n![p99 and p50 per server](bench/results/fanout.svg)\n\n${fanout}\n\nA figure marked * is from a run where the load generator was saturated.\n`
+      ? `\n### Chat fan-out against the IRC servers\n\n![p99 and p50 per server](bench/results/fanout.svg)\n\n${FANOUT_CAPTION}\n\n${fanout}\n\nA figure marked * is from a run where the load generator was saturated.\n`
       : ""
   }
 ${sections}`;

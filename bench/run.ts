@@ -24,7 +24,7 @@ import {
 import { targetLines } from "./targets.ts";
 import { firstLineThenDrain } from "../lib/cli/listening.ts";
 import { sbin } from "./fanout.ts";
-import { fanoutChartSvg, fanoutTables } from "./fanout_report.ts";
+import { FANOUT_CAPTION, fanoutChartSvg, fanoutTables } from "./fanout_report.ts";
 import { peakRssKib, redisCommands, sampleTree, settledRedisCommands } from "./probes.ts";
 import {
   type BenchPaths,
@@ -527,10 +527,12 @@ async function updateReadme(path: string, results: BenchResults): Promise<void> 
   if (from < 0 || to < from) return log("README has no bench markers; table not updated");
   const fanout = fanoutTables(results);
   const table = `${start}\n${headlineTable(results)}\n\n${
-    fanout ? `Chat fan-out, 100 clients in one room (p50 / p99; then cost):\n\n${fanout}\n\n` : ""
-  }${
-    results.date.slice(0, 10)
-  }, ${results.machine.cpu}, ${results.machine.cores} cores; * = load generator saturated (a lower bound).\n${end}`;
+    fanout ? `Chat fan-out, 100 clients in one room: ${FANOUT_CAPTION}\n\n${fanout}\n\n` : ""
+  }${results.date.slice(0, 10)}, ${results.machine.cpu}, ${results.machine.cores} cores${
+    results.machine["load average at start"]
+      ? `, load average ${results.machine["load average at start"]} at the start`
+      : ""
+  }; * = load generator saturated (a lower bound).\n${end}`;
   await Deno.writeTextFile(path, readme.slice(0, from) + table + readme.slice(to + end.length));
 }
 
