@@ -228,8 +228,8 @@ export function fanoutChartSvg(results: BenchResults): string | undefined {
   });
   if (scenarios.length === 0) return undefined;
   const left = 150;
-  const width = 760;
-  const barArea = width - left - 150;
+  const width = 820;
+  const barArea = width - left - 190;
   const rowHeight = 18 + FANOUT_NAMES.length * 16;
   const height = 60 + scenarios.length * rowHeight + 20;
   const p99s = scenarios.flatMap((s) =>
@@ -244,12 +244,12 @@ export function fanoutChartSvg(results: BenchResults): string | undefined {
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${left}" y="20" font-size="14" font-weight="bold">Chat fan-out, 100 clients in one room: p99 (bar) and p50 (line), lower is better</text>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">Chat fan-out, 100 clients in one room: p99 (bar) and p50 (line), lower is better</text>`,
   ];
   FANOUT_NAMES.forEach(([name, heading], i) => {
     parts.push(
-      `<rect x="${left + i * 115}" y="32" width="12" height="12" fill="${COLOURS[name]}"/>`,
-      `<text x="${left + i * 115 + 16}" y="42">${heading}</text>`,
+      `<rect x="${10 + i * 140}" y="32" width="12" height="12" fill="${COLOURS[name]}"/>`,
+      `<text x="${10 + i * 140 + 16}" y="42">${heading}</text>`,
     );
   });
   scenarios.forEach((scenario, row) => {
