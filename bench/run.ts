@@ -23,6 +23,8 @@ import {
 } from "./report.ts";
 import { targetLines } from "./targets.ts";
 import { firstLineThenDrain } from "../lib/cli/listening.ts";
+import { sbin } from "./fanout.ts";
+import { FANOUT_CAPTION, fanoutChartSvg, fanoutTables } from "./fanout_report.ts";
 import { peakRssKib, redisCommands, sampleTree, settledRedisCommands } from "./probes.ts";
 import {
   type BenchPaths,
@@ -176,6 +178,7 @@ async function build(websocket: boolean): Promise<BenchPaths> {
     node: "node",
     nodeWs,
     unavailable,
+    scratch: await Deno.makeTempDir({ prefix: "parley-bench-" }),
   };
 }
 
@@ -234,24 +237,50 @@ async function tail(stream: ReadableStream<Uint8Array>, keep = 4096): Promise<st
   return text;
 }
 
+/** Whether `addr` accepts a TCP connection before `child` exits, trying for `ms`. */
+async function accepting(addr: string, child: Deno.ChildProcess, ms: number): Promise<boolean> {
+  const [hostname, port] = [
+    addr.slice(0, addr.lastIndexOf(":")),
+    addr.slice(addr.lastIndexOf(":") + 1),
+  ];
+  let exited = false;
+  child.status.then(() => (exited = true));
+  for (const deadline = Date.now() + ms; Date.now() < deadline && !exited;) {
+    try {
+      (await Deno.connect({ hostname, port: Number(port) })).close();
+      return true;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return false;
+}
+
 /** Starts a server and reads its addresses; resolves to a handle to stop it. */
 async function startServer(server: ServerSpec, paths: BenchPaths, pin: boolean) {
-  const command = pinned(0, server.command(paths), pin);
+  // A daemon that cannot print its address: its own configuration, a known port.
+  const launched = await server.launch?.(paths);
+  const command = pinned(0, launched?.command ?? server.command(paths), pin);
   const child = new Deno.Command(command[0], {
     args: command.slice(1),
     stdout: "piped",
     stderr: "piped",
     cwd: root,
-    env: { NO_COLOR: "1", ...server.env }, // plain error lines for the report
+    env: {
+      NO_COLOR: "1", // plain error lines for the report
+      ...(server.gcProbe && paths.scratch ? { PARLEY_BENCH_GC_DIR: paths.scratch } : {}),
+      ...server.env,
+    },
   }).spawn();
   // Stderr is kept (its end) to say why a server did not start.
   const stderr = tail(child.stderr);
   // Stdout: up to the listening line, then drained so the server never blocks on it.
   const stdout = await firstLineThenDrain(child.stdout, {
-    match: (line) => line.includes("listening on"),
-    timeoutMs: 30_000,
+    match: (line) => launched !== undefined || line.includes("listening on"),
+    timeoutMs: launched !== undefined ? 0 : 30_000,
   });
   const failed = async (why: string) => {
+    await launched?.cleanup();
     try {
       child.kill("SIGKILL");
     } catch { /* gone */ }
@@ -263,10 +292,18 @@ async function startServer(server: ServerSpec, paths: BenchPaths, pin: boolean) 
     const said = lines.find((line) => /error/i.test(line)) ?? lines.at(-1);
     return new Error(`${server.name} ${why}${said ? `: ${said}` : ""}`);
   };
-  if (stdout.timedOut) throw await failed("did not print its address in 30 s");
-  if (stdout.line === null) throw await failed("exited before listening");
-  const listening = listeningOn(stdout.line);
-  if (listening === undefined) throw await failed(`printed no address: ${stdout.line.trim()}`);
+  let listening;
+  if (launched !== undefined) {
+    listening = launched.listening;
+    if (!(await accepting(listening.tcp!, child, 30_000))) {
+      throw await failed(`did not accept connections on ${listening.tcp} in 30 s`);
+    }
+  } else {
+    if (stdout.timedOut) throw await failed("did not print its address in 30 s");
+    if (stdout.line === null) throw await failed("exited before listening");
+    listening = listeningOn(stdout.line);
+    if (listening === undefined) throw await failed(`printed no address: ${stdout.line.trim()}`);
+  }
   // Its processes (a cluster: nodes and Redis), to end them if it is killed.
   const { pids } = await sampleTree(child.pid);
   return {
@@ -294,6 +331,7 @@ async function startServer(server: ServerSpec, paths: BenchPaths, pin: boolean) 
       }
       await stdout.cancel();
       await stderr;
+      await launched?.cleanup();
     },
   };
 }
@@ -309,21 +347,24 @@ async function measure(
   try {
     const { tcp, http } = handle.listening;
     const addresses = tcp === undefined ? [] : ["--addr", tcp];
-    if (scenario.wsPath !== undefined) {
+    const wsPath = server.wsPath ?? scenario.wsPath;
+    if (wsPath !== undefined) {
       if (http === undefined) {
         throw new Error(`${server.name} printed no http= address (no WebSocket listener)`);
       }
-      addresses.push("--ws-url", `ws://${http}${scenario.wsPath}`);
+      addresses.push("--ws-url", `ws://${http}${wsPath}`);
     } else if (tcp === undefined) {
       throw new Error(`${server.name} printed no TCP address`);
     }
     const redis = handle.listening.redis;
     const command = pinned(1, [
       scenario.generator?.(paths) ?? paths.loadgen,
-      ...scenario.loadgen(scale),
+      ...scenario.loadgen(scale, server),
       ...addresses,
       "--server-pid",
       String(handle.pid),
+      // A Deno server with the GC probe: the idle scenarios collect garbage.
+      ...(server.gcProbe && paths.scratch ? ["--gc-dir", paths.scratch] : []),
       // The chat load generator reads Redis's command count around the lines.
       ...(redis === undefined ? [] : ["--redis", redis]),
     ], pin);
@@ -382,6 +423,11 @@ async function machine(pin: boolean): Promise<Record<string, string>> {
     go: await version(["go", "version"]),
     rustc: await version(["rustc", "--version"]),
     node: await version(["node", "--version"]),
+    ngircd: (await version([sbin("ngircd"), "--version"])).split("-")[0],
+    inspircd: await version([sbin("inspircd"), "--version"]),
+    // Other work on the machine shows in every figure: say how busy it was.
+    "load average at start": (await Deno.readTextFile("/proc/loadavg").catch(() => ""))
+      .split(" ").slice(0, 3).join(" ") || "unknown",
     pinning: pin
       ? "server on core 0, load generator on core 1 (taskset)"
       : "none (taskset missing)",
@@ -476,6 +522,7 @@ async function main(args: string[]): Promise<number> {
     results.scenarios.push(result);
     console.log(`\n### ${scenario.title}\n\n${scenarioTable(result)}`);
   }
+  if (paths.scratch) await Deno.remove(paths.scratch, { recursive: true }).catch(() => {});
   // The headline table leaves out scenarios without peers: none left, no table.
   const headline = results.scenarios.some(hasPeers) ? `\n${headlineTable(results)}\n` : "";
   console.log(`${headline}\n${targetLines(results).join("\n")}`);
@@ -493,6 +540,8 @@ async function main(args: string[]): Promise<number> {
 /** Writes BENCHMARKS.md, the chart and the README's table from `results`. */
 async function writeDocuments(results: BenchResults): Promise<void> {
   await Deno.writeTextFile(`${root}/bench/results/chart.svg`, chartSvg(results));
+  const fanoutChart = fanoutChartSvg(results);
+  if (fanoutChart) await Deno.writeTextFile(`${root}/bench/results/fanout.svg`, fanoutChart);
   await Deno.writeTextFile(
     `${root}/BENCHMARKS.md`,
     benchmarksMarkdown(results, targetLines(results).join("\n")),
@@ -516,9 +565,14 @@ async function updateReadme(path: string, results: BenchResults): Promise<void> 
   const from = readme.indexOf(start);
   const to = readme.indexOf(end);
   if (from < 0 || to < from) return log("README has no bench markers; table not updated");
+  const fanout = fanoutTables(results);
   const table = `${start}\n${headlineTable(results)}\n\n${
-    results.date.slice(0, 10)
-  }, ${results.machine.cpu}, ${results.machine.cores} cores; * = load generator saturated (a lower bound).\n${end}`;
+    fanout ? `Chat fan-out, 100 clients in one room: ${FANOUT_CAPTION}\n\n${fanout}\n\n` : ""
+  }${results.date.slice(0, 10)}, ${results.machine.cpu}, ${results.machine.cores} cores${
+    results.machine["load average at start"]
+      ? `, load average ${results.machine["load average at start"]} at the start`
+      : ""
+  }; * = load generator saturated (a lower bound).\n${end}`;
   await Deno.writeTextFile(path, readme.slice(0, from) + table + readme.slice(to + end.length));
 }
 

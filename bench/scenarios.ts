@@ -8,6 +8,7 @@
 
 import { SERVER_V8_FLAGS } from "../scripts/compile.ts";
 import { parseListening } from "../lib/cli/listening.ts";
+import { fanoutScenario, IDLE_DENO_SERVERS } from "./fanout.ts";
 
 /** A server under test. */
 export interface ServerSpec {
@@ -23,6 +24,29 @@ export interface ServerSpec {
   needs: (paths: BenchPaths) => string[];
   /** Environment for the command, added to the runner's. */
   env?: Record<string, string>;
+  /**
+   * For a server that cannot say where it listens (an IRC daemon): writes
+   * its configuration and returns the command to run in place of
+   * `command`, its address (the runner waits until it accepts), and what
+   * to remove afterwards.
+   */
+  launch?: (paths: BenchPaths) => Promise<Launch>;
+  /** The load generator's clients for it in the fan-out scenarios (default `tcp`). */
+  clients?: "tcp" | "ws" | "irc";
+  /** Its WebSocket path, where the scenario's other servers have none. */
+  wsPath?: string;
+  /**
+   * A Deno server run with bench/peers/deno/gc_probe.ts: the runner passes
+   * the load generator `--gc-dir` (the idle scenarios collect garbage).
+   */
+  gcProbe?: boolean;
+}
+
+/** What {@linkcode ServerSpec.launch} prepared. */
+export interface Launch {
+  command: string[];
+  listening: Listening;
+  cleanup: () => Promise<void>;
 }
 
 /** Where the built pieces are. */
@@ -37,6 +61,8 @@ export interface BenchPaths {
   nodeWs: string;
   /** Why a needed path is missing (a failed build or install), by path. */
   unavailable: Record<string, string>;
+  /** A directory for this bench run's scratch files (GC probe reports). */
+  scratch?: string;
 }
 
 /**
@@ -76,8 +102,8 @@ export type Scale = "full" | "quick" | "smoke";
 export interface ScenarioSpec {
   id: string;
   title: string;
-  /** The load generator's scenario and arguments at a scale. */
-  loadgen: (scale: Scale) => string[];
+  /** The load generator's scenario and arguments at a scale (for a server). */
+  loadgen: (scale: Scale, server?: ServerSpec) => string[];
   servers: ServerSpec[];
   /**
    * The WebSocket path the load generator connects to, for scenarios with
@@ -303,6 +329,8 @@ const SERVERS = {
 
 const echoServers = [SERVERS.parleyEcho, SERVERS.goEcho, SERVERS.rustEcho, SERVERS.nodeEcho];
 const chatServers = [SERVERS.parleyChat, SERVERS.goChat, SERVERS.nodeChat];
+/** Idle capacity: Parley and the bare Deno loop (both with the GC probe), Go, Node. */
+const idleServers = [...IDLE_DENO_SERVERS, SERVERS.goChat, SERVERS.nodeChat];
 const wsChatServers = [SERVERS.parleyWsChat, SERVERS.goWsChat, SERVERS.nodeWsChat];
 
 /** Seconds of measurement (after warm-up) at each scale. */
@@ -321,17 +349,6 @@ const chatLoad = (rate: number) => (scale: Scale) => [
   "--drain",
   "3",
 ];
-
-function chatScenario(rate: number): ScenarioSpec {
-  return {
-    id: `chat-${rate}`,
-    title: `Chat fan-out: 100 clients in one room, ${rate} lines/s each`,
-    loadgen: chatLoad(rate),
-    servers: chatServers,
-    headline: "p99_us",
-    repetitions: 1,
-  };
-}
 
 /** Chat over WebSocket: `ws` clients, plus `tcp` TCP clients, in one room. */
 function wsChatScenario(
@@ -435,9 +452,9 @@ export const SCENARIOS: ScenarioSpec[] = [
     headline: "ops_per_sec",
     repetitions: 3,
   },
-  chatScenario(10),
-  chatScenario(40),
-  chatScenario(80),
+  fanoutScenario(10),
+  fanoutScenario(40),
+  fanoutScenario(80),
   {
     id: "chat-40-store",
     title: "Chat fan-out with 20 lines of history a room, in memory only and in the store",
@@ -494,7 +511,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     id: "idle-1k",
     title: "Idle capacity: 1,000 connected chat clients",
     loadgen: (scale) => ["idle", "--clients", scale === "smoke" ? "50" : "1000"],
-    servers: chatServers,
+    servers: idleServers,
     headline: "bytes_per_conn",
     repetitions: 1,
   },
@@ -502,7 +519,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     id: "idle-10k",
     title: "Idle capacity: 10,000 connected chat clients",
     loadgen: (scale) => ["idle", "--clients", scale === "smoke" ? "50" : "10000", "--settle", "2"],
-    servers: chatServers,
+    servers: idleServers,
     headline: "bytes_per_conn",
     repetitions: 1,
   },

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { fanoutTargets } from "./fanout_report.ts";
 import { type BenchResults, ratioToGo, type ScenarioResult, type ServerResult } from "./report.ts";
 
 function find(
@@ -135,6 +136,7 @@ export function targetLines(results: BenchResults): string[] {
       `- Chat 100×40 lines/s, p99 under 10 ms: ${p99.toFixed(2)} ms ${verdict(p99 < 10)}`,
     );
   }
+  lines.push(...fanoutTargets(results));
   lines.push(...clusterTargets(results));
   const wsEcho = find(results, "ws-echo-64", "parley");
   if (wsEcho) {

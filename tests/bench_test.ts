@@ -11,6 +11,8 @@ import {
 import { bulkReply, infoField, parseProcStat, processTree } from "../bench/probes.ts";
 import { type BenchPaths, listeningOn, SCENARIOS } from "../bench/scenarios.ts";
 import { targetLines } from "../bench/targets.ts";
+import { fillConfig } from "../bench/fanout.ts";
+import { fanoutChartSvg, fanoutTables, fanoutTargets } from "../bench/fanout_report.ts";
 import { firstLineThenDrain, parseListening, splitAddr } from "../lib/cli/listening.ts";
 import { within } from "./helpers.ts";
 import { rootPath } from "./process_helpers.ts";
@@ -206,41 +208,251 @@ Deno.test({
   },
 });
 
+const PATHS: BenchPaths = {
+  root: "/repo",
+  deno: "/bin/deno",
+  loadgen: "/bin/loadgen",
+  peers: "/peers",
+  node: "node",
+  nodeWs: "/ws",
+  unavailable: {},
+  scratch: "/scratch",
+};
+
 Deno.test({
-  name: "chat-cluster runs the chat-40 load against one Parley and a 2-node cluster",
+  name: "chat-cluster runs 100 clients at 40 lines/s against one Parley and a 2-node cluster",
   permissions: "none",
   fn() {
     const cluster = SCENARIOS.find((s) => s.id === "chat-cluster")!;
-    const chat40 = SCENARIOS.find((s) => s.id === "chat-40")!;
     ok(cluster, "no chat-cluster scenario");
-    for (const scale of ["full", "quick", "smoke"] as const) {
-      deepEqual(cluster.loadgen(scale), chat40.loadgen(scale), scale);
-    }
+    deepEqual(cluster.loadgen("full"), [
+      "chat",
+      "--clients",
+      "100",
+      "--rate",
+      "40",
+      "--duration",
+      "2",
+      "--drain",
+      "3",
+    ]);
     equal(cluster.headline, "p99_us");
     equal(cluster.wholeTree, true);
     deepEqual(cluster.servers.map((s) => s.name), ["parley", "parley×2"]);
-    const paths: BenchPaths = {
-      root: "/repo",
-      deno: "/bin/deno",
-      loadgen: "/bin/loadgen",
-      peers: "/peers",
-      node: "node",
-      nodeWs: "/ws",
-      unavailable: {},
-    };
     const [single, nodes] = cluster.servers;
-    deepEqual(single.command(paths), chat40.servers[0].command(paths));
-    const command = nodes.command(paths);
+    const command = nodes.command(PATHS);
     const script = command.indexOf("/repo/scripts/cluster.ts");
     ok(script > 0, command.join(" "));
     equal(command[script + 1], "2");
     // The same server flags as the single process, after N.
-    const flags = single.command(paths).slice(single.command(paths).indexOf("/repo/server.ts") + 1);
+    const flags = single.command(PATHS).slice(single.command(PATHS).indexOf("/repo/server.ts") + 1);
     deepEqual(command.slice(script + 2), flags);
     for (const flag of ["--rate", "--history", "--max-per-ip", "--max-clients", "--no-http"]) {
       ok(flags.includes(flag), flag);
     }
-    deepEqual(nodes.needs(paths), ["/bin/deno", "redis-server"]);
+    deepEqual(nodes.needs(PATHS), ["/bin/deno", "redis-server"]);
+  },
+});
+
+Deno.test({
+  name:
+    "chat-10/40/80 run Parley over TCP and WebSocket, the bare Deno loop, ngIRCd and InspIRCd through one loop",
+  permissions: "none",
+  fn() {
+    for (const rate of [10, 40, 80]) {
+      const scenario = SCENARIOS.find((s) => s.id === `chat-${rate}`)!;
+      ok(scenario, `chat-${rate}`);
+      deepEqual(scenario.servers.map((s) => s.name), [
+        "parley",
+        "parley-ws",
+        "deno-bare",
+        "ngircd",
+        "inspircd",
+      ]);
+      equal(scenario.repetitions, 3);
+      const [parley, ws, bare, ngircd, inspircd] = scenario.servers;
+      const args = (server: typeof parley, scale: "full" | "smoke" = "full") =>
+        scenario.loadgen(scale, server);
+      deepEqual(args(parley), [
+        "ws-chat",
+        "--tcp-clients",
+        "100",
+        "--irc-clients",
+        "0",
+        "--ws-clients",
+        "0",
+        "--rate",
+        String(rate),
+        "--duration",
+        "2",
+        "--drain",
+        "3",
+      ]);
+      deepEqual(args(ws).slice(1, 7), [
+        "--tcp-clients",
+        "0",
+        "--irc-clients",
+        "0",
+        "--ws-clients",
+        "100",
+      ]);
+      deepEqual(args(bare).slice(1, 3), ["--tcp-clients", "100"]);
+      deepEqual(args(ngircd).slice(3, 5), ["--irc-clients", "100"]);
+      deepEqual(args(inspircd, "smoke").slice(3, 5), ["--irc-clients", "5"]);
+      equal(ws.wsPath, "/ws");
+      ok(ngircd.launch && inspircd.launch, "the daemons are launched on their own configuration");
+      // Parley's limits are on, set so that nothing throttles the load.
+      const command = parley.command(PATHS).join(" ");
+      ok(
+        command.includes(
+          "--rate 200 --burst 400 --ip-rate 20000 --ip-burst 40000 --max-per-ip 15000 --history 0",
+        ),
+        command,
+      );
+      ok(command.endsWith("--no-http"), command);
+      ok(ws.command(PATHS).join(" ").endsWith("--http-port 0"));
+      ok(bare.command(PATHS).includes("/repo/bench/peers/deno/bare_chat.ts"));
+    }
+  },
+});
+
+Deno.test({
+  name: "the idle scenarios run Parley and the bare Deno loop with the GC probe",
+  permissions: "none",
+  fn() {
+    const idle = SCENARIOS.find((s) => s.id === "idle-10k")!;
+    deepEqual(idle.servers.map((s) => s.name), ["parley", "deno-bare", "go", "node"]);
+    for (const server of idle.servers.slice(0, 2)) {
+      equal(server.gcProbe, true);
+      const command = server.command(PATHS);
+      ok(command.includes("--preload=/repo/bench/peers/deno/gc_probe.ts"), command.join(" "));
+      ok(command.some((arg) => /^--v8-flags=.*--expose-gc/.test(arg)), command.join(" "));
+      ok(command.includes("--allow-write=/scratch"), command.join(" "));
+    }
+  },
+});
+
+Deno.test({
+  name: "the IRC configurations are filled in and switch off what would throttle the load",
+  permissions: { read: true },
+  async fn() {
+    const read = (name: string) => Deno.readTextFile(rootPath(`bench/peers/irc/${name}`));
+    const ngircd = fillConfig(await read("ngircd.conf"), "/tmp/x", 4321);
+    ok(!/@(DIR|PORT)@/.test(ngircd), "placeholders left");
+    for (
+      const setting of [
+        "Ports = 4321",
+        "Listen = 127.0.0.1",
+        "MaxPenaltyTime = 0",
+        "MaxConnectionsIP = 0",
+        "DNS = no",
+        "Ident = no",
+        "PidFile = /tmp/x/ngircd.pid",
+      ]
+    ) ok(ngircd.includes(setting), setting);
+    const inspircd = fillConfig(await read("inspircd.conf"), "/tmp/x", 4321);
+    ok(!/@(DIR|PORT)@/.test(inspircd), "placeholders left");
+    for (
+      const setting of [
+        'port="4321"',
+        'commandrate="200000"',
+        'threshold="200"',
+        'fakelag="no"',
+        'softsendq="65536"',
+        'localmax="20000"',
+        'globalmax="20000"',
+        'resolvehostnames="no"',
+        'logdir="/tmp/x"',
+      ]
+    ) ok(inspircd.includes(setting), setting);
+    equal(inspircd.match(/<connect /g)?.length, 1, "one connect class");
+  },
+});
+
+Deno.test({
+  name: "the fan-out report shows p50/p99, cost and RSS per server and checks the InspIRCd targets",
+  permissions: "none",
+  fn() {
+    const chat = (id: string, rows: [string, number, number, number][]) => ({
+      id,
+      title: id,
+      headline: "p99_us",
+      servers: [
+        ...rows.map(([name, p50, p99, cpu]) =>
+          summarise(name, [{
+            p50_us: p50,
+            p99_us: p99,
+            delivered_ratio: 1,
+            server_cpu_us_per_op: cpu,
+            server_peak_rss_kib: 70 * 1024,
+          }])
+        ),
+        summarise("ngircd", [], "ngircd not available"),
+      ],
+    });
+    const results = {
+      date: "2026-12-06",
+      scale: "full",
+      machine: {},
+      command: "deno task bench",
+      scenarios: [
+        chat("chat-10", [["parley", 820, 7270, 9], ["deno-bare", 600, 3000, 5], [
+          "inspircd",
+          8180,
+          18100,
+          4.4,
+        ]]),
+        chat("chat-40", [["parley", 1170, 15300, 5], ["inspircd", 3350, 7280, 3]]),
+      ],
+    };
+    const tables = fanoutTables(results);
+    ok(
+      tables.includes("| 10 | 0.82 / 7.27 ms | – | 0.60 / 3.00 ms | skipped | 8.18 / 18.10 ms |"),
+      tables,
+    );
+    ok(tables.includes("| 10: CPU µs/delivery | 9.00 | – | 5.00 | skipped | 4.40 |"), tables);
+    ok(tables.includes("| 40: peak RSS MiB | 70.0 |"), tables);
+    deepEqual(fanoutTargets(results), [
+      "- Chat 100×40 lines/s, p99 at or under InspIRCd's, 100% delivered: 15.30 ms vs 7.28 ms, 100.000% **missed**",
+      "- Chat 100×10 lines/s, server CPU per delivery within 1.5× InspIRCd's: 9.00 µs vs 4.40 µs (2.05×) **missed**",
+      "- Chat 100×10 lines/s, for information: the bare Deno loop costs 5.00 µs per delivery, Parley 1.80× that",
+    ]);
+    const markdown = benchmarksMarkdown(results, "");
+    ok(markdown.includes("### Chat fan-out against the IRC servers"));
+    ok(markdown.includes("`MaxPenaltyTime = 0`"));
+    ok(markdown.includes('`commandrate="200000"`'));
+    // Without go/node the fan-out scenarios compare with Parley, not Go.
+    ok(scenarioTable(results.scenarios[0]).includes("vs parley"));
+    equal(fanoutTables({ ...results, scenarios: [] }), "");
+    const chart = fanoutChartSvg(results)!;
+    ok(chart.startsWith("<svg") && chart.includes("18.10 ms (p50 8.18)"), chart);
+    equal(fanoutChartSvg({ ...results, scenarios: [] }), undefined);
+  },
+});
+
+Deno.test({
+  name: "the idle table shows RSS per connection as left, after a full GC, and live heap bytes",
+  permissions: "none",
+  fn() {
+    const table = scenarioTable({
+      id: "idle-10k",
+      title: "idle",
+      headline: "bytes_per_conn",
+      servers: [
+        summarise("parley", [{
+          connected: 10000,
+          bytes_per_conn: 10752,
+          bytes_per_conn_after_gc: 6144,
+          live_bytes_per_conn: 4403,
+          baseline_rss_kib: 70000,
+          rss_kib: 175000,
+        }]),
+        summarise("go", [{ connected: 10000, bytes_per_conn: 7577 }]),
+      ],
+    });
+    ok(table.includes("| RSS per connection | … after GC | live JS heap |"), table);
+    ok(table.includes("| parley | 10000 | 10.5 KiB | 6.0 KiB | 4.3 KiB |"), table);
+    ok(table.includes("| go | 10000 | 7.4 KiB | – | – |"), table);
   },
 });
 
@@ -402,4 +614,74 @@ Deno.test({
   }`,
   ignore: !hasCargo || !hasWebSocket,
   fn: () => smoke("ws-echo-64"),
+});
+
+/** Runs `deno task bench --smoke IDS` and returns the results. */
+async function smokeResults(ids: string[]) {
+  const out = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", rootPath("bench/run.ts"), "--smoke", "--out", out, ...ids],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const result = await within(child, "the smoke benchmark", 180_000);
+    equal(result.code, 0, new TextDecoder().decode(result.stderr));
+    return JSON.parse(await Deno.readTextFile(out));
+  } finally {
+    await Deno.remove(out);
+  }
+}
+
+Deno.test({
+  name:
+    `deno task bench --smoke chat-10 idle-1k: the fan-out servers (IRC daemons skipped when missing) and the GC probe${
+      hasCargo ? "" : " (ignored: cargo is not installed)"
+    }`,
+  ignore: !hasCargo,
+  async fn() {
+    const results = await smokeResults(["chat-10", "idle-1k"]);
+    const [chat, idle] = results.scenarios;
+    equal(chat.id, "chat-10");
+    type Server = {
+      name: string;
+      skipped?: string;
+      runs: Record<string, unknown>[];
+      median: Record<string, number>;
+    };
+    const byName = (scenario: { servers: Server[] }, name: string) =>
+      scenario.servers.find((s) => s.name === name)!;
+    for (const name of ["parley", "parley-ws", "deno-bare", "ngircd", "inspircd"]) {
+      const server = byName(chat, name);
+      ok(server, name);
+      // A daemon that is not installed is skipped, with the reason; everything else ran.
+      if (server.skipped !== undefined && ["ngircd", "inspircd"].includes(name)) {
+        ok(/not available/.test(server.skipped), server.skipped);
+        continue;
+      }
+      equal(server.skipped, undefined, `${name}: ${server.skipped}`);
+      equal(server.runs.length, 1, name);
+      for (const field of ["ops", "p50_us", "p99_us", "delivered_ratio", "sent"]) {
+        equal(typeof server.median[field], "number", `${name} ${field}`);
+      }
+      ok(server.median.ops > 0, `${name}: nothing delivered`);
+      equal(server.runs[0].errors, 0, name);
+    }
+    equal(idle.id, "idle-1k");
+    for (const name of ["parley", "deno-bare"]) {
+      const server = byName(idle, name);
+      equal(server.skipped, undefined, name);
+      for (
+        const field of [
+          "bytes_per_conn",
+          "bytes_per_conn_after_gc",
+          "live_bytes_per_conn",
+          "heap_bytes_per_conn",
+        ]
+      ) {
+        equal(typeof server.median[field], "number", `${name} ${field}`);
+      }
+      ok(server.median.connected > 0, name);
+    }
+  },
 });

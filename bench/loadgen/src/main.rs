@@ -5,8 +5,10 @@
 //! per client. On loopback with a 2-core machine (server pinned to one core,
 //! us to the other) this is cheap enough not to be the bottleneck, and the
 //! runner flags a run when our own CPU use says otherwise. WebSocket clients
-//! (`ws-echo`, `ws-chat`) speak RFC 6455 through `ws.rs`.
+//! (`ws-echo`, `ws-chat`) speak RFC 6455 through `ws.rs`; IRC clients
+//! (`ws-chat --irc-clients`) register, join and chat through `irc.rs`.
 
+mod irc;
 mod ws;
 
 use std::collections::HashMap;
@@ -141,6 +143,7 @@ fn usage(problem: &str) -> ! {
     eprintln!("loadgen: {problem}");
     eprintln!("usage: loadgen tcp-echo|tcp-bulk|udp-echo|chat|idle --addr HOST:PORT [--flag value]...");
     eprintln!("       loadgen ws-echo|ws-chat --ws-url ws://HOST:PORT/PATH [--addr HOST:PORT] [--flag value]...");
+    eprintln!("       loadgen ws-chat --irc-clients N --addr HOST:PORT [--irc-channel #room] [--flag value]...");
     std::process::exit(2);
 }
 
@@ -629,14 +632,52 @@ fn chat(args: &Args) {
     report("chat", got, cpu.2, lat, cpu, pid.as_deref(), &extra);
 }
 
+/// What a Deno server's GC probe (bench/peers/deno/gc_probe.ts) wrote after
+/// a full collection: (heap used + external bytes, RSS KiB just after, V8
+/// heap committed bytes).
+/// Signals the server (SIGUSR2) and waits up to 10 s for a new report.
+fn collect_garbage(pid: &str, dir: &str) -> Option<(u64, u64, u64)> {
+    extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    const SIGUSR2: i32 = 12;
+    let file = format!("{dir}/gc-{pid}.txt");
+    let read = || -> Option<Vec<u64>> {
+        let text = std::fs::read_to_string(&file).ok()?;
+        text.split_whitespace().map(|v| v.parse().ok()).collect()
+    };
+    let before = read().map(|r| r[0]).unwrap_or(0);
+    if unsafe { kill(pid.parse().ok()?, SIGUSR2) } != 0 {
+        return None;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(r) = read().filter(|r| r.len() == 5 && r[0] > before) {
+            // Let freed pages go back (V8 sweeps and unmaps some of them concurrently).
+            thread::sleep(Duration::from_millis(300));
+            return Some((r[1] + r[2], status_kib(pid, "VmRSS").unwrap_or(0), r[4]));
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
 /// Idle capacity: open `clients` connections, read whatever greeting the
-/// server sends, hold them, and report the server's RSS growth.
+/// server sends, hold them, and report the server's RSS growth. With
+/// `gc-dir DIR` (a Deno server run with the GC probe), also the same after
+/// a full garbage collection before and after connecting: the RSS growth
+/// and the growth of the JavaScript heap's live bytes (heap used plus
+/// external), per connection.
 fn idle(args: &Args) {
     let addr = args.str("addr");
     let clients = args.num("clients", 1000.0) as usize;
     let settle = Duration::from_secs_f64(args.num("settle", 1.0));
     let pid = args.str("server-pid");
-    let baseline = status_kib(&pid, "VmRSS").unwrap_or(0);
+    let gc_dir = args.flags.get("gc-dir").cloned();
+    // With the probe, both figures start from the collected baseline (a
+    // collection at the start would otherwise be counted against the connections).
+    let gc_before = gc_dir.as_deref().and_then(|dir| collect_garbage(&pid, dir));
+    let baseline = gc_before.map(|(_, rss, _)| rss).or_else(|| status_kib(&pid, "VmRSS")).unwrap_or(0);
     let mut held = Vec::with_capacity(clients);
     let mut failed = 0u64;
     for _ in 0..clients {
@@ -663,8 +704,21 @@ fn idle(args: &Args) {
     let rss = status_kib(&pid, "VmRSS").unwrap_or(0);
     let connected = held.len() as u64 - failed.min(held.len() as u64);
     let per_conn = if connected == 0 { 0.0 } else { (rss.saturating_sub(baseline)) as f64 * 1024.0 / connected as f64 };
+    let mut gc = String::new();
+    if let (Some((live_before, rss_before, heap_before)), Some((live_after, rss_after, heap_after))) =
+        (gc_before, gc_dir.as_deref().and_then(|dir| collect_garbage(&pid, dir)))
+    {
+        let per = |bytes: f64| if connected == 0 { 0.0 } else { bytes / connected as f64 };
+        let rss_growth = (rss_after as f64 - rss_before as f64) * 1024.0;
+        gc = format!(
+            ",\"gc_rss_kib\":{rss_after},\"bytes_per_conn_after_gc\":{:.0},\"live_bytes_per_conn\":{:.0},\"heap_bytes_per_conn\":{:.0}",
+            per(rss_growth),
+            per(live_after as f64 - live_before as f64),
+            per(heap_after as f64 - heap_before as f64)
+        );
+    }
     println!(
-        "{{\"scenario\":\"idle\",\"clients\":{clients},\"connected\":{connected},\"failed\":{failed},\"baseline_rss_kib\":{baseline},\"rss_kib\":{rss},\"bytes_per_conn\":{per_conn:.0}}}"
+        "{{\"scenario\":\"idle\",\"clients\":{clients},\"connected\":{connected},\"failed\":{failed},\"baseline_rss_kib\":{baseline},\"rss_kib\":{rss},\"bytes_per_conn\":{per_conn:.0}{gc}}}"
     );
     drop(held);
 }
@@ -823,11 +877,14 @@ fn chat_stamp(line: &[u8]) -> Option<(u64, usize)> {
     (rest.first() == Some(&b'@')).then_some((sent_us, sender as usize))
 }
 
-/// One client of `ws-chat`: TCP (newline-terminated lines) or WebSocket (a
-/// line per text message sent; a server message may hold several lines).
+/// One client of `ws-chat`: TCP (newline-terminated lines), IRC (TCP lines
+/// sent as `PRIVMSG`, pings answered) or WebSocket (a line per text message
+/// sent; a server message may hold several lines).
 struct ChatConn {
     stream: TcpStream,
     ws: Option<ws::Reader>,
+    /// IRC: the channel every line is sent to.
+    irc: Option<String>,
     /// TCP: the start of a line whose end has not arrived.
     partial: Vec<u8>,
     /// Bytes the socket has not taken yet.
@@ -862,14 +919,17 @@ impl ChatConn {
 }
 
 /// Chat fan-out over WebSocket, optionally mixed with TCP: `tcp-clients`
-/// connections to `addr` and `ws-clients` to `ws-url`, all in one room, each
+/// connections to `addr` and `ws-clients` to `ws-url`, all in one room (or
+/// `irc-clients` IRC clients of `addr` in channel `irc-channel`), each
 /// sending `rate` lines/s carrying `@T<send µs>@S<sender>@N<seq>` (as `chat`
 /// does); every client reads every line. One thread and epoll drive all of
 /// them; a timerfd paces the sends, spread evenly over each period.
 fn ws_chat(args: &Args) {
     let tcp_clients = args.num("tcp-clients", 0.0) as usize;
-    let ws_clients = args.num("ws-clients", 100.0) as usize;
-    let clients = tcp_clients + ws_clients;
+    let irc_clients = args.num("irc-clients", 0.0) as usize;
+    let ws_clients = args.num("ws-clients", if irc_clients > 0 { 0.0 } else { 100.0 }) as usize;
+    let clients = tcp_clients + irc_clients + ws_clients;
+    let channel = args.flags.get("irc-channel").cloned().unwrap_or_else(|| "#room".to_string());
     if clients < 2 {
         usage("ws-chat needs at least two clients");
     }
@@ -882,17 +942,25 @@ fn ws_chat(args: &Args) {
     let mut rng = ws::Rng::new(2);
     let poller = epoll::Epoll::new();
     let mut conns: Vec<ChatConn> = Vec::with_capacity(clients);
+    // Clients 0..tcp are TCP, then IRC, then WebSocket.
+    let mut irc_streams: Vec<TcpStream> = (0..irc_clients).map(|_| connect(&args.str("addr"))).collect();
+    let mut irc_partials = irc::register_and_join(&mut irc_streams, tcp_clients, &channel).into_iter();
+    let mut irc_streams = irc_streams.into_iter();
     for i in 0..clients {
-        let (stream, ws) = if i < tcp_clients {
+        let (stream, ws, irc, partial) = if i < tcp_clients {
             let stream = connect(&args.str("addr"));
             stream.set_nonblocking(true).unwrap();
-            (stream, None)
+            (stream, None, None, vec![])
+        } else if i < tcp_clients + irc_clients {
+            let stream = irc_streams.next().unwrap();
+            stream.set_nonblocking(true).unwrap();
+            (stream, None, Some(channel.clone()), irc_partials.next().unwrap())
         } else {
             let (stream, reader) = ws_connect(&args.str("ws-url"), &mut rng);
-            (stream, Some(reader))
+            (stream, Some(reader), None, vec![])
         };
         poller.add(stream.as_raw_fd(), i as u64);
-        conns.push(ChatConn { stream, ws, partial: vec![], out: vec![], open: true });
+        conns.push(ChatConn { stream, ws, irc, partial, out: vec![], open: true });
     }
     const TIMER: u64 = u64::MAX;
     let timer = epoll::Timer::new();
@@ -946,6 +1014,8 @@ fn ws_chat(args: &Args) {
             write!(line, "@T{}@S{c}@N{}@ padding-to-look-like-a-chat-line", now_us(epoch), seq[c]).ok();
             if conn.ws.is_some() {
                 ws::encode(&mut conn.out, ws::TEXT, line.as_bytes(), rng.mask());
+            } else if let Some(channel) = &conn.irc {
+                irc::privmsg(&mut conn.out, channel, line.as_bytes());
             } else {
                 conn.out.extend_from_slice(line.as_bytes());
                 conn.out.push(b'\n');
@@ -1011,18 +1081,30 @@ fn ws_chat(args: &Args) {
                 match conn.ws.as_mut() {
                     None => {
                         let bytes = &buffer[..n];
+                        let irc = conn.irc.is_some();
+                        let mut pong = vec![];
+                        let mut line = |line: &[u8]| {
+                            if !(irc && line.starts_with(b"PING") && irc::answer_ping(&mut pong, line)) {
+                                count(line);
+                            }
+                        };
                         let mut from = 0;
                         for end in bytes.iter().enumerate().filter(|(_, &b)| b == b'\n').map(|(k, _)| k) {
                             if conn.partial.is_empty() {
-                                count(&bytes[from..end]);
+                                line(&bytes[from..end]);
                             } else {
                                 conn.partial.extend_from_slice(&bytes[from..end]);
-                                count(&conn.partial);
+                                line(&conn.partial);
                                 conn.partial.clear();
                             }
                             from = end + 1;
                         }
                         conn.partial.extend_from_slice(&bytes[from..]);
+                        if !pong.is_empty() {
+                            conn.out.extend_from_slice(&pong);
+                            pending_out = true;
+                            pings += 1;
+                        }
                     }
                     Some(reader) => {
                         reader.feed(&buffer[..n]);
@@ -1061,7 +1143,11 @@ fn ws_chat(args: &Args) {
         ws::encode(&mut conn.out, ws::CLOSE, &1000u16.to_be_bytes(), rng.mask());
         conn.flush();
     }
-    let cpu = cpu.or_else(|| window.map(|w| w.finish())).unwrap_or((None, 0.0, duration.as_secs_f64()));
+    // Server CPU from the first line to the last delivery, the drain
+    // included: a server that falls behind does part of the sending
+    // window's work after it. Rates stay per second of sending.
+    let sending = cpu.map(|c| c.2).unwrap_or(duration.as_secs_f64());
+    let cpu = window.map(|w| w.finish()).map(|(server, own, _)| (server, own, sending)).unwrap_or((None, 0.0, sending));
     let expected = sent * (clients as u64 - 1);
     let samples: Vec<String> = rss_samples.iter().map(|k| k.to_string()).collect();
     report(
@@ -1079,6 +1165,7 @@ fn ws_chat(args: &Args) {
             ("errors", errors.to_string()),
             ("pings", pings.to_string()),
             ("tcp_clients", tcp_clients.to_string()),
+            ("irc_clients", irc_clients.to_string()),
             ("ws_clients", ws_clients.to_string()),
         ],
     );
