@@ -19,6 +19,7 @@ import { serveChat } from "../server/serve_chat.ts";
 import { createLogger, type Logger, silentLogger } from "../support/log.ts";
 import type { TlsFiles } from "./server_cli.ts";
 import { readTlsPair } from "../net/tls_pair.ts";
+import { onStopSignals } from "./stop_signals.ts";
 
 /** Runs `server.ts` with `args`; resolves with its exit code. */
 export async function runServer(args: readonly string[]): Promise<number> {
@@ -82,18 +83,12 @@ export async function runServer(args: readonly string[]): Promise<number> {
     tls: tls !== undefined,
   });
   console.log(`parley ${mode} server listening on ${addresses}`);
-  let signalled = false;
-  const onSignal = () => {
-    if (signalled) Deno.exit(130); // a second signal: stop at once
-    signalled = true;
-    server.shutdown();
-  };
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  // A later second signal stops at once; deno task's forwarded copy does not.
+  const stopListening = onStopSignals(() => server.shutdown());
   const onReload = () => void reloadTls(server, tls!, logger);
   if (tls !== undefined) Deno.addSignalListener("SIGHUP", onReload);
   await server.finished;
-  for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+  stopListening();
   if (tls !== undefined) Deno.removeSignalListener("SIGHUP", onReload);
   await logWriter.flush(1000);
   return 0;

@@ -23,6 +23,7 @@ import {
   DEFAULT_UDP_RETRIES,
   DEFAULT_UDP_TIMEOUT_MS,
   MAX_UDP_PAYLOAD,
+  VERSION,
 } from "../support/constants.ts";
 import type { LogFormat } from "../support/log.ts";
 import { PROBE_HEADER_BYTES } from "../echo/udp_probe.ts";
@@ -58,6 +59,8 @@ export function udpProgram(onParsed: (config: UdpConfig) => void): Command {
   program.addCommand(
     new Command("serve")
       .description("echo every datagram back to its sender (RFC 862)")
+      .version(VERSION, "-V, --version", "print the version and exit")
+      .helpOption("-h, --help", "print this help and exit")
       .option("--host <host>", "interface to listen on", DEFAULT_HOST)
       .option("--port <port>", "UDP port (0 = any free port)", numberIn(0, 65535), DEFAULT_UDP_PORT)
       .option(
@@ -89,6 +92,8 @@ export function udpProgram(onParsed: (config: UdpConfig) => void): Command {
   program.addCommand(
     new Command("send")
       .description("send requests to an echo server and report replies, loss and round trips")
+      .version(VERSION, "-V, --version", "print the version and exit")
+      .helpOption("-h, --help", "print this help and exit")
       .argument("<HOST:PORT>", "the echo server")
       .argument("[MESSAGE...]", "one request per MESSAGE (default: one per stdin line)")
       .option("--bind <host:port>", "local address to send from")
