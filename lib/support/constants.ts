@@ -140,11 +140,13 @@ export const DEFAULT_HISTORY_BYTES = 16 * 1024 * 1024;
 
 /**
  * Seconds without a non-empty line (or WebSocket message) before a chat
- * member is closed (`--idle-timeout`, 0 = off). On by default: a public
- * server with none can be filled with silent connections. In echo mode
- * any byte (or message) counts; the echo library API defaults to 0.
+ * member is closed (`--idle-timeout`, 0 = off). Off by default: a member
+ * who only reads is using the chat, and must not be dropped for it; dead
+ * peers are found by TCP keep-alive and WebSocket pings instead, and
+ * `--max-clients` and `--max-per-ip` bound silent connections. In echo mode
+ * any byte (or message) counts; the echo library API defaults to 0 too.
  */
-export const DEFAULT_IDLE_TIMEOUT_SECONDS = 1800;
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 0;
 
 /** Milliseconds shutdown waits for outbound queues to drain (`--shutdown-timeout`). */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
