@@ -57,10 +57,16 @@ for (const [what, bytes, answer] of FOREIGN) {
       match(said[0], answer);
       // Nothing of it reached the room or its history.
       const { before } = await syncWho(alice);
-      ok(!before.some((line) => /SECRET|Cookie|GET|POST|say=|\ufffd/.test(line)), before.join("\n"));
+      ok(
+        !before.some((line) => /SECRET|Cookie|GET|POST|say=|\ufffd/.test(line)),
+        before.join("\n"),
+      );
       await using bob = await connectChat(server.addr);
       const { before: replay } = await syncWho(bob);
-      ok(!replay.some((line) => /SECRET|Cookie|GET|POST|say=|\ufffd/.test(line)), replay.join("\n"));
+      ok(
+        !replay.some((line) => /SECRET|Cookie|GET|POST|say=|\ufffd/.test(line)),
+        replay.join("\n"),
+      );
       if (pieces === "whole") {
         // Refused before joining: one log line, no join or leave.
         deepEqual(before, []);

@@ -502,7 +502,7 @@ export class ChatHub implements DirectoryListener {
       // A look-alike of a nick in use is "taken", whatever else is wrong with it.
       return this.#after(this.directory.find(key), (holder) => {
         if (holder && holder !== session.ref) {
-          return this.#error(session, "nick_taken", `nick ${nick} is taken`);
+          return this.#error(session, "nick_taken", this.#takenText(nick, holder));
         }
         this.#error(session, "bad_nick", `cannot use nick ${nick}: ${problem}`);
       });
@@ -515,7 +515,15 @@ export class ChatHub implements DirectoryListener {
       if (claimed === null) {
         return this.#error(session, "not_delivered", `cannot change nick now: ${LINK_DOWN}`);
       }
-      if (!claimed) return this.#error(session, "nick_taken", `nick ${nick} is taken`);
+      if (!claimed) {
+        // The holder, when it is here, is named: a look-alike's refusal explains itself.
+        const holder = this.directory.find(key);
+        return this.#error(
+          session,
+          "nick_taken",
+          this.#takenText(nick, holder instanceof Promise ? null : holder ?? null),
+        );
+      }
       const oldKey = nameKey(old);
       if (oldKey !== key) this.directory.release(oldKey, session.ref);
       session.nick = nick;
@@ -811,6 +819,14 @@ export class ChatHub implements DirectoryListener {
 
   #event(event: ChatEvent, text: string | null): Outgoing {
     return new Outgoing(event, text, this.#clock());
+  }
+
+  /** "nick X is taken", and why when X only looks like the holder's nick (issue 17 §8). */
+  #takenText(nick: string, holder: MemberRef | null): string {
+    const held = holder === null ? undefined : this.#byRef.get(holder)?.nick;
+    if (held === undefined || held === nick) return `nick ${nick} is taken`;
+    return `nick ${nick} is taken: it looks like ${held}, who is online ` +
+      `(nicks that differ only in case or in look-alike letters, as l, I and 1 or O and 0, count as one)`;
   }
 
   #notice(text: string): Outgoing {

@@ -20,6 +20,7 @@ import {
   DEFAULT_PING_SIZE,
   DEFAULT_UDP_PORT,
   DEFAULT_UDP_REPLIES_PER_SECOND,
+  DEFAULT_UDP_REPLY_BYTES_PER_SECOND,
   DEFAULT_UDP_RETRIES,
   DEFAULT_UDP_TIMEOUT_MS,
   MAX_UDP_PAYLOAD,
@@ -36,6 +37,7 @@ export type UdpConfig =
     port: number;
     reusePort: boolean;
     maxRepliesPerSecond: number;
+    maxReplyBytesPerSecond: number;
     logFormat: LogFormat;
     quiet: boolean;
   }
@@ -74,6 +76,12 @@ export function udpProgram(onParsed: (config: UdpConfig) => void): Command {
         numberIn(0, 10_000_000),
         DEFAULT_UDP_REPLIES_PER_SECOND,
       )
+      .option(
+        "--max-reply-bytes-per-ip <n>",
+        "reply bytes a second to one source address; more are dropped and counted (0 = no bound)",
+        numberIn(0, 1024 ** 4),
+        DEFAULT_UDP_REPLY_BYTES_PER_SECOND,
+      )
       .option("--log-format <format>", "text or json", oneOf("text", "json"), "text")
       .option("-q, --quiet", "no logging", false)
       .allowExcessArguments(false)
@@ -84,6 +92,7 @@ export function udpProgram(onParsed: (config: UdpConfig) => void): Command {
           port: flags.port,
           reusePort: flags.reusePort,
           maxRepliesPerSecond: flags.maxRepliesPerIp,
+          maxReplyBytesPerSecond: flags.maxReplyBytesPerIp,
           logFormat: flags.logFormat,
           quiet: flags.quiet,
         })

@@ -231,6 +231,14 @@ export const DEFAULT_PING_SIZE = 64;
 /** Replies a second the UDP echo server sends one source address (`--max-replies-per-ip`). */
 export const DEFAULT_UDP_REPLIES_PER_SECOND = 1000;
 
+/**
+ * Reply bytes a second the UDP echo sends one source address
+ * (`--max-reply-bytes-per-ip`, 0 = no bound): 128 KiB/s, a thousand
+ * 128-byte pings a second, while a forged victim gets at most about 1 Mbit/s
+ * from one server however large the datagrams.
+ */
+export const DEFAULT_UDP_REPLY_BYTES_PER_SECOND = 131_072;
+
 /** Largest UDP payload over IPv4: 65,535 − 8 (UDP header) − 20 (IP header). */
 export const MAX_UDP_PAYLOAD = 65_507;
 
