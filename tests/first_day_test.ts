@@ -4,12 +4,14 @@
  * @module
  */
 
-import { equal, match } from "node:assert/strict";
+import { deepEqual, equal, match } from "node:assert/strict";
 import { chatHubSettings } from "../lib/chat/settings.ts";
 import { checkNick } from "../lib/chat/names.ts";
 import { parseServerArgs } from "../lib/cli/server_cli.ts";
 import { serveChat } from "../lib/server/serve_chat.ts";
 import { connectChat, LOOPBACK } from "./helpers.ts";
+import { runToEnd } from "./process_helpers.ts";
+import { createLogger } from "../lib/support/log.ts";
 
 const quiet = { out: () => {}, err: () => {} };
 
@@ -62,4 +64,78 @@ Deno.test("a look-alike nick's refusal names the nick it looks like", async () =
   );
   await other.send("/nick alice");
   equal(await other.nextMatching(/^! /), "! nick alice is taken");
+});
+
+Deno.test({
+  name: "--allow-origin without a scheme is a bad flag, and an origin is kept as browsers send it",
+  permissions: "none",
+  fn() {
+    let errors = "";
+    const bad = parseServerArgs(["--allow-origin", "example.org"], {
+      out: () => {},
+      err: (text) => void (errors += text),
+    });
+    equal(bad.ok, false);
+    match(errors, /--allow-origin .*must be a web origin, scheme:\/\/host\[:port\]/);
+    const good = parseServerArgs(
+      ["--allow-origin", "https://Chat.Example.org/", "--allow-origin", "http://localhost:8080"],
+      quiet,
+    );
+    deepEqual(good.ok && good.options.options.allowOrigins, [
+      "https://chat.example.org",
+      "http://localhost:8080",
+    ]);
+  },
+});
+
+Deno.test({
+  name: "a hub option refused by the hub is a usage error naming its flag",
+  permissions: "none",
+  fn() {
+    let errors = "";
+    const output = { out: () => {}, err: (text: string) => void (errors += text) };
+    equal(parseServerArgs(["--max-line-bytes", "3"], output).ok, false);
+    match(
+      errors,
+      /^server: error: --max-line-bytes must be an integer from \d+ to \d+, received 3\n/,
+    );
+  },
+});
+
+Deno.test("server.ts names a busy --http-port and logs no shutdown when it never started", async () => {
+  using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { code, stderr } = await runToEnd("server.ts", [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--http-port",
+    String(busy.addr.port),
+  ]);
+  equal(code, 1);
+  equal(
+    stderr,
+    `server: cannot listen on 127.0.0.1:${busy.addr.port} (--http-port ${busy.addr.port}): address already in use\n`,
+  );
+});
+
+Deno.test({
+  name: "createLogger() JSON lines carry level, msg, pid, hostname, and a cluster node's id",
+  permissions: "none",
+  fn() {
+    const lines: string[] = [];
+    const origin = { pid: 7, hostname: "box", node: "ab12cd34" };
+    const json = createLogger({ format: "json", write: (line) => lines.push(line), origin });
+    json({ event: "error", reason: "disk full" });
+    json({ event: "connect", peer: "127.0.0.1:5" });
+    const [error, connect] = lines.map((line) => JSON.parse(line));
+    deepEqual(
+      [error.level, error.msg, error.pid, error.hostname, error.node],
+      ["error", 'error reason="disk full"', 7, "box", "ab12cd34"],
+    );
+    equal(connect.level, "info");
+    const text = createLogger({ write: (line) => lines.push(line), origin });
+    text({ event: "connect", peer: "127.0.0.1:5" });
+    match(lines.at(-1)!, /^\S+ node=ab12cd34 connect peer=127\.0\.0\.1:5$/);
+  },
 });

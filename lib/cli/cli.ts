@@ -8,7 +8,7 @@
 
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { VERSION } from "../support/constants.ts";
-import { checkNumber, type NumberRule } from "../support/options.ts";
+import { checkNumber, type NumberRule, optionProblem } from "../support/options.ts";
 
 /** Exit code for a bad flag or value. */
 export const EXIT_USAGE = 2;
@@ -47,10 +47,9 @@ export function numberIn(
     try {
       return checkNumber("flag", "value", toNumber(value), rule);
     } catch (error) {
-      if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
-      throw new InvalidArgumentError(
-        error.message.replace(/^flag: value /, "").replace(/, received .*$/s, ""),
-      );
+      const carried = optionProblem(error);
+      if (carried === undefined) throw error;
+      throw new InvalidArgumentError(carried.problem); // commander adds the flag and the value
     }
   };
 }

@@ -12,6 +12,7 @@ import { readLines, runUdpEchoClient } from "../echo/udp_echo_client.ts";
 import { serveUdpEcho } from "../echo/udp_echo_server.ts";
 import { errorText, formatAddr } from "../net/conn.ts";
 import { onStopSignals } from "./stop_signals.ts";
+import { logOrigin } from "./log_origin.ts";
 
 /** Runs `udp_echo.ts` with `args`; resolves with its exit code. */
 export async function runUdpEcho(args: readonly string[]): Promise<number> {
@@ -25,7 +26,7 @@ export async function runUdpEcho(args: readonly string[]): Promise<number> {
     const logWriter = new LogWriter();
     const logger = config.quiet
       ? silentLogger
-      : createLogger({ format: config.logFormat, write: logWriter.write });
+      : createLogger({ format: config.logFormat, write: logWriter.write, origin: logOrigin() });
     let server;
     try {
       server = serveUdpEcho({ ...config, logger });

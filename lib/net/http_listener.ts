@@ -377,7 +377,10 @@ export class HttpListener {
     if (request.method !== "GET") return refuse(405, "use GET\n");
     const origin = request.headers.origin;
     if (origin !== undefined && !this.#originAllowed(origin, request.headers.host)) {
-      return refuse(403, `origin ${origin} is not allowed\n`);
+      return refuse(
+        403,
+        `origin ${origin} is not allowed (the server allows its own; add others with --allow-origin)\n`,
+      );
     }
     const verdict = route.accept?.(request) ?? true;
     if (verdict !== true) return refuse(403, `${verdict}\n`);
