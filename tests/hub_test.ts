@@ -13,12 +13,12 @@ Deno.test({
     const alice = connect();
     deepEqual(alice.take(), [
       "* welcome to demo, guest-1",
-      "* 1 online; you are in lobby; type /help for commands",
+      "* 1 online; you are in lobby; type /help for commands; limits: lines up to 4096 bytes, 10 a second (20 at once)",
     ]);
     const bob = connect();
     deepEqual(bob.take(), [
       "* welcome to demo, guest-2",
-      "* 2 online; you are in lobby; type /help for commands",
+      "* 2 online; you are in lobby; type /help for commands; limits: lines up to 4096 bytes, 10 a second (20 at once)",
     ]);
     deepEqual(alice.take(), ["* guest-2 joined lobby"]);
   },

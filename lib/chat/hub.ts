@@ -52,6 +52,7 @@ import { type ChatEvent, type ErrorCode, Outgoing } from "./events.ts";
 import type { HistoryEntry } from "./history.ts";
 import { type ChatMember, ChatSession, type MemberClose } from "./member.ts";
 import { checkNick, checkRoom, nameKey, normalizeRoom } from "./names.ts";
+import { formatLimits } from "./limits_notice.ts";
 import {
   type ChatCommand,
   formatAction,
@@ -173,7 +174,11 @@ export class ChatHub implements DirectoryListener {
       const online = this.directory.online() + 1;
       const welcome = [
         formatNotice(`welcome to ${this.settings.name}, ${nick}`),
-        formatNotice(`${online} online; you are in ${DEFAULT_ROOM}; type /help for commands`),
+        // The limits, so that a client can pace what it sends (issue 17 §4).
+        formatNotice(
+          `${online} online; you are in ${DEFAULT_ROOM}; type /help for commands; ` +
+            formatLimits(this.settings),
+        ),
       ].join("\n");
       this.#send(
         session,
