@@ -9,9 +9,10 @@ import { chatHubSettings } from "../lib/chat/settings.ts";
 import { checkNick } from "../lib/chat/names.ts";
 import { parseServerArgs } from "../lib/cli/server_cli.ts";
 import { serveChat } from "../lib/server/serve_chat.ts";
-import { connectChat, LOOPBACK } from "./helpers.ts";
+import { connectChat, LOOPBACK, syncWho } from "./helpers.ts";
 import { runToEnd } from "./process_helpers.ts";
 import { createLogger } from "../lib/support/log.ts";
+import { firstLineNick } from "../lib/transport/tcp_lines.ts";
 
 const quiet = { out: () => {}, err: () => {} };
 
@@ -137,5 +138,31 @@ Deno.test({
     const text = createLogger({ write: (line) => lines.push(line), origin });
     text({ event: "connect", peer: "127.0.0.1:5" });
     match(lines.at(-1)!, /^\S+ node=ab12cd34 connect peer=127\.0\.0\.1:5$/);
+  },
+});
+
+Deno.test("client.ts --nick joins under that nick: the room never sees a guest renamed", async () => {
+  await using server = serveChat({ ...LOOPBACK });
+  await server.ready;
+  await using alice = await connectChat(server.addr);
+  await syncWho(alice);
+  const run = await runToEnd("client.ts", [`127.0.0.1:${server.addr.port}`, "--nick", "ann"], "");
+  equal(run.code, 0, run.stderr);
+  match(run.stdout, /^\* welcome to parley, ann\n/);
+  const { before } = await syncWho(alice);
+  equal(before[0], "* ann joined lobby");
+  equal(before.some((line) => /guest|known as/.test(line)), false, before.join("\n"));
+});
+
+Deno.test({
+  name: "firstLineNick() reads a first line /nick NAME, with its ending, and nothing else",
+  permissions: "none",
+  fn() {
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    deepEqual(firstLineNick(bytes("/nick ann\r\nhello\n")), { nick: "ann", lineBytes: 11 });
+    deepEqual(firstLineNick(bytes("/NICK Zoë\n")), { nick: "Zoë", lineBytes: 11 });
+    equal(firstLineNick(bytes("/nick ann")), undefined); // not whole yet
+    equal(firstLineNick(bytes("/nick ann bob\n")), undefined);
+    equal(firstLineNick(bytes("hello\n/nick ann\n")), undefined);
   },
 });

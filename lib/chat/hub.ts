@@ -153,10 +153,13 @@ export class ChatHub implements DirectoryListener {
    * A member arrives: it gets a guest nick, the welcome, the lobby and its
    * history. Returns the session to pass to every later call.
    */
-  connect(member: ChatMember): ChatSession {
+  connect(member: ChatMember, wantedNick?: string): ChatSession {
     return this.#operation(() => {
       const ref = localRef(this.directory.nodeId, ++this.#ids);
-      const nick = this.directory.guest(ref);
+      let nick = this.directory.guest(ref);
+      // A nick asked for before joining (a client's first line is `/nick NAME`) is taken
+      // at once when it is free here and now: the room sees NAME join, not a guest renamed.
+      if (wantedNick !== undefined) nick = this.#nickBeforeJoining(ref, nick, wantedNick);
       const session = new ChatSession(ref, member, nick);
       this.#byRef.set(ref, session);
       this.#flood.joined(session);
@@ -824,6 +827,24 @@ export class ChatHub implements DirectoryListener {
 
   #event(event: ChatEvent, text: string | null): Outgoing {
     return new Outgoing(event, text, this.#clock());
+  }
+
+  /** `wanted` in place of the guest nick when valid and claimed at once; else the guest's. */
+  #nickBeforeJoining(ref: MemberRef, guest: string, wanted: string): string {
+    const nick = wanted.normalize("NFC");
+    const key = nameKey(nick);
+    if (checkNick(nick) !== undefined || isGuestKey(key)) return guest;
+    // Only where the answer is known now (this node's own directory); a shared one
+    // answers later, and the ordinary rename after joining does it then.
+    const holder = this.directory.find(key);
+    if (holder instanceof Promise) {
+      holder.catch(() => {});
+      return guest;
+    }
+    if (holder !== null) return guest;
+    if (this.directory.claim(key, ref) !== true) return guest;
+    this.directory.release(nameKey(guest), ref);
+    return nick;
   }
 
   /** "nick X is taken", and why when X only looks like the holder's nick (issue 17 §8). */

@@ -111,10 +111,10 @@ class TcpLineMember extends LineMember {
     let buffer = new Uint8Array(CHAT_READ_BUFFER_BYTES);
     let reason = "connection closed";
     let joined = false;
-    const join = () => {
+    const join = (wantedNick?: string) => {
       if (joined) return;
       joined = true;
-      this.session = this.hub.connect(this);
+      this.session = this.hub.connect(this, wantedNick);
     };
     const sniffer = this.#options.foreignAnswer === undefined ? null : new ProtocolSniffer();
     let foreign: ForeignProtocol | null = null;
@@ -136,9 +136,17 @@ class TcpLineMember extends LineMember {
           foreign = verdict;
           break;
         }
-        join();
+        let input = chunk;
+        if (!joined) {
+          // A first line `/nick NAME` (client.ts --nick) names the member as it joins.
+          const wanted = firstLineNick(chunk);
+          join(wanted?.nick);
+          if (wanted !== undefined && this.session.nick === wanted.nick.normalize("NFC")) {
+            input = chunk.subarray(wanted.lineBytes);
+          }
+        }
         this.#decoder ??= new LineDecoder({ maxLineBytes: this.#options.maxLineBytes });
-        this.#decoder.push(chunk, this);
+        this.#decoder.push(input, this);
         // A client that fills the small buffer is sending in bulk: fewer,
         // larger reads serve it better.
         if (n === buffer.length && buffer.length < CHAT_READ_BUFFER_GROWN_BYTES) {
@@ -178,6 +186,18 @@ class TcpLineMember extends LineMember {
     this.#cancelClose?.();
     this.#cancelClose = shutWithin(this.#conn, graceMs, this.outbound.drained());
   }
+}
+
+/**
+ * The nick of a first line `/nick NAME` complete in `chunk`, and the bytes
+ * of that line with its ending; undefined for any other first line.
+ */
+export function firstLineNick(chunk: Uint8Array): { nick: string; lineBytes: number } | undefined {
+  const end = chunk.indexOf(0x0a);
+  if (end === -1 || end > 256) return undefined;
+  const line = new TextDecoder().decode(chunk.subarray(0, end)).replace(/\r$/, "");
+  const found = /^\/nick ([^\s]+)$/i.exec(line);
+  return found === null ? undefined : { nick: found[1], lineBytes: end + 1 };
 }
 
 /** The address the peer reached, when the connection knows it (a Deno or node socket). */
