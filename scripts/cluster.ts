@@ -18,8 +18,10 @@ import {
   parseListening,
   splitAddr,
 } from "../lib/cli/listening.ts";
+import { programTask } from "./tasks.ts";
 
 const root = new URL("../", import.meta.url).pathname;
+const serverTask = programTask("server");
 
 /** Arguments of a throwaway `redis-server` on 127.0.0.1:`port`: no persistence. */
 export function throwawayRedisArgs(port: number): string[] {
@@ -92,8 +94,8 @@ async function main(args: string[]): Promise<number> {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "-A",
-        `${root}server.ts`,
+        ...serverTask.flags, // the permissions of deno task server, no more
+        `${root}${serverTask.entry}`,
         ...serverFlags,
         ...ports,
         "--redis",

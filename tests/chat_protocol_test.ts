@@ -135,8 +135,16 @@ Deno.test({
   fn() {
     const cases: [ChatEvent, string | null][] = [
       [
-        { type: "welcome", server: "demo", nick: "ann", online: 3, room: "lobby" },
-        "* welcome to demo, ann\n* 3 online; you are in lobby; type /help for commands",
+        {
+          type: "welcome",
+          server: "demo",
+          nick: "ann",
+          online: 3,
+          room: "lobby",
+          limits: { maxLineBytes: 4096, rate: 10, burst: 20 },
+        },
+        "* welcome to demo, ann\n* 3 online; you are in lobby; type /help for commands; " +
+        "limits: lines up to 4096 bytes, 10 a second (20 at once)",
       ],
       [{ type: "message", room: "dev", from: "ann", text: "hi" }, "<ann> hi"],
       [{ type: "action", room: "dev", from: "ann", text: "waves" }, "<ann> *waves*"],

@@ -67,7 +67,10 @@ Deno.test({
       [["ws://h/", "--ping-interval", "-1"], /must be an integer from 0 to 86400/],
       [["ws://h/#top"], /cannot have a #fragment/],
       [["ws://h/", "--port", "80"], /--host and --port cannot be used with a URL/],
-      [["http://h/"], /unsupported URL scheme http:/],
+      [
+        ["http://h/"],
+        /http:\/\/h\/ is the web page.s address; this client speaks WebSocket there: ws:\/\/h\/ws/,
+      ],
       [["ws://"], /cannot parse URL/],
       [["h:7000", "--binary"], /--binary needs a ws:\/\/ or wss:\/\/ URL/],
       [["h:7000", "--ping-interval", "5"], /--ping-interval needs a ws:\/\/ or wss:\/\/ URL/],

@@ -1,9 +1,19 @@
-import { equal, match } from "node:assert/strict";
-import { compileRuntime, PROGRAMS } from "../scripts/compile.ts";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { PROGRAMS, runtimeArchive } from "../scripts/compile.ts";
+import { programTask } from "../scripts/tasks.ts";
 import { within } from "./helpers.ts";
 import { ChildLines, readAll, rootPath } from "./process_helpers.ts";
 
-const runtime = await compileRuntime();
+/**
+ * The build test needs the runtime: DENORT_BIN, or PARLEY_COMPILE=1 where
+ * `deno compile` can download it (a switch of this test only).
+ */
+const denortBin = Deno.env.get("DENORT_BIN");
+const runtime = denortBin
+  ? { available: true, reason: `DENORT_BIN=${denortBin}` }
+  : Deno.env.get("PARLEY_COMPILE") === "1"
+  ? { available: true, reason: "PARLEY_COMPILE=1" }
+  : { available: false, reason: "no DENORT_BIN (or PARLEY_COMPILE=1 where it downloads)" };
 
 Deno.test({
   name: `deno task compile builds parley-server, which serves chat${
@@ -55,5 +65,64 @@ Deno.test({
   fn() {
     equal(PROGRAMS["parley-server"].entry, "server.ts");
     equal(PROGRAMS["parley-server"].permissions.includes("--allow-all"), false);
+    // One source: the deno.json tasks.
+    deepEqual(PROGRAMS["parley-server"].permissions, programTask("server").flags);
+    deepEqual(PROGRAMS["parley-client"].permissions, programTask("client").flags);
+    deepEqual(PROGRAMS["parley-udp-echo"].permissions, [
+      ...new Set([...programTask("udp-echo").flags, ...programTask("udp-send").flags]),
+    ]);
+  },
+});
+
+/** Whether Deno's cache already holds the runtime (then nothing is missing to test). */
+async function runtimeCached(): Promise<boolean> {
+  const { version, file } = runtimeArchive();
+  const dir = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+  try {
+    await Deno.stat(`${dir}/dl/release/v${version}/${file}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const cached = await runtimeCached();
+
+Deno.test({
+  name: `deno task compile without a runtime answers in one paragraph, naming the denort to fetch${
+    cached ? " (ignored: the runtime is in Deno's cache)" : ""
+  }`,
+  ignore: cached,
+  async fn() {
+    const env = Deno.env.toObject();
+    delete env.DENORT_BIN;
+    // Downloads go through a proxy that is not there: as offline, but at once.
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const proxy = `http://127.0.0.1:${closed.addr.port}`;
+    closed.close();
+    for (const extra of [{}, { DENORT_BIN: "/nonexistent/denort" }] as Record<string, string>[]) {
+      const run = await within(
+        new Deno.Command(Deno.execPath(), {
+          args: ["task", "compile"],
+          cwd: rootPath(""),
+          clearEnv: true,
+          env: { ...env, NO_COLOR: "1", HTTPS_PROXY: proxy, https_proxy: proxy, ...extra },
+          stdout: "piped",
+          stderr: "piped",
+        }).output(),
+        "deno task compile to give up",
+      );
+      equal(run.code, 1);
+      const lines = new TextDecoder().decode(run.stderr).split("\n")
+        .filter((line) => line !== "" && !line.startsWith("Task "));
+      equal(lines.length, 1, lines.join("\n"));
+      const [paragraph] = lines;
+      match(paragraph, /^compile: /);
+      match(paragraph, /exactly the version running this task \(2\.9\.6\)/);
+      match(paragraph, /denort-x86_64-unknown-linux-gnu\.zip/);
+      match(paragraph, /https:\/\/dl\.deno\.land\/release\/v2\.9\.6\//);
+      match(paragraph, /DENORT_BIN=\/path\/to\/denort deno task compile/);
+      ok(!/PARLEY_COMPILE|backtrace/i.test(paragraph), paragraph);
+    }
   },
 });

@@ -107,9 +107,9 @@ Deno.test({
     await pane.start(["sh", "-c", `NO_COLOR=1 ${client}; echo "[exit $?]"; sleep 60`]);
     await pane.waitForScreen(
       "the nick to be set",
-      (rows) => rows.includes("* you are now known as ann"),
+      (rows) => rows.includes("* welcome to parley, ann"), // --nick: named as it joins
     );
-    await bob.nextMatching(/known as ann/);
+    await bob.nextMatching(/^\* ann joined/);
 
     await pane.type("half a li");
     await pane.waitForScreen("the half line", (rows) => rows.at(-1) === "> half a li");
@@ -118,7 +118,7 @@ Deno.test({
       "bob's line above the input",
       (rows) => rows.at(-2) === `<${bob.nick}> hello from bob` && rows.at(-1) === "> half a li",
     );
-    ok(rows.includes("* you are now known as ann"));
+    ok(rows.includes("* welcome to parley, ann"));
     equal(await pane.format("#{cursor_x}"), String("> half a li".length));
 
     await pane.type("ne");

@@ -108,5 +108,5 @@ Deno.test("server.ts exits 1 with one line when the port is taken", async () => 
   taken.close();
   equal(code, 1);
   equal(out, "");
-  match(err, /^server: cannot listen on 127\.0\.0\.1:\d+: .*\n$/);
+  match(err, /^server: cannot listen on 127\.0\.0\.1:\d+ \(--port \d+\): .*\n$/);
 });

@@ -9,7 +9,14 @@ Deno.test({
   name: "Outgoing encodes every event type as one versioned JSON object with an ISO time",
   fn() {
     const events: ChatEvent[] = [
-      { type: "welcome", server: "parley", nick: "guest-1", online: 3, room: "lobby" },
+      {
+        type: "welcome",
+        server: "parley",
+        nick: "guest-1",
+        online: 3,
+        room: "lobby",
+        limits: { maxLineBytes: 4096, rate: 10, burst: 20 },
+      },
       { type: "message", room: "lobby", from: "alice", text: "hi <b>" },
       { type: "action", room: "lobby", from: "alice", text: "waves" },
       { type: "private", from: "alice", to: "bob", text: "psst" },

@@ -120,11 +120,11 @@ Deno.test({
 });
 
 Deno.test({
-  name: "closeOutcome() reconnects unless you quit or were idle",
+  name: "closeOutcome() reconnects after any close but a quit, an idle close included",
   permissions: "none",
   fn() {
     deepEqual(closeOutcome(1000, "", null, true), { text: "disconnected: you quit", retry: false });
-    equal(closeOutcome(1001, "", "idle", true).retry, false);
+    equal(closeOutcome(1001, "", "idle", true).retry, true);
     deepEqual(closeOutcome(1001, "server shutting down", null, true), {
       text: "the server went away: server shutting down",
       retry: true,
@@ -376,9 +376,9 @@ Deno.test({
     back.open();
     back.onmessage!({ data: JSON.stringify(welcome("guest-2")) });
     lastError = "idle";
-    back.close(1001);
-    deepEqual(states.slice(-3), ["connecting", "connected", "closed"]);
-    equal(timers.length, 0);
+    back.close(1001); // an idle close: reconnected as well
+    deepEqual(states.slice(-3), ["connecting", "connected", "waiting 375"]);
+    equal(timers.length, 1);
   },
 });
 

@@ -60,7 +60,10 @@ Deno.test({
         /--tls is for HOST:PORT; for WebSocket over TLS use wss:\/\//,
       ],
       [["tls://localhost:7878/path"], /a tls:\/\/ URL is tls:\/\/HOST\[:PORT\]/],
-      [["http://localhost"], /unsupported URL scheme http: \(use tls:\/\/, ws:\/\/ or wss:\/\/\)/],
+      [
+        ["http://localhost"],
+        /is the web page.s address; this client speaks WebSocket there: ws:\/\/localhost\/ws/,
+      ],
       [["tls://localhost", "--header", "a:b"], /--header needs a ws:\/\/ or wss:\/\/ URL/],
     ];
     for (const [args, pattern] of cases) {

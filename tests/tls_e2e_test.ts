@@ -87,7 +87,7 @@ tlsTest(
     );
     equal(piped.code, 0, piped.stderr);
     equal(piped.stderr, "");
-    match(piped.stdout, /^\* welcome to parley, guest-3\n/);
+    match(piped.stdout, /^\* welcome to parley, piper\n/); // --nick: named as it joins
     equal(await bob.nextMatching(/^<piper>/), "<piper> hello from client.ts");
     // The handshake bound of the flag holds.
     const silent = await Deno.connect({ hostname: "127.0.0.1", port });

@@ -2,6 +2,7 @@ import { equal } from "node:assert/strict";
 import { MAX_TRACKED_SOURCES, REFLECTING_PORTS, UdpReplyGuard } from "../lib/echo/udp_guard.ts";
 import { serveUdpEcho } from "../lib/echo/udp_echo_server.ts";
 import { within } from "./helpers.ts";
+import { DEFAULT_UDP_REPLY_BYTES_PER_SECOND, MAX_UDP_PAYLOAD } from "../lib/support/constants.ts";
 
 const pure = { permissions: "none" } as const;
 
@@ -113,4 +114,28 @@ Deno.test("serveUdpEcho() drops replies over the per-address rate and counts the
   } finally {
     client.close();
   }
+});
+
+Deno.test({
+  ...pure,
+  name: "UdpReplyGuard bounds reply bytes per source address per second, not only datagrams",
+  fn() {
+    const guard = new UdpReplyGuard({ port: 7879, ownAddresses: [] }); // the defaults
+    equal(guard.maxReplyBytesPerSecond, DEFAULT_UDP_REPLY_BYTES_PER_SECOND);
+    // Large datagrams: the byte budget runs out long before the 1,000 datagrams a second.
+    let replied = 0;
+    for (let i = 0; i < 1000; i++) {
+      if (guard.check("192.0.2.1", 5000, 0, MAX_UDP_PAYLOAD) === "reply") replied++;
+    }
+    equal(replied, Math.floor(DEFAULT_UDP_REPLY_BYTES_PER_SECOND / MAX_UDP_PAYLOAD));
+    equal(guard.check("192.0.2.2", 5000, 0, MAX_UDP_PAYLOAD), "reply"); // its own budget
+    // One datagram of the largest size always fits a smaller byte budget.
+    const small = new UdpReplyGuard({ port: 1, ownAddresses: [], maxReplyBytesPerSecond: 1000 });
+    equal(small.check("192.0.2.1", 5000, 0, MAX_UDP_PAYLOAD), "reply");
+    equal(small.check("192.0.2.1", 5000, 1, 100), "rate");
+    const unbounded = new UdpReplyGuard({ port: 1, ownAddresses: [], maxReplyBytesPerSecond: 0 });
+    for (let i = 0; i < 100; i++) {
+      equal(unbounded.check("192.0.2.1", 5000, 0, MAX_UDP_PAYLOAD), "reply");
+    }
+  },
 });

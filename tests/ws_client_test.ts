@@ -101,7 +101,7 @@ Deno.test("connectWebSocket() names the HTTP status when the path is not a WebSo
   await using server = await serveWebSocketEcho(LOOPBACK);
   await rejects(
     connectWebSocket(`ws://127.0.0.1:${server.addr.port}/nope`),
-    /: the server answered HTTP 404 instead of a WebSocket handshake$/,
+    /: the server has no WebSocket at \/nope \(HTTP 404\); Parley.s chat is at ws:\/\/127\.0\.0\.1:\d+\/ws$/,
   );
 });
 

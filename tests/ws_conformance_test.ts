@@ -967,7 +967,10 @@ Deno.test("serveWebSocketEcho() refuses a cross-site Origin with 403 and accepts
     headers: { Origin: "https://evil.example" },
   });
   equal(status, 403);
-  equal(body, "origin https://evil.example is not allowed\n");
+  equal(
+    body,
+    "origin https://evil.example is not allowed (the server allows its own; add others with --allow-origin)\n",
+  );
   const own = `http://127.0.0.1:${server.addr.port}`;
   await using ws = await RawWebSocket.connect(server.addr, { headers: { Origin: own } });
   await ws.send(OP.TEXT, "same origin");

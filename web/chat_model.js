@@ -54,8 +54,9 @@ export function closeOutcome(code, reason, lastError, opened) {
     case 1000:
       return { text: "disconnected: you quit", retry: false };
     case 1001:
+      // Only a quit (1000) ends it for good: an idle close (with --idle-timeout) is retried too.
       return lastError === "idle"
-        ? { text: "disconnected: idle for too long", retry: false }
+        ? { text: "disconnected: idle for too long", retry: true }
         : { text: `the server went away${why}`, retry: true };
     case 1008:
       return { text: "dropped by the server: this page read too slowly", retry: true };

@@ -172,7 +172,7 @@ function rename(
     // A look-alike of a nick in use is "taken", whatever else is wrong with it.
     return context.after(directory.find(key), (holder) => {
       if (typeof holder === "string" && holder !== session.ref) {
-        return rooms.error(session, "nick_taken", `nick ${nick} is taken`);
+        return rooms.error(session, "nick_taken", takenText(context, nick, holder));
       }
       rooms.error(session, "bad_nick", `cannot use nick ${nick}: ${problem}`);
     });
@@ -186,7 +186,15 @@ function rename(
     if (answer === LINK_DOWN) {
       return rooms.error(session, "not_delivered", `cannot change nick now: ${LINK_DOWN_TEXT}`);
     }
-    if (!answer) return rooms.error(session, "nick_taken", `nick ${nick} is taken`);
+    if (!answer) {
+      // The holder, when it is here, is named: a look-alike's refusal explains itself.
+      return context.after(directory.find(key), (holder) =>
+        rooms.error(
+          session,
+          "nick_taken",
+          takenText(context, nick, typeof holder === "string" ? holder : null),
+        ));
+    }
     session.nick = nick;
     const room = session.room?.name ?? "";
     rooms.send(session, rooms.event({ type: "nick", room, from: old, to: nick, self: true }));
@@ -238,4 +246,12 @@ function listRooms(context: CommandContext, session: ChatSession): MaybePromise<
       .sort((a, b) => a.name.localeCompare(b.name));
     rooms.send(session, rooms.event({ type: "rooms", rooms: listed }));
   });
+}
+
+/** "nick X is taken", and why when X only looks like the holder's nick (issue 17 §8). */
+function takenText(context: CommandContext, nick: string, holder: MemberRef | null): string {
+  const held = holder === null ? undefined : context.local(holder)?.nick;
+  if (held === undefined || held === nick) return `nick ${nick} is taken`;
+  return `nick ${nick} is taken: it looks like ${held}, who is online ` +
+    `(nicks that differ only in case or in look-alike letters, as l, I and 1 or O and 0, count as one)`;
 }

@@ -13,6 +13,8 @@
  * @module
  */
 
+import type { ServerLimits } from "./limits_notice.ts";
+
 /** The version of the JSON event format, sent as `v` in every event. */
 export const EVENT_VERSION = 1;
 
@@ -44,7 +46,15 @@ export type ErrorCode =
 
 /** Every event a member can receive. */
 export type ChatEvent =
-  | { type: "welcome"; server: string; nick: string; online: number; room: string }
+  | {
+    type: "welcome";
+    server: string;
+    nick: string;
+    online: number;
+    room: string;
+    /** What the server takes from this client, so that it can pace what it sends. */
+    limits: ServerLimits;
+  }
   | { type: "message"; room: string; from: string; text: string }
   | { type: "action"; room: string; from: string; text: string }
   | { type: "private"; from: string; to: string; text: string }

@@ -54,7 +54,7 @@ import {
 import { FloodControl } from "./flood.ts";
 import { LocalRooms } from "./local_rooms.ts";
 import { type ChatMember, ChatSession, type MemberClose } from "./member.ts";
-import { nameKey } from "./names.ts";
+import { checkNick, isGuestKey, nameKey } from "./names.ts";
 import { Operations } from "./operations.ts";
 import { parseCommand, sanitizeText } from "./protocol.ts";
 import { type ChatHubOptions, type ChatHubSettings, chatHubSettings } from "./settings.ts";
@@ -192,10 +192,15 @@ export class ChatHub implements DirectoryListener {
    * history. Returns the session to pass to every later call (already
    * ended if the hub could not take the member).
    */
-  connect(member: ChatMember): ChatSession {
+  connect(member: ChatMember, wantedNick?: string): ChatSession {
     const session = new ChatSession(localRef(this.directory.nodeId, ++this.#ids), member, "");
     this.#ops.guarded(session, () => {
-      const nick = session.nick = this.directory.guest(session.ref);
+      let nick = session.nick = this.directory.guest(session.ref);
+      // A nick asked for before joining (a client's first line is `/nick NAME`) is taken
+      // at once when it is free here and now: the room sees NAME join, not a guest renamed.
+      if (wantedNick !== undefined) {
+        nick = session.nick = this.#nickBeforeJoining(session.ref, nick, wantedNick);
+      }
       this.#byRef.set(session.ref, session);
       this.#flood.joined(session);
       this.#idle.add(session, this.#clock());
@@ -212,7 +217,18 @@ export class ChatHub implements DirectoryListener {
       const server = this.settings.name;
       this.#rooms.send(
         session,
-        this.#rooms.event({ type: "welcome", server, nick, online, room: DEFAULT_ROOM }),
+        this.#rooms.event({
+          type: "welcome",
+          server,
+          nick,
+          online,
+          room: DEFAULT_ROOM,
+          limits: {
+            maxLineBytes: this.settings.maxLineBytes,
+            rate: this.settings.rate,
+            burst: this.settings.burst,
+          },
+        }),
       );
       this.#whenDone(session, this.#rooms.enter(session, DEFAULT_ROOM, LOBBY_KEY, false));
     });
@@ -335,6 +351,17 @@ export class ChatHub implements DirectoryListener {
     this.#ops.guarded(session ?? null, () => {
       if (session !== undefined && !session.ended) this.#rooms.nickLost(session, guest);
     });
+  }
+
+  /** `wanted` in place of the guest nick when valid and taken at once; else the guest's. */
+  #nickBeforeJoining(ref: MemberRef, guest: string, wanted: string): string {
+    const nick = wanted.normalize("NFC");
+    const key = nameKey(nick);
+    if (checkNick(nick) !== undefined || isGuestKey(key)) return guest;
+    // Only where the answer is known now (this node's own directory); a shared one
+    // answers later, and the ordinary rename after joining does it then.
+    if (Object.getPrototypeOf(this.directory) !== LocalDirectory.prototype) return guest;
+    return this.directory.rename(ref, nameKey(guest), key, nick) === true ? nick : guest;
   }
 
   /** @internal Members of a dead node left their rooms: their leaves are announced. */

@@ -220,11 +220,22 @@ function checkName(what: string, name: string, maxLength: number): string | unde
   ) {
     return `${what} has too many combining marks`;
   }
+  if (DOT_ABOVE_ON_I_LIKE.test(decomposed)) {
+    return `${what} puts a dot above on i, j or l (it would read as a name without it)`;
+  }
   const width = stringWidth(name);
   if (width === 0) return `${what} shows as blank`;
   if (width > maxLength) return `${what} is too wide (over ${maxLength} columns)`;
   return undefined;
 }
+
+/**
+ * A combining dot above (U+0307, after any other marks) on i, j, their dotless forms ı and
+ * ȷ, or an l-like letter (l, Cyrillic і ј ӏ, Latin ɩ): `al̇ice` reads as `alice`, and the
+ * skeleton keeps the dot. Chromium's IDN spoof checker refuses the same. (A capital I with
+ * the dot is Turkish İ, allowed.)
+ */
+const DOT_ABOVE_ON_I_LIKE = /[ijlıȷіјɩӏ]\p{Mn}*\u0307/u;
 
 // "Latin and Cyrillic", "Latin, Greek and Cyrillic": the scripts of a name's letters.
 function listScripts(name: string): string {

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { formatLimits } from "./limits_notice.ts";
 import type { ChatEvent } from "./events.ts";
 
 /** A parsed input line. */
@@ -219,7 +220,11 @@ export function renderText(event: ChatEvent, occasion: MembersOccasion = "who"):
     case "welcome":
       return [
         formatNotice(`welcome to ${event.server}, ${event.nick}`),
-        formatNotice(`${event.online} online; you are in ${event.room}; type /help for commands`),
+        // The limits, so that a client can pace what it sends (issue 17 §4).
+        formatNotice(
+          `${event.online} online; you are in ${event.room}; type /help for commands; ` +
+            formatLimits(event.limits),
+        ),
       ].join("\n");
     case "message":
       return formatMessage(event.from, event.text);

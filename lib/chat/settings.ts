@@ -25,7 +25,7 @@ import {
   MIN_MAX_LINE_BYTES,
 } from "../support/constants.ts";
 import type { Logger } from "../support/log.ts";
-import { checkNumber } from "../support/options.ts";
+import { checkNumber, optionError } from "../support/options.ts";
 import { sanitizeText } from "./protocol.ts";
 
 /** Options of {@linkcode ChatHub}, checked when it is made. */
@@ -78,9 +78,9 @@ export type ChatHubSettings = Readonly<Required<Omit<ChatHubOptions, "logger" | 
 export function chatHubSettings(options: ChatHubOptions = {}): ChatHubSettings {
   const name = sanitizeText(options.name ?? DEFAULT_SERVER_NAME).trim();
   if (typeof options.name !== "undefined" && typeof options.name !== "string") {
-    throw new TypeError(`Cannot create ChatHub: name must be a string, received ${options.name}`);
+    throw optionError(TypeError, HUB, "name", "must be a string", String(options.name));
   }
-  if (name === "") throw new RangeError("Cannot create ChatHub: name must not be empty");
+  if (name === "") throw optionError(RangeError, HUB, "name", "must not be empty");
   const rate = checkNumber(HUB, "rate", options.rate ?? DEFAULT_RATE, { min: 0, max: 1e9 });
   const burst = checkNumber(HUB, "burst", options.burst ?? DEFAULT_BURST, {
     min: 1,

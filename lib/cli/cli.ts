@@ -8,7 +8,7 @@
 
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { VERSION } from "../support/constants.ts";
-import { checkNumber, type NumberRule } from "../support/options.ts";
+import { checkNumber, type NumberRule, optionProblem } from "../support/options.ts";
 
 /** Exit code for a bad flag or value. */
 export const EXIT_USAGE = 2;
@@ -47,10 +47,9 @@ export function numberIn(
     try {
       return checkNumber("flag", "value", toNumber(value), rule);
     } catch (error) {
-      if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
-      throw new InvalidArgumentError(
-        error.message.replace(/^flag: value /, "").replace(/, received .*$/s, ""),
-      );
+      const carried = optionProblem(error);
+      if (carried === undefined) throw error;
+      throw new InvalidArgumentError(carried.problem); // commander adds the flag and the value
     }
   };
 }
@@ -126,14 +125,27 @@ export function parseArgs<T>(
   build: (options: Record<string, unknown>, operands: string[]) => T,
   output: CliOutput = consoleOutput,
 ): ParseOutcome<T> {
+  // The usage shown is that of the command whose flags were wrong (a subcommand's own).
+  let failing: Command = program;
+  const label = () => failing === program ? program.name() : `${program.name()} ${failing.name()}`;
   const usage = () =>
-    `Usage: ${program.name()} ${program.usage()}\nRun '${program.name()} --help' for every option.\n`;
+    `Usage: ${label()} ${failing.usage()}\nRun '${label()} --help' for every option.\n`;
+  // A subcommand's action may throw too (a bad operand): it is the one failing then.
+  program.hook("preAction", (_, action) => void (failing = action));
   for (const command of [program, ...program.commands]) {
-    command.exitOverride();
+    command.exitOverride((error) => {
+      failing = command;
+      throw error;
+    });
     command.configureOutput({
       writeOut: output.out,
       writeErr: output.err,
       outputError: () => {}, // written below, with the usage
+      // Parley's help has no colours: answered here, so that commander never
+      // probes NO_COLOR, FORCE_COLOR or CLICOLOR_FORCE (which the shipped
+      // permissions do not grant: the probe would crash `--help`).
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
     });
   }
   try {
@@ -143,11 +155,11 @@ export function parseArgs<T>(
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return { ok: false, exitCode: 0 };
       const message = error.message.replace(/^error: /, "");
-      output.err(`${program.name()}: error: ${message}\n${usage()}`);
+      output.err(`${label()}: error: ${message}\n${usage()}`);
       return { ok: false, exitCode: EXIT_USAGE };
     }
     if (error instanceof InvalidArgumentError || error instanceof RangeError) {
-      output.err(`${program.name()}: error: ${error.message}\n${usage()}`);
+      output.err(`${label()}: error: ${error.message}\n${usage()}`);
       return { ok: false, exitCode: EXIT_USAGE };
     }
     throw error;

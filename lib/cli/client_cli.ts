@@ -20,6 +20,8 @@ import {
   DEFAULT_CONNECT_TIMEOUT_MS,
 } from "../support/constants.ts";
 import { urlHostname, urlPort } from "../client/endpoint.ts";
+import { webUrlHint } from "../client/wrong_port.ts";
+import { checkNick } from "../chat/names.ts";
 
 /** What `client.ts` was asked to do over WebSocket (given a `ws://` or `wss://` URL). */
 export interface WebSocketTarget {
@@ -74,7 +76,7 @@ export function clientProgram(): Command {
     )
     .option("--host <host>", "server host (overrides HOST)")
     .option("--port <port>", "server port (overrides PORT)", numberIn(1, 65535))
-    .option("--nick <name>", "set this nick right after connecting")
+    .option("--nick <name>", "set this nick right after connecting", nickValue)
     .option(
       "--connect-timeout <ms>",
       "how long to wait for the connection",
@@ -105,6 +107,13 @@ export function clientProgram(): Command {
       "--binary",
       "WebSocket, in a pipe: send stdin as binary messages, write binary messages raw",
     );
+}
+
+/** A commander value parser for `--nick`: the server's own rules, checked before connecting. */
+function nickValue(value: string): string {
+  const problem = checkNick(value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
+  return value.normalize("NFC");
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -142,6 +151,8 @@ function parseUrl(text: string): URL {
     }
     return url;
   }
+  const web = webUrlHint(url);
+  if (web !== undefined) throw new InvalidArgumentError(web);
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {
     throw new InvalidArgumentError(
       `unsupported URL scheme ${url.protocol} (use tls://, ws:// or wss://)`,

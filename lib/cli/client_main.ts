@@ -58,8 +58,11 @@ export async function runClient(args: readonly string[]): Promise<number> {
     io.reportError(error.message);
     return 1;
   }
-  if (!Deno.stdin.isTerminal()) return await runPipeSession(conn, io, { nick });
-  return await inRawTerminal((terminal) => runTerminalSession(conn, terminal, { nick, colour }));
+  const target = { hostname: config.hostname, port: config.port, tls: trust !== undefined };
+  if (!Deno.stdin.isTerminal()) return await runPipeSession(conn, io, { nick, target });
+  return await inRawTerminal((terminal) =>
+    runTerminalSession(conn, terminal, { nick, colour, target })
+  );
 }
 
 /**

@@ -46,6 +46,7 @@ import type { ServeChatOptions } from "../server/serve_chat.ts";
 import { withEnvVariables } from "./env_options.ts";
 import type { LogFormat } from "../support/log.ts";
 import type { EchoTransform, ServeEchoOptions } from "../echo/serve_echo.ts";
+import { optionProblem } from "../support/options.ts";
 
 /** A commander value parser for a URL path (`/echo`). */
 function pathValue(value: string): string {
@@ -53,6 +54,28 @@ function pathValue(value: string): string {
     throw new InvalidArgumentError("must be a path starting with / (no spaces)");
   }
   return value;
+}
+
+/**
+ * A commander value parser for a web origin, `scheme://host[:port]` as a
+ * browser sends it in `Origin` (`https://chat.example.org`): without the
+ * scheme it could never match, so it is refused here.
+ */
+export function originValue(value: string, previous: string[] = []): string[] {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch { /* said below */ }
+  if (
+    url === undefined || !/^https?:$/.test(url.protocol) || url.host === "" ||
+    !/^\/?$/.test(url.pathname) || url.search !== "" || url.hash !== "" ||
+    !/^https?:\/\//i.test(value)
+  ) {
+    throw new InvalidArgumentError(
+      "must be a web origin, scheme://host[:port] as browsers send it (https://chat.example.org)",
+    );
+  }
+  return [...previous, url.origin];
 }
 
 /** The certificate and key files of `--tls-cert` and `--tls-key` (read by `lib/cli/server_main.ts`). */
@@ -216,8 +239,9 @@ export function serverProgram(): Command {
       DEFAULT_PING_INTERVAL_SECONDS,
     )
     .option(
-      "--allow-origin <origin...>",
-      "web origins allowed to open a WebSocket besides the server's own (repeatable)",
+      "--allow-origin <origin>",
+      "a web origin (https://host[:port]) allowed to open a WebSocket besides the server's own (repeatable)",
+      originValue,
     )
     .option(
       "--host-name <name...>",
@@ -396,12 +420,11 @@ function checkChatFlags(options: ChatHubOptions): void {
   try {
     chatHubSettings(options);
   } catch (error) {
-    if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
-    throw new RangeError(
-      error.message.replace(
-        /^Cannot create ChatHub: (\w+)/,
-        (_, name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
-      ),
-    );
+    const carried = optionProblem(error);
+    if (carried === undefined) throw error;
+    // The option's name is carried on the error: --max-line-bytes for maxLineBytes.
+    const flag = `--${carried.option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const received = carried.received === undefined ? "" : `, received ${carried.received}`;
+    throw new RangeError(`${flag} ${carried.problem}${received}`);
   }
 }

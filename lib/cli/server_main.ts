@@ -17,8 +17,10 @@ import { LogWriter } from "../net/log_writer.ts";
 import type { ParleyServer } from "../net/lifecycle.ts";
 import { serveChat } from "../server/serve_chat.ts";
 import { createLogger, type Logger, silentLogger } from "../support/log.ts";
+import { logOrigin } from "./log_origin.ts";
 import type { TlsFiles } from "./server_cli.ts";
 import { readTlsPair } from "../net/tls_pair.ts";
+import { onStopSignals } from "./stop_signals.ts";
 
 /** Runs `server.ts` with `args`; resolves with its exit code. */
 export async function runServer(args: readonly string[]): Promise<number> {
@@ -27,7 +29,15 @@ export async function runServer(args: readonly string[]): Promise<number> {
   const { mode, quiet, logFormat, tls } = parsed.options;
   let { options } = parsed.options;
   const logWriter = new LogWriter();
-  const logger = quiet ? silentLogger : createLogger({ format: logFormat, write: logWriter.write });
+  // A cluster node's id is chosen here, so that its log lines carry it from the first.
+  const nodeId = parsed.options.mode === "chat" && parsed.options.redis !== undefined
+    ? crypto.randomUUID().slice(0, 8)
+    : undefined;
+  const logger = quiet ? silentLogger : createLogger({
+    format: logFormat,
+    write: logWriter.write,
+    origin: logOrigin(nodeId),
+  });
   let server: ParleyServer;
   try {
     if (tls !== undefined) {
@@ -52,6 +62,7 @@ export async function runServer(args: readonly string[]): Promise<number> {
           historyLines: chat.history ?? DEFAULT_HISTORY,
           announceLimit: chat.announceLimit ?? DEFAULT_ANNOUNCE_LIMIT,
           logger,
+          nodeId,
         }),
       };
     }
@@ -64,7 +75,7 @@ export async function runServer(args: readonly string[]): Promise<number> {
       !(error instanceof ListenError || error instanceof CertificateError ||
         error instanceof ConnectionError)
     ) throw error;
-    console.error(`server: ${error.message}`);
+    console.error(`server: ${startProblem(error, options)}`);
     return 1;
   }
   const warning = descriptorWarning(await openFileLimit(), server.descriptorsNeeded);
@@ -82,14 +93,8 @@ export async function runServer(args: readonly string[]): Promise<number> {
     tls: tls !== undefined,
   });
   console.log(`parley ${mode} server listening on ${addresses}`);
-  let signalled = false;
-  const onSignal = () => {
-    if (signalled) Deno.exit(130); // a second signal: stop at once
-    signalled = true;
-    server.shutdown();
-  };
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  // A later second signal stops at once; deno task's forwarded copy does not.
+  const stopListening = onStopSignals(() => server.shutdown());
   // SIGHUP never ends the server (systemctl reload): it reloads what can be reloaded.
   const onReload = () =>
     tls === undefined
@@ -97,10 +102,29 @@ export async function runServer(args: readonly string[]): Promise<number> {
       : void reloadTls(server, tls, logger);
   Deno.addSignalListener("SIGHUP", onReload);
   await server.finished;
-  for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+  stopListening();
   Deno.removeSignalListener("SIGHUP", onReload);
   await logWriter.flush(1000);
   return 0;
+}
+
+/**
+ * The line for a server that could not start; a port that cannot be bound
+ * is named by its flag (`--port`, `--http-port`), so a busy HTTP port is not
+ * mistaken for the chat port.
+ */
+function startProblem(error: Error, options: { port?: number; httpPort?: number }): string {
+  if (!(error instanceof ListenError)) return error.message;
+  const port = Number(/:(\d+)$/.exec(error.address)?.[1]);
+  const flag = port === options.httpPort && port !== options.port
+    ? "--http-port"
+    : port === options.port && port !== options.httpPort
+    ? "--port"
+    : undefined;
+  return flag === undefined ? error.message : error.message.replace(
+    `cannot listen on ${error.address}:`,
+    `cannot listen on ${error.address} (${flag} ${port}):`,
+  );
 }
 
 /** SIGHUP: the renewed certificate and key serve new connections; on failure the old pair stays. */

@@ -20,9 +20,11 @@ import {
   DEFAULT_PING_SIZE,
   DEFAULT_UDP_PORT,
   DEFAULT_UDP_REPLIES_PER_SECOND,
+  DEFAULT_UDP_REPLY_BYTES_PER_SECOND,
   DEFAULT_UDP_RETRIES,
   DEFAULT_UDP_TIMEOUT_MS,
   MAX_UDP_PAYLOAD,
+  VERSION,
 } from "../support/constants.ts";
 import type { LogFormat } from "../support/log.ts";
 import { PROBE_HEADER_BYTES } from "../echo/udp_probe.ts";
@@ -35,6 +37,7 @@ export type UdpConfig =
     port: number;
     reusePort: boolean;
     maxRepliesPerSecond: number;
+    maxReplyBytesPerSecond: number;
     logFormat: LogFormat;
     quiet: boolean;
   }
@@ -58,6 +61,8 @@ export function udpProgram(onParsed: (config: UdpConfig) => void): Command {
   program.addCommand(
     new Command("serve")
       .description("echo every datagram back to its sender (RFC 862)")
+      .version(VERSION, "-V, --version", "print the version and exit")
+      .helpOption("-h, --help", "print this help and exit")
       .option("--host <host>", "interface to listen on", DEFAULT_HOST)
       .option("--port <port>", "UDP port (0 = any free port)", numberIn(0, 65535), DEFAULT_UDP_PORT)
       .option(
@@ -71,6 +76,12 @@ export function udpProgram(onParsed: (config: UdpConfig) => void): Command {
         numberIn(0, 10_000_000),
         DEFAULT_UDP_REPLIES_PER_SECOND,
       )
+      .option(
+        "--max-reply-bytes-per-ip <n>",
+        "reply bytes a second to one source address; more are dropped and counted (0 = no bound)",
+        numberIn(0, 1024 ** 4),
+        DEFAULT_UDP_REPLY_BYTES_PER_SECOND,
+      )
       .option("--log-format <format>", "text or json", oneOf("text", "json"), "text")
       .option("-q, --quiet", "no logging", false)
       .allowExcessArguments(false)
@@ -81,6 +92,7 @@ export function udpProgram(onParsed: (config: UdpConfig) => void): Command {
           port: flags.port,
           reusePort: flags.reusePort,
           maxRepliesPerSecond: flags.maxRepliesPerIp,
+          maxReplyBytesPerSecond: flags.maxReplyBytesPerIp,
           logFormat: flags.logFormat,
           quiet: flags.quiet,
         })
@@ -89,6 +101,8 @@ export function udpProgram(onParsed: (config: UdpConfig) => void): Command {
   program.addCommand(
     new Command("send")
       .description("send requests to an echo server and report replies, loss and round trips")
+      .version(VERSION, "-V, --version", "print the version and exit")
+      .helpOption("-h, --help", "print this help and exit")
       .argument("<HOST:PORT>", "the echo server")
       .argument("[MESSAGE...]", "one request per MESSAGE (default: one per stdin line)")
       .option("--bind <host:port>", "local address to send from")

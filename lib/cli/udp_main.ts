@@ -11,6 +11,8 @@ import { parseUdpArgs } from "./udp_cli.ts";
 import { readLines, runUdpEchoClient } from "../echo/udp_echo_client.ts";
 import { serveUdpEcho } from "../echo/udp_echo_server.ts";
 import { errorText, formatAddr } from "../net/conn.ts";
+import { onStopSignals } from "./stop_signals.ts";
+import { logOrigin } from "./log_origin.ts";
 
 /** Runs `udp_echo.ts` with `args`; resolves with its exit code. */
 export async function runUdpEcho(args: readonly string[]): Promise<number> {
@@ -18,14 +20,13 @@ export async function runUdpEcho(args: readonly string[]): Promise<number> {
   if (!parsed.ok) return parsed.exitCode;
   const config = parsed.options;
   const stop = new AbortController();
-  const onSignal = () => (stop.signal.aborted ? Deno.exit(130) : stop.abort());
-  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, onSignal);
+  onStopSignals(() => stop.abort()); // a later second signal exits at once
 
   if (config.command === "serve") {
     const logWriter = new LogWriter();
     const logger = config.quiet
       ? silentLogger
-      : createLogger({ format: config.logFormat, write: logWriter.write });
+      : createLogger({ format: config.logFormat, write: logWriter.write, origin: logOrigin() });
     let server;
     try {
       server = serveUdpEcho({ ...config, logger });

@@ -31,6 +31,7 @@ import {
 import { encodeLine, LineDecoder } from "../framing/line_codec.ts";
 import { candidateHosts, connectFirst, connectProblem, ConnectTimeout } from "./endpoint.ts";
 import { Outbound } from "../net/outbound.ts";
+import { httpPortHint } from "./wrong_port.ts";
 import {
   isQuitCommand,
   type SessionIo,
@@ -86,6 +87,23 @@ export async function connectTcp(options: ConnectTcpOptions): Promise<Deno.TcpCo
 export interface SessionOptions {
   /** Sent as `/nick NAME` right after connecting. */
   nick?: string;
+  /**
+   * The server as the user named it: a first line that is an HTTP status
+   * line is then explained (an HTTP port, not the chat port) with its
+   * WebSocket address. @default {the connection's remote address}
+   */
+  target?: { hostname: string; port: number; tls: boolean };
+}
+
+/** The line for a server whose first line says it is an HTTP port, if it does. */
+function wrongPort(
+  conn: StreamConn,
+  options: SessionOptions,
+  firstLine: string,
+): string | undefined {
+  const target = options.target ??
+    { hostname: conn.remoteAddr.hostname, port: conn.remoteAddr.port, tls: conn.secure === true };
+  return httpPortHint(firstLine, target.hostname, target.port, target.tls);
 }
 
 /** Runs the pipe-mode session (see the module documentation). */
@@ -116,10 +134,17 @@ export async function runPipeSession(
   })();
   sending.catch(() => {}); // a failed send shows up on the receiving side
   const buffer = new Uint8Array(64 * 1024);
+  let first = true;
   try {
     while (true) {
       const n = await conn.read(buffer);
       if (n === null) break;
+      if (first) {
+        first = false;
+        // Bytes pass unchanged, as with nc; an HTTP port is explained on stderr too.
+        const hint = wrongPort(conn, options, decoder.decode(buffer.subarray(0, Math.min(n, 64))));
+        if (hint !== undefined) io.reportError(hint);
+      }
       await writeAll(io.stdout, buffer.subarray(0, n));
     }
   } catch (error) {
@@ -160,15 +185,24 @@ export async function runTerminalSession(
   };
   const buffer = new Uint8Array(64 * 1024);
   let problem: string | null = null;
+  let firstLine = true;
   try {
     while (true) {
       const n = await conn.read(buffer);
       if (n === null) break;
       lines.push(buffer.subarray(0, n), sink);
+      if (firstLine && received.length > 0) {
+        firstLine = false;
+        // Not a chat server but an HTTP port: one line saying where to go, not its answer.
+        problem = wrongPort(conn, options, received[0]) ?? null;
+        if (problem !== null) break;
+      }
       chat.show(received.splice(0));
     }
-    lines.end(sink);
-    chat.show(received.splice(0));
+    if (problem === null) {
+      lines.end(sink);
+      chat.show(received.splice(0));
+    }
   } catch (error) {
     if (!chat.quitting) problem = connectionProblem(error);
   } finally {

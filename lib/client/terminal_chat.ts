@@ -20,6 +20,8 @@ import { LineEditor } from "../terminal/line_editor.ts";
 import { QUIT_WAIT_MS } from "../support/constants.ts";
 import { errorText } from "../net/conn.ts";
 import { parseCommand, sanitizeText } from "../chat/protocol.ts";
+import { limitsFromNotice, LinePacer, type ServerLimits } from "./server_limits.ts";
+import { utf8Length } from "../framing/utf8.ts";
 
 /** What a session reads from and writes to (Deno's stdio fits). */
 export interface SessionIo {
@@ -51,7 +53,12 @@ export interface TerminalChatOptions {
   colour?: boolean;
   /** Milliseconds to wait for the server to close after `/quit`. @default {2000} */
   quitWaitMs?: number;
+  /** The clock (ms), for pacing. @default {performance.now} */
+  now?: () => number;
 }
+
+/** Lines typed or pasted that wait for the server's rate, at most; more are not sent. */
+export const MAX_PACED_LINES = 1000;
 
 /** Shown when a typed line does not fit in the send queue. */
 export const NOT_SENT_NOTE = "! not sent: the server is not reading what you send";
@@ -112,12 +119,20 @@ export class TerminalChat {
   #quitting = false;
   #quitTimer: ReturnType<typeof setTimeout> | undefined;
   #inputProblem: string | null = null;
+  readonly #now: () => number;
+  /** What the server announced it takes (its welcome), once it has. */
+  #limits: ServerLimits | null = null;
+  #pacer: LinePacer | null = null;
+  /** Lines waiting for the pacer, oldest first. */
+  readonly #paced: string[] = [];
+  #paceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(io: TerminalIo, link: ChatLink, options: TerminalChatOptions = {}) {
     this.#io = io;
     this.#link = link;
     this.#colour = options.colour ?? true;
     this.#quitWaitMs = options.quitWaitMs ?? QUIT_WAIT_MS;
+    this.#now = options.now ?? (() => performance.now());
     io.draw(this.#editor.render(io.columns()));
   }
 
@@ -149,7 +164,14 @@ export class TerminalChat {
   /** Prints received lines above the input (made safe, and styled). */
   show(lines: readonly string[]): void {
     if (lines.length === 0) return;
-    for (const line of lines) this.#nick = nickFromNotice(line) ?? this.#nick;
+    for (const line of lines) {
+      this.#nick = nickFromNotice(line) ?? this.#nick;
+      const limits = limitsFromNotice(line);
+      if (limits !== undefined) {
+        this.#limits = limits;
+        this.#pacer = limits.rate > 0 ? new LinePacer(limits, this.#now()) : null;
+      }
+    }
     this.#print(lines.map((line) => styleLine(line, this.#colour)));
   }
 
@@ -163,6 +185,7 @@ export class TerminalChat {
   /** Stops the quit timer and clears the input row (before the terminal is restored). */
   finish(): void {
     clearTimeout(this.#quitTimer);
+    clearTimeout(this.#paceTimer);
     this.#io.draw(this.#editor.clear());
   }
 
@@ -192,10 +215,49 @@ export class TerminalChat {
   }
 
   #submit(text: string): void {
-    if (!this.#link.send(text)) return this.#print([styleLine(NOT_SENT_NOTE, this.#colour)]);
+    const limits = this.#limits;
+    if (limits !== null && utf8Length(text) > limits.maxLineBytes) {
+      // Refused here, where it was typed: the server would skip it.
+      return this.#print([styleLine(
+        `! not sent: line too long (${utf8Length(text)} bytes; this server takes up to ` +
+          `${limits.maxLineBytes})`,
+        this.#colour,
+      )]);
+    }
+    if (
+      !isQuitCommand(text) &&
+      (this.#paced.length > 0 || !this.#pacer?.take(this.#now()) && this.#pacer !== null)
+    ) {
+      // Over the server's rate (a paste): it goes out as the rate allows, in order.
+      if (this.#paced.length >= MAX_PACED_LINES) {
+        return this.#print([
+          styleLine(
+            `! not sent: ${MAX_PACED_LINES} lines already wait for the server's rate`,
+            this.#colour,
+          ),
+        ]);
+      }
+      this.#paced.push(text);
+      this.#schedulePaced();
+    } else if (!this.#link.send(text)) return this.#print([styleLine(NOT_SENT_NOTE, this.#colour)]);
     const echo = localEcho(text, this.#nick);
     if (echo !== undefined) this.#print([styleLine(echo, this.#colour)]);
     else this.#io.draw(this.#editor.render(this.#io.columns()));
     if (isQuitCommand(text)) this.#leave();
+  }
+
+  /** Sends the paced lines the rate allows now, and waits for the rest. */
+  #schedulePaced(): void {
+    if (this.#paceTimer !== undefined || this.#pacer === null) return;
+    this.#paceTimer = setTimeout(() => {
+      this.#paceTimer = undefined;
+      while (this.#paced.length > 0 && !this.#quitting && this.#pacer!.take(this.#now())) {
+        if (!this.#link.send(this.#paced.shift()!)) {
+          this.#print([styleLine(NOT_SENT_NOTE, this.#colour)]);
+        }
+      }
+      if (this.#quitting) this.#paced.length = 0;
+      if (this.#paced.length > 0) this.#schedulePaced();
+    }, this.#pacer.waitMs());
   }
 }

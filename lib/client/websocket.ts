@@ -17,6 +17,7 @@ import type { Buffer } from "node:buffer";
 import { type RawData, WebSocket } from "ws";
 import { ConnectionError } from "../support/errors.ts";
 import { errorText } from "../net/conn.ts";
+import { handshakeHint } from "./wrong_port.ts";
 import {
   candidateHosts,
   connectFirst,
@@ -202,7 +203,7 @@ export async function connectWebSocket(
           port: urlPort(target)!,
           timeout: timeout - (performance.now() - started),
         })
-        : `cannot connect to ${target.href}: ${handshakeProblem(error, timeout)}`,
+        : `cannot connect to ${target.href}: ${handshakeProblem(error, timeout, target)}`,
       { cause: error },
     );
     options.onError?.(failure);
@@ -211,7 +212,10 @@ export async function connectWebSocket(
 }
 
 /** Why the connection or the handshake failed, in a few words. */
-function handshakeProblem(error: unknown, timeout: number): string {
+function handshakeProblem(error: unknown, timeout: number, target: URL): string {
+  // A wrong port, scheme or path: one line with the likely right address.
+  const hint = handshakeHint(errorText(error), target);
+  if (hint !== undefined) return hint;
   const status = /^Unexpected server response: (\d+)/.exec(errorText(error));
   if (status) return `the server answered HTTP ${status[1]} instead of a WebSocket handshake`;
   return connectProblem(error, timeout);

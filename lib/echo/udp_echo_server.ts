@@ -42,6 +42,8 @@ export interface ServeUdpEchoOptions {
   reusePort?: boolean;
   /** Replies a second to one source address (0 = no bound). @default {1000} */
   maxRepliesPerSecond?: number;
+  /** Reply bytes a second to one source address (0 = no bound). @default {131072} */
+  maxReplyBytesPerSecond?: number;
   /** Receives `listen`, `error` and `shutdown` events. @default {silent} */
   logger?: Logger;
 }
@@ -113,6 +115,7 @@ export function serveUdpEcho(options: ServeUdpEchoOptions = {}): UdpEchoServer {
     port: addr.port,
     ownAddresses: ownAddresses(hostname),
     maxRepliesPerSecond: options.maxRepliesPerSecond ?? DEFAULT_UDP_REPLIES_PER_SECOND,
+    maxReplyBytesPerSecond: options.maxReplyBytesPerSecond,
   });
   log({ event: "listen", addr: formatAddr(addr), transport: "udp" });
   // Sends fail in floods (an unreachable network): one line a second, with the count.
@@ -146,7 +149,7 @@ export function serveUdpEcho(options: ServeUdpEchoOptions = {}): UdpEchoServer {
           await backoff.wait();
           continue;
         }
-        const verdict = guard.check(peer.hostname, peer.port, performance.now());
+        const verdict = guard.check(peer.hostname, peer.port, performance.now(), datagram.length);
         if (verdict !== "reply") {
           counters[DROP_COUNTER[verdict]]++;
           continue; // the buffer is free again: reuse this slot

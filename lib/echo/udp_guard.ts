@@ -14,8 +14,11 @@
  *    classic reflection loop between two servers. Dropped:
  *    {@linkcode REFLECTING_PORTS}.
  * 3. **Rate per source address**: at most `maxRepliesPerSecond` replies a
- *    second to one address (a token bucket, burst one second's worth);
- *    the rest are dropped and counted. At most
+ *    second to one address (a token bucket, burst one second's worth), and
+ *    at most `maxReplyBytesPerSecond` bytes a second (burst one second's
+ *    worth, and at least one datagram of the largest size): a datagram
+ *    count alone let 1,000 replies of 65,507 bytes, 65 MB/s, go to one
+ *    forged victim. The rest are dropped and counted. At most
  *    {@linkcode MAX_TRACKED_SOURCES} addresses are tracked; the least
  *    recently seen is forgotten first.
  *
@@ -23,7 +26,11 @@
  */
 
 import { BucketMap } from "../support/bucket_map.ts";
-import { DEFAULT_UDP_REPLIES_PER_SECOND } from "../support/constants.ts";
+import {
+  DEFAULT_UDP_REPLIES_PER_SECOND,
+  DEFAULT_UDP_REPLY_BYTES_PER_SECOND,
+  MAX_UDP_PAYLOAD,
+} from "../support/constants.ts";
 import { checkNumber } from "../support/options.ts";
 
 /**
@@ -67,6 +74,8 @@ export interface UdpReplyGuardOptions {
   ownAddresses: Iterable<string>;
   /** Replies a second to one address (0 = no bound). @default {1000} */
   maxRepliesPerSecond?: number;
+  /** Reply bytes a second to one address (0 = no bound). @default {131072} */
+  maxReplyBytesPerSecond?: number;
 }
 
 /** True for an address of the IPv4 or IPv6 loopback. */
@@ -90,9 +99,11 @@ export function isLoopback(address: string): boolean {
  */
 export class UdpReplyGuard {
   readonly maxRepliesPerSecond: number;
+  readonly maxReplyBytesPerSecond: number;
   readonly #port: number;
   readonly #own: Set<string>;
   readonly #buckets: BucketMap;
+  readonly #byteBuckets: BucketMap;
 
   constructor(options: UdpReplyGuardOptions) {
     this.#port = options.port;
@@ -108,21 +119,35 @@ export class UdpReplyGuard {
       burst: Math.max(1, Math.ceil(rate)),
       maxKeys: MAX_TRACKED_SOURCES,
     });
+    this.maxReplyBytesPerSecond = checkNumber(
+      "Cannot create UdpReplyGuard",
+      "maxReplyBytesPerSecond",
+      options.maxReplyBytesPerSecond ?? DEFAULT_UDP_REPLY_BYTES_PER_SECOND,
+    );
+    const byteRate = this.maxReplyBytesPerSecond;
+    this.#byteBuckets = new BucketMap({
+      rate: byteRate,
+      burst: Math.max(MAX_UDP_PAYLOAD, Math.ceil(byteRate)),
+      maxKeys: MAX_TRACKED_SOURCES,
+    });
   }
 
   /** Source addresses tracked now (bounded by {@linkcode MAX_TRACKED_SOURCES}). */
   get trackedSources(): number {
-    return this.#buckets.size;
+    return Math.max(this.#buckets.size, this.#byteBuckets.size);
   }
 
-  /** The verdict for a datagram from `address`:`port` at `now` (ms). */
-  check(address: string, port: number, now: number): UdpVerdict {
+  /** The verdict for a datagram of `bytes` from `address`:`port` at `now` (ms). */
+  check(address: string, port: number, now: number, bytes = 0): UdpVerdict {
     if (port === this.#port && (this.#own.has(address) || (this.#ownLoopback(address)))) {
       return "self";
     }
     if (REFLECTING_PORTS.has(port)) return "service-port";
-    if (this.maxRepliesPerSecond === 0) return "reply";
-    return this.#buckets.take(address, now) ? "reply" : "rate";
+    if (this.maxRepliesPerSecond > 0 && !this.#buckets.take(address, now)) return "rate";
+    if (this.maxReplyBytesPerSecond > 0 && !this.#byteBuckets.take(address, now, bytes)) {
+      return "rate";
+    }
+    return "reply";
   }
 
   /** A wildcard server owns the whole loopback range. */

@@ -117,6 +117,8 @@ export class ServerLifecycle {
   readonly finished: Promise<void>;
   #httpAddr: Deno.NetAddr | null = null;
   #stopping = false;
+  /** Listening: only a server that started logs its shutdown. */
+  #started = false;
   #stop!: () => void;
   readonly #options: ServerLifecycleOptions;
 
@@ -131,6 +133,7 @@ export class ServerLifecycle {
         ...(this.#httpAddr ? { http: formatAddr(this.#httpAddr) } : {}),
         ...(options.tls ? { tls: true } : {}),
       });
+      this.#started = true;
     })();
     const stopRequested = new Promise<void>((resolve) => (this.#stop = resolve));
     // A listener that could not be bound stops the server.
@@ -194,7 +197,7 @@ export class ServerLifecycle {
     if (!this.#stopping) {
       this.#stopping = true;
       const { tcp, http, admission, logger } = this.#options;
-      logger({ event: "shutdown", ...this.#options.describe() });
+      if (this.#started) logger({ event: "shutdown", ...this.#options.describe() });
       tcp?.close();
       http?.close();
       this.#options.stopTimers?.();

@@ -83,7 +83,10 @@ export async function upgrade(
   if (
     origin !== undefined && !context.origins.allows(origin, head.headers.host, context.localAddress)
   ) {
-    return refuse(403, `origin ${origin} is not allowed\n`);
+    return refuse(
+      403,
+      `origin ${origin} is not allowed (the server allows its own; add others with --allow-origin)\n`,
+    );
   }
   const verdict = route.accept?.(head) ?? true;
   if (verdict !== true) return refuse(403, `${verdict}\n`);

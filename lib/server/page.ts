@@ -105,8 +105,12 @@ function textAnswer(
   missing: string,
 ): void {
   const host = request.headers.host ?? "localhost";
+  // Over TLS the addresses to give are wss:// and https://.
+  const secure = (request.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
+  const [ws, web] = secure ? ["wss", "https"] : ["ws", "http"];
   const text = `Parley chat server ${options.name}: connect a WebSocket client to ` +
-    `ws://${host}${CHAT_WS_PATH} (text lines, as over TCP on port ${options.tcpPort}), ` +
-    (missing === "" ? `or open http://${host}/ in a browser\n` : `${missing}\n`);
+    `${ws}://${host}${CHAT_WS_PATH} (text lines, as over ${secure ? "TLS" : "TCP"} on port ` +
+    `${options.tcpPort}), ` +
+    (missing === "" ? `or open ${web}://${host}/ in a browser\n` : `${missing}\n`);
   replyText(request, response, 200, text);
 }

@@ -32,6 +32,7 @@ import { serveTcpLines } from "../transport/tcp_lines.ts";
 import { createPageHandler } from "./page.ts";
 import { HEALTH_PATH, METRICS_PATH, serviceRoute } from "./health.ts";
 import { ServerMetrics } from "./metrics.ts";
+import { foreignAnswerText } from "./port_hints.ts";
 import { JSON_SUBPROTOCOL, serveWebSocketLines } from "../transport/ws_lines.ts";
 
 /** Options of {@linkcode serveChat}: the hub's, plus the listeners'. */
@@ -160,14 +161,27 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     logger,
   });
   const hostname = options.hostname ?? DEFAULT_HOST;
-  const tcp = new TcpListener({
+  const tcp: TcpListener = new TcpListener({
     hostname,
     port: options.port ?? DEFAULT_CHAT_PORT,
     reusePort: options.reusePort,
     backlog: options.backlog,
     admission,
     refusal: (reason) => encodeLine(formatError(reason)),
-    serve: (conn, peer, address) => serveTcpLines(conn, peer, address, hub, lines),
+    serve: (conn, peer, address) =>
+      serveTcpLines(conn, peer, address, hub, {
+        ...lines,
+        logger,
+        // Another protocol on this port gets one line naming the right one (issue 17 §3).
+        foreignAnswer: (protocol, host): Uint8Array =>
+          encodeLine(foreignAnswerText(protocol, {
+            name: hub.settings.name,
+            host: host ?? hostname,
+            tcpPort: tcp.addr.port,
+            httpPort: server.httpAddr?.port ?? null,
+            tls: tls !== undefined,
+          })),
+      }),
     tls,
     plaintextReply: encodeLine(formatError(TLS_ONLY)),
     logger,

@@ -175,11 +175,13 @@ export const DEFAULT_HISTORY_BYTES = 16 * 1024 * 1024;
 
 /**
  * Seconds without a non-empty line (or WebSocket message) before a chat
- * member is closed (`--idle-timeout`, 0 = off). On by default: a public
- * server with none can be filled with silent connections. In echo mode
- * any byte (or message) counts; the echo library API defaults to 0.
+ * member is closed (`--idle-timeout`, 0 = off). Off by default: a member
+ * who only reads is using the chat, and must not be dropped for it; dead
+ * peers are found by TCP keep-alive and WebSocket pings instead, and
+ * `--max-clients` and `--max-per-ip` bound silent connections. In echo mode
+ * any byte (or message) counts; the echo library API defaults to 0 too.
  */
-export const DEFAULT_IDLE_TIMEOUT_SECONDS = 1800;
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 0;
 
 /** Milliseconds shutdown waits for outbound queues to drain (`--shutdown-timeout`). */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
@@ -263,6 +265,14 @@ export const DEFAULT_PING_SIZE = 64;
 
 /** Replies a second the UDP echo server sends one source address (`--max-replies-per-ip`). */
 export const DEFAULT_UDP_REPLIES_PER_SECOND = 1000;
+
+/**
+ * Reply bytes a second the UDP echo sends one source address
+ * (`--max-reply-bytes-per-ip`, 0 = no bound): 128 KiB/s, a thousand
+ * 128-byte pings a second, while a forged victim gets at most about 1 Mbit/s
+ * from one server however large the datagrams.
+ */
+export const DEFAULT_UDP_REPLY_BYTES_PER_SECOND = 131_072;
 
 /** Largest UDP payload over IPv4: 65,535 − 8 (UDP header) − 20 (IP header). */
 export const MAX_UDP_PAYLOAD = 65_507;

@@ -22,6 +22,46 @@ export interface NumberRule {
 }
 
 /**
+ * What an option check's error carries besides its message, so that a
+ * caller (a CLI naming its flag) words it without parsing the text.
+ */
+export interface OptionProblem {
+  /** The option's name (`maxLineBytes`). */
+  option: string;
+  /** What is wrong, without the name (`must be an integer from 1 to 65535`). */
+  problem: string;
+  /** The value given, as text, when there was one. */
+  received?: string;
+}
+
+/**
+ * A `RangeError` or `TypeError` reading "SUBJECT: OPTION PROBLEM, received
+ * VALUE", carrying {@linkcode OptionProblem}.
+ */
+export function optionError(
+  kind: typeof RangeError | typeof TypeError,
+  subject: string,
+  option: string,
+  problem: string,
+  received?: string,
+): (RangeError | TypeError) & OptionProblem {
+  const tail = received === undefined ? "" : `, received ${received}`;
+  return Object.assign(new kind(`${subject}: ${option} ${problem}${tail}`), {
+    option,
+    problem,
+    ...(received === undefined ? {} : { received }),
+  });
+}
+
+/** The {@linkcode OptionProblem} an error carries, if it does. */
+export function optionProblem(error: unknown): OptionProblem | undefined {
+  const carried = error as Partial<OptionProblem> | null;
+  return typeof carried?.option === "string" && typeof carried.problem === "string"
+    ? carried as OptionProblem
+    : undefined;
+}
+
+/**
  * Returns `value` when it satisfies `rule`; otherwise throws a `TypeError`
  * (not a number) or a `RangeError` naming `subject` and the option.
  *
@@ -39,7 +79,7 @@ export function checkNumber(
 ): number {
   const { min = 0, max = Number.MAX_SAFE_INTEGER, integer = false, aboveMin = false } = rule;
   if (typeof value !== "number") {
-    throw new TypeError(`${subject}: ${name} must be a number, received ${String(value)}`);
+    throw optionError(TypeError, subject, name, "must be a number", String(value));
   }
   const inRange = (aboveMin ? value > min : value >= min) && value <= max;
   if (!inRange || (integer && !Number.isInteger(value))) {
@@ -49,7 +89,7 @@ export function checkNumber(
       : aboveMin
       ? `> ${min} and <= ${max}`
       : `from ${min} to ${max}`;
-    throw new RangeError(`${subject}: ${name} must be ${kind} ${range}, received ${value}`);
+    throw optionError(RangeError, subject, name, `must be ${kind} ${range}`, String(value));
   }
   return value;
 }

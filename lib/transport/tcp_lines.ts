@@ -26,6 +26,19 @@ import { closeQuietly, connectionProblem, type StreamConn } from "../net/conn.ts
 import type { InputBudgets } from "../net/input_budget.ts";
 import { shutWithin } from "../net/lingering_close.ts";
 import { LineMember } from "./line_member.ts";
+import { type FirstBytesVerdict, ProtocolSniffer } from "../framing/protocol_sniff.ts";
+import type { Logger } from "../support/log.ts";
+
+/**
+ * How long a new connection's first bytes are waited for before it joins
+ * (ms). HTTP and TLS clients send theirs right after connecting, so a
+ * foreign client is refused before it ever appears in a room; a silent
+ * client (nc, a reader) joins after this short wait.
+ */
+export const FIRST_BYTES_WAIT_MS = 40;
+
+/** A client of another protocol on the chat port: what it is, for the answer. */
+export type ForeignProtocol = Exclude<FirstBytesVerdict, "chat">;
 
 /** Options of {@linkcode serveTcpLines}. */
 export interface TcpLinesOptions {
@@ -35,6 +48,14 @@ export interface TcpLinesOptions {
   maxQueueBytes: number;
   /** Input byte budgets; past them the connection is not read for a while. */
   budgets: InputBudgets;
+  /**
+   * The one line a client speaking another protocol (an HTTP request line,
+   * a TLS ClientHello: `framing/protocol_sniff.ts`) reads before the close;
+   * nothing it sent reaches a room. Without it, no sniffing.
+   */
+  foreignAnswer?: (protocol: ForeignProtocol, localHost: string | undefined) => Uint8Array;
+  /** Logs the refusal of a foreign client (one line). @default {silentLogger} */
+  logger?: Logger;
 }
 
 /**
@@ -86,18 +107,46 @@ class TcpLineMember extends LineMember {
   }
 
   async run(): Promise<void> {
-    this.session = this.hub.connect(this);
     const budget = this.#options.budgets.acquire(this.address);
     let buffer = new Uint8Array(CHAT_READ_BUFFER_BYTES);
     let reason = "connection closed";
+    let joined = false;
+    const join = (wantedNick?: string) => {
+      if (joined) return;
+      joined = true;
+      this.session = this.hub.connect(this, wantedNick);
+    };
+    const sniffer = this.#options.foreignAnswer === undefined ? null : new ProtocolSniffer();
+    let foreign: ForeignProtocol | null = null;
     try {
+      let read = this.#conn.read(buffer);
+      // Its first bytes, when they come at once, tell a foreign client before it joins.
+      if (sniffer === null || !(await settlesWithin(read, FIRST_BYTES_WAIT_MS))) join();
       while (true) {
-        const n = await this.#conn.read(buffer);
+        const n = await read;
         if (n === null) break;
-        if (this.closing !== null) continue; // discarding until the close
+        if (this.closing !== null) { // discarding until the close
+          read = this.#conn.read(buffer);
+          continue;
+        }
         const pause = budget.charge(n);
+        const chunk = buffer.subarray(0, n);
+        const verdict = sniffer?.verdict === undefined ? sniffer?.push(chunk) : undefined;
+        if (verdict === "tls" || verdict === "http") {
+          foreign = verdict;
+          break;
+        }
+        let input = chunk;
+        if (!joined) {
+          // A first line `/nick NAME` (client.ts --nick) names the member as it joins.
+          const wanted = firstLineNick(chunk);
+          join(wanted?.nick);
+          if (wanted !== undefined && this.session.nick === wanted.nick.normalize("NFC")) {
+            input = chunk.subarray(wanted.lineBytes);
+          }
+        }
         this.#decoder ??= new LineDecoder({ maxLineBytes: this.#options.maxLineBytes });
-        this.#decoder.push(buffer.subarray(0, n), this);
+        this.#decoder.push(input, this);
         // A client that fills the small buffer is sending in bulk: fewer,
         // larger reads serve it better.
         if (n === buffer.length && buffer.length < CHAT_READ_BUFFER_GROWN_BYTES) {
@@ -105,14 +154,25 @@ class TcpLineMember extends LineMember {
         }
         // Over its input budget: stop reading for a while (backpressure).
         if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+        read = this.#conn.read(buffer);
       }
       // The peer shut its sending side: an unterminated last line counts.
-      if (this.closing === null) this.#decoder?.end(this);
+      if (foreign === null && this.closing === null) {
+        join();
+        this.#decoder?.end(this);
+      }
     } catch (error) {
       reason = this.#writeProblem ?? connectionProblem(error);
     }
     budget.release();
-    this.hub.disconnect(this.session, reason);
+    if (foreign !== null) {
+      reason = foreign === "tls"
+        ? "not a chat client: TLS handshake on the plain-text port"
+        : "not a chat client: HTTP request";
+      this.outbound.enqueue(this.#options.foreignAnswer!(foreign, localHost(this.#conn)));
+      if (!joined) this.#options.logger?.({ event: "refuse", peer: this.peer, reason });
+    }
+    if (joined) this.hub.disconnect(this.session, reason);
     if (this.closing === null && this.#writeProblem === null) {
       // It may still be reading: let it take what is queued.
       this.#closeAfter(CLOSE_GRACE_MS);
@@ -126,4 +186,34 @@ class TcpLineMember extends LineMember {
     this.#cancelClose?.();
     this.#cancelClose = shutWithin(this.#conn, graceMs, this.outbound.drained());
   }
+}
+
+/**
+ * The nick of a first line `/nick NAME` complete in `chunk`, and the bytes
+ * of that line with its ending; undefined for any other first line.
+ */
+export function firstLineNick(chunk: Uint8Array): { nick: string; lineBytes: number } | undefined {
+  const end = chunk.indexOf(0x0a);
+  if (end === -1 || end > 256) return undefined;
+  const line = new TextDecoder().decode(chunk.subarray(0, end)).replace(/\r$/, "");
+  const found = /^\/nick ([^\s]+)$/i.exec(line);
+  return found === null ? undefined : { nick: found[1], lineBytes: end + 1 };
+}
+
+/** The address the peer reached, when the connection knows it (a Deno or node socket). */
+function localHost(conn: StreamConn): string | undefined {
+  const local = (conn as { localAddr?: Deno.Addr }).localAddr;
+  if (local?.transport === "tcp") return local.hostname;
+  return (conn as { socket?: { localAddress?: string } }).socket?.localAddress;
+}
+
+/** Whether `promise` settles within `ms` (its outcome stays with the caller). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const settled = await Promise.race([
+    promise.then(() => true, () => true),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return settled;
 }
