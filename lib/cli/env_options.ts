@@ -19,6 +19,9 @@
 
 import { type Command, InvalidArgumentError, type Option } from "commander";
 
+/** Flags given several times on the command line (a collector): a list in their variable. */
+const REPEATABLE: ReadonlySet<string> = new Set(["--allow-origin"]);
+
 /** The prefix of every variable. */
 export const ENV_PREFIX = "PARLEY_";
 
@@ -74,7 +77,12 @@ export function withEnvVariables(program: Command): Command {
       let parsed: unknown = raw;
       try {
         if (option.variadic) parsed = raw.split(/[\s,]+/).filter((part) => part !== "");
-        else if (option.parseArg) parsed = option.parseArg(raw, undefined as unknown as never);
+        else if (option.parseArg && REPEATABLE.has(option.long ?? "")) {
+          // A repeatable flag's collector takes one value at a time, as on the command line.
+          const parse = option.parseArg as (value: string, previous: unknown) => unknown;
+          parsed = raw.split(/[\s,]+/).filter((part) => part !== "")
+            .reduce<unknown>((previous, part) => parse(part, previous), undefined);
+        } else if (option.parseArg) parsed = option.parseArg(raw, undefined as unknown as never);
       } catch (error) {
         if (!(error instanceof InvalidArgumentError)) throw error;
         program.error(`${variable}=${raw} (for ${option.long}): ${error.message}`, {

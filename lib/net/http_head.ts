@@ -30,12 +30,16 @@ export type HeadRead =
   | { kind: "head"; bytes: Uint8Array; end: number }
   | { kind: "too-large" }
   | { kind: "timeout" }
-  | { kind: "closed" };
+  | { kind: "closed" }
+  /** The first line is in and is no HTTP request line (a chat line, say). */
+  | { kind: "not-http" };
 
 /**
  * Reads from `conn` until a complete head (CRLF CRLF, or LF LF) is in,
  * at most `maxBytes`; `bytes` holds everything read, the head ends at
- * `end`. Stops at `signal` (`timeout`) or the peer's end (`closed`).
+ * `end`. Stops at `signal` (`timeout`), the peer's end (`closed`), or a
+ * first line that is no request line (`not-http`: answered at once rather
+ * than after the head's time limit).
  */
 export async function readHead(
   conn: StreamConn,
@@ -60,7 +64,14 @@ export async function readHead(
     }
     if (n === null) return { kind: "closed" };
     const from = Math.max(0, length - 3);
+    const firstLineDone = buffer.subarray(0, length).includes(0x0a);
     length += n;
+    if (!firstLineDone) {
+      const lineEnd = buffer.subarray(0, length).indexOf(0x0a);
+      if (lineEnd !== -1 && !isRequestLine(buffer.subarray(0, lineEnd))) {
+        return { kind: "not-http" };
+      }
+    }
     const end = headEnd(buffer, from, length);
     if (end !== -1) {
       if (end > maxBytes) return { kind: "too-large" };
@@ -68,6 +79,12 @@ export async function readHead(
     }
     if (length >= maxBytes) return { kind: "too-large" };
   }
+}
+
+/** `METHOD target HTTP/1.x` (a CR at its end allowed). */
+function isRequestLine(line: Uint8Array): boolean {
+  const text = new TextDecoder().decode(line).replace(/\r$/, "");
+  return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ \S+ HTTP\/\d\.\d$/.test(text);
 }
 
 /** The index just past the blank line ending a head in `bytes[0, length)`, or -1. */

@@ -276,6 +276,12 @@ export class HttpListener {
       return refused ? answer(503, refusalText(admitted), RETRY_AFTER) : answer(408, "");
     }
     if (read.kind === "too-large") return answer(431, "");
+    if (read.kind === "not-http") {
+      return answer(
+        400,
+        "not an HTTP request: this is Parley's HTTP port (the page, WebSocket at /ws)\n",
+      );
+    }
     const head = parseHead(read.bytes.subarray(0, read.end));
     if (head === null) return answer(400, "");
     if (wantsWebSocket(head) && !this.#closed) {

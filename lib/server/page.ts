@@ -46,6 +46,8 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
 export interface PageOptions {
   /** Server name, for the text answer. */
   name: string;
+  /** Served over TLS: the text answer names `wss://` and `https://`. @default {false} */
+  secure?: boolean;
   /** The TCP port of the line protocol, to mention. */
   tcpPort: number;
   /** Folder of the page's files. @default {WEB_DIR} */
@@ -106,7 +108,7 @@ function textAnswer(
 ): void {
   const host = request.headers.host ?? "localhost";
   // Over TLS the addresses to give are wss:// and https://.
-  const secure = (request.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
+  const secure = options.secure === true;
   const [ws, web] = secure ? ["wss", "https"] : ["ws", "http"];
   const text = `Parley chat server ${options.name}: connect a WebSocket client to ` +
     `${ws}://${host}${CHAT_WS_PATH} (text lines, as over ${secure ? "TLS" : "TCP"} on port ` +

@@ -196,7 +196,11 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     }),
     metrics: metrics === null ? undefined : () => metrics.answer(),
   };
-  const page = createPageHandler({ name: hub.settings.name, tcpPort: tcp.addr.port });
+  const page = createPageHandler({
+    name: hub.settings.name,
+    tcpPort: tcp.addr.port,
+    secure: tls !== undefined,
+  });
   let http: HttpListener | null = null;
   if (options.httpPort !== undefined) {
     http = new HttpListener({
