@@ -190,14 +190,16 @@ clusterTest(
       [
         "EVAL",
         PUBLISH,
-        "3",
+        "4",
         keys.seq("lobby"),
         keys.stream("lobby"),
         keys.epoch("lobby"),
+        keys.roomMembers("lobby"),
         keys.roomChannel("lobby"),
         payload,
         "1000",
         "unused",
+        "1",
       ],
       ["EXEC"],
     ], /\*2\r\n:\d+\r\n\*2\r\n/);

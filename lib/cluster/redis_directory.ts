@@ -102,6 +102,8 @@ export class RedisDirectory implements ChatDirectory {
   readonly #feeds: RoomFeeds;
   readonly #liveness: NodeLiveness;
   readonly #local = new Map<MemberRef, LocalMember>();
+  /** Per member, the last of its Redis steps under way (see `#inOrder`). */
+  readonly #steps = new Map<MemberRef, Promise<unknown>>();
   #listener: DirectoryListener | null = null;
   #guests: number[] = [];
   #guestsComing = false;
@@ -172,20 +174,29 @@ export class RedisDirectory implements ChatDirectory {
       this.#keys.nodeNicks(this.nodeId),
       this.#keys.members,
     ];
-    const renamed = await this.#link.attempt(() =>
-      this.#link.eval(RENAME, keys, [ref, key, oldKey, nick])
-    );
-    if (renamed === LINK_DOWN) return LINK_DOWN;
     const member = this.#local.get(ref);
-    if (renamed === 1 && member !== undefined) member.nick = nick;
+    const renamed = await this.#inOrder(ref, async () => {
+      const done = await this.#link.attempt(() =>
+        this.#link.eval(RENAME, keys, [ref, key, oldKey, nick])
+      );
+      // Recorded before the member's next step (its leave frees this nick).
+      if (done === 1 && member !== undefined) member.nick = nick;
+      return done;
+    });
+    if (renamed === LINK_DOWN) return LINK_DOWN;
     return renamed === 1;
   }
 
   leave(ref: MemberRef, key: string): void {
+    const member = this.#local.get(ref);
     this.#local.delete(ref);
-    this.#link.background(
-      this.#link.eval(RELEASE, nickKeys(this.#keys, this.nodeId, key), [ref, key]),
-    );
+    this.#link.background(this.#inOrder(ref, async () => {
+      // A rename under way when the member left may have taken a new nick: freed too.
+      const keys = new Set([key, member === undefined ? key : nameKey(member.nick)]);
+      for (const each of keys) {
+        await this.#link.eval(RELEASE, nickKeys(this.#keys, this.nodeId, each), [ref, each]);
+      }
+    }));
   }
 
   find(key: string): Promise<MemberRef | null | LinkDown> {
@@ -210,17 +221,18 @@ export class RedisDirectory implements ChatDirectory {
     member.room = room;
     this.#local.set(ref, member);
     // With the link down, the member is registered again when it is back.
-    const reply = await this.#link.attempt(async () => {
-      await this.#feeds.enter(roomKey);
-      const scan = historyLines === 0 ? "0" : String(HISTORY_SCAN);
-      return await this.#link.eval(ENTER, enterKeys(this.#keys, this.nodeId, roomKey), [
-        ref,
-        nick,
-        roomKey,
-        room,
-        scan,
-      ]) as [string, number, string[], string[]];
-    });
+    const reply = await this.#inOrder(ref, () =>
+      this.#link.attempt(async () => {
+        await this.#feeds.enter(roomKey);
+        const scan = historyLines === 0 ? "0" : String(HISTORY_SCAN);
+        return await this.#link.eval(ENTER, enterKeys(this.#keys, this.nodeId, roomKey), [
+          ref,
+          member.nick,
+          roomKey,
+          room,
+          scan,
+        ]) as [string, number, string[], string[]];
+      }));
     if (reply === LINK_DOWN) return LINK_DOWN;
     const [name, cursor, records, payloads] = reply;
     member.room = name;
@@ -235,17 +247,20 @@ export class RedisDirectory implements ChatDirectory {
   exit(ref: MemberRef, roomKey: string): Promise<number | LinkDown> {
     const member = this.#local.get(ref);
     if (member !== undefined) member.roomKey = null; // (a move enters the next room at once)
-    this.#feeds.exit(roomKey);
-    // With the link down, what Redis still holds is removed when it is back.
-    return this.#link.attempt(async () =>
-      Number(
-        await this.#link.eval(EXIT, exitKeys(this.#keys, this.nodeId, roomKey), [
-          ref,
-          roomKey,
-          LOBBY_KEY,
-        ]),
-      )
-    );
+    // After the member's entry, even one still on its way: a leave never overtakes it.
+    return this.#inOrder(ref, () => {
+      this.#feeds.exit(roomKey);
+      // With the link down, what Redis still holds is removed when it is back.
+      return this.#link.attempt(async () =>
+        Number(
+          await this.#link.eval(EXIT, exitKeys(this.#keys, this.nodeId, roomKey), [
+            ref,
+            roomKey,
+            LOBBY_KEY,
+          ]),
+        )
+      );
+    });
   }
 
   members(roomKey: string): Promise<string[] | LinkDown> {
@@ -278,12 +293,18 @@ export class RedisDirectory implements ChatDirectory {
     const published = await this.#link.track(this.#link.attempt(() =>
       this.#link.eval(
         PUBLISH,
-        [this.#keys.seq(roomKey), this.#keys.stream(roomKey), this.#keys.epoch(roomKey)],
+        [
+          this.#keys.seq(roomKey),
+          this.#keys.stream(roomKey),
+          this.#keys.epoch(roomKey),
+          this.#keys.roomMembers(roomKey),
+        ],
         [
           this.#keys.roomChannel(roomKey),
           encodeEnvelope(envelope),
           STREAM_LENGTH,
           `${this.#epochPrefix}${++this.#epochs}`,
+          roomKey === LOBBY_KEY ? "1" : "0",
         ],
       )
     ));
@@ -310,6 +331,24 @@ export class RedisDirectory implements ChatDirectory {
   }
 
   // ---- internals ----
+
+  /**
+   * Runs `step` after the member's steps under way: a member's claims,
+   * entries, renames, exits and leave reach Redis in the order the hub
+   * made them, whatever each waits for (an entry waits for its room's
+   * subscription). Without it, a member who leaves while its entry is on
+   * its way is removed first and added after: a ghost.
+   */
+  #inOrder<T>(ref: MemberRef, step: () => Promise<T>): Promise<T> {
+    const before = this.#steps.get(ref) ?? Promise.resolve();
+    const result = before.then(step);
+    const settled = result.catch(() => {});
+    this.#steps.set(ref, settled);
+    settled.then(() => {
+      if (this.#steps.get(ref) === settled) this.#steps.delete(ref);
+    });
+    return result;
+  }
 
   #claim(key: string, ref: MemberRef): Promise<boolean> {
     return this.#link.eval(CLAIM, nickKeys(this.#keys, this.nodeId, key), [ref, key])

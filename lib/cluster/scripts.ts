@@ -52,11 +52,15 @@ export function clusterKeys(cluster: string) {
 export type ClusterKeys = ReturnType<typeof clusterKeys>;
 
 /**
- * Numbers, stores and publishes one room event, in one step.
- * KEYS: seq, stream, epoch. ARGV: channel, payload, stream length, a new
- * epoch (used if the room has none). Returns `{epoch, seq}`.
+ * Numbers, stores and publishes one room event, in one step; an event for
+ * a room emptied meanwhile (but the default one) is dropped: nobody is
+ * there to hear it, and the room's keys stay deleted. KEYS: seq, stream,
+ * epoch, room members. ARGV: channel, payload, stream length, a new epoch
+ * (used if the room has none), `1` for the default room. Returns
+ * `{epoch, seq}`, or `{"", 0}` when dropped.
  */
 export const PUBLISH = `
+if ARGV[5] ~= '1' and redis.call('EXISTS', KEYS[4]) == 0 then return {'', 0} end
 local epoch = redis.call('GET', KEYS[3])
 if not epoch then
   epoch = ARGV[4]
