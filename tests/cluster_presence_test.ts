@@ -7,6 +7,7 @@
  */
 import { deepEqual, equal } from "node:assert/strict";
 import { nameKey } from "../lib/chat/names.ts";
+import { clusterKeys } from "../lib/cluster/scripts.ts";
 import type { ChatServer } from "../lib/server/serve_chat.ts";
 import { connectChat, type LineClient, within } from "./helpers.ts";
 import { clusterTest, type RedisProcess } from "./redis_helpers.ts";
@@ -87,26 +88,27 @@ async function untilExact(members: LineClient[], who: string[], rooms: string): 
 
 /** Fails unless Redis holds member records, room members and nicks of `nicks` only. */
 async function redisHoldsOnly(redis: RedisProcess, nicks: string[], rooms: string[]) {
-  const records = respItems(await redis.command("HVALS", "test:members"));
+  const keys = clusterKeys("test");
+  const records = respItems(await redis.command("HVALS", keys.roomRecords("lobby")));
   deepEqual(records.map((record) => JSON.parse(record).n).sort(), [...nicks].sort());
-  const refs = respItems(await redis.command("HKEYS", "test:members")).sort();
+  const refs = respItems(await redis.command("HKEYS", keys.roomRecords("lobby"))).sort();
   deepEqual(
-    respItems(await redis.command("ZRANGE", "test:room:lobby:members", "0", "-1")).sort(),
+    respItems(await redis.command("ZRANGE", keys.roomMembers("lobby"), "0", "-1")).sort(),
     refs,
   );
-  const held = respItems(await redis.command("KEYS", "test:nick:*"));
+  const held = respItems(await redis.command("KEYS", keys.nick("*")));
   deepEqual(
-    held.map((key) => key.slice("test:nick:".length)).sort(),
+    held.map((key) => key.slice(keys.nick("").length)).sort(),
     nicks.map(nameKey).sort(),
   );
-  const nodes = respItems(await redis.command("SMEMBERS", "test:nodes"));
+  const nodes = respItems(await redis.command("SMEMBERS", keys.nodes));
   const placed: string[] = [];
   for (const node of nodes) {
-    placed.push(...respItems(await redis.command("SMEMBERS", `test:node:${node}:members`)));
+    placed.push(...respItems(await redis.command("HKEYS", keys.nodeMembers(node))));
   }
   deepEqual(placed.sort(), refs);
-  deepEqual(respItems(await redis.command("HKEYS", "test:rooms")).sort(), rooms);
-  equal(respItems(await redis.command("KEYS", "test:room:r*")).length, 0, "no room left behind");
+  deepEqual(respItems(await redis.command("HKEYS", keys.rooms)).sort(), rooms);
+  equal(respItems(await redis.command("KEYS", "test:room:{r*")).length, 0, "no room left behind");
 }
 
 clusterTest(

@@ -200,6 +200,7 @@ clusterTest(
         "1000",
         "unused",
         "1",
+        "PUBLISH",
       ],
       ["EXEC"],
     ], /\*2\r\n:\d+\r\n\*2\r\n/);
@@ -304,7 +305,7 @@ clusterTest("an emptied room leaves nothing behind in Redis", 1, async ({ redis,
   await alice.send("/join bar");
   await alice.nextMatching(/you joined bar/);
   await syncWho(alice);
-  equal(await redis.command("KEYS", "test:room:foo*"), "*0\r\n");
+  equal(await redis.command("KEYS", "test:room:{foo}*"), "*0\r\n");
 });
 
 clusterTest(
@@ -347,6 +348,6 @@ clusterTest(
     const keys = clusterKeys("test");
     const ref = (await redis.command("GET", keys.nick("anna"))).split("\r\n")[1];
     match(ref, /^[^/]+\/\d+$/);
-    match(await redis.command("HGET", keys.members, ref), /"n":"anna"/);
+    match(await redis.command("HGET", keys.roomRecords("lobby"), ref), /"n":"anna"/);
   },
 );

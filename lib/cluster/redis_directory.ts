@@ -40,7 +40,7 @@ import type { HistoryEntry } from "../chat/history.ts";
 import { nameKey } from "../chat/names.ts";
 import { CLUSTER_STREAM_LENGTH, DEFAULT_CLUSTER } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
-import { type LocalMember, NodeLiveness } from "./node_liveness.ts";
+import { exitRoom, type LocalMember, NodeLiveness } from "./node_liveness.ts";
 import { RedisLink } from "./redis_link.ts";
 import { encodeEnvelope, parseEnvelope, RoomFeeds } from "./room_feeds.ts";
 import {
@@ -49,20 +49,21 @@ import {
   clusterKeys,
   ENTER,
   enterKeys,
-  EXIT,
-  exitKeys,
   MEMBERS,
-  nickKeys,
   PUBLISH,
   RELEASE,
-  RENAME,
-  ROOMS,
+  RENAME_RECORD,
 } from "./scripts.ts";
 
 /** Options of {@linkcode RedisDirectory.connect}. */
 export interface RedisDirectoryOptions {
-  /** `redis://HOST:PORT`. */
+  /**
+   * `redis://HOST:PORT`; several, comma-separated, are seeds of a Redis
+   * Cluster.
+   */
   url: string;
+  /** The one URL of `url` is a seed of a Redis Cluster. @default {false} */
+  redisCluster?: boolean;
   /** Servers with the same Redis and cluster name share their chat. @default {"parley"} */
   cluster?: string;
   /**
@@ -137,13 +138,18 @@ export class RedisDirectory implements ChatDirectory {
   static async connect(options: RedisDirectoryOptions): Promise<RedisDirectory> {
     const log = safeLogger(options.logger ?? silentLogger);
     const timeout = options.connectTimeout ?? CONNECT_TIMEOUT_MS;
-    const link = await RedisLink.open(options.url, log, timeout);
+    const urls = options.url.split(",").map((url) => url.trim()).filter((url) => url !== "");
+    const cluster = options.redisCluster === true || urls.length > 1;
+    const link = await RedisLink.open(urls, log, timeout, cluster);
     const directory = new RedisDirectory(options, link, log);
-    link.onResubscribed(() => link.background(directory.#feeds.catchUp()));
-    await link.subscriber.subscribe(
-      directory.#keys.nodeChannel(directory.nodeId),
-      (message: string) => directory.#onDirect(message),
-    );
+    const direct = directory.#keys.nodeChannel(directory.nodeId);
+    const onDirect = (message: string) => directory.#onDirect(message);
+    link.onResubscribed(() => {
+      // A cluster's failover drops the subscriptions on the dead master: made again.
+      if (link.cluster) link.background(link.subscribe(direct, onDirect));
+      link.background(directory.#feeds.catchUp());
+    });
+    await link.subscribe(direct, onDirect);
     await directory.#liveness.start();
     await directory.#takeGuests();
     return directory;
@@ -158,7 +164,7 @@ export class RedisDirectory implements ChatDirectory {
   guest(ref: MemberRef): string {
     const nick = this.#nextGuest();
     this.#local.set(ref, { nick, roomKey: null, room: "" });
-    this.#link.background(this.#claim(nameKey(nick), ref));
+    this.#link.background(this.#inOrder(ref, () => this.#claim(nameKey(nick), ref)));
     return nick;
   }
 
@@ -168,23 +174,22 @@ export class RedisDirectory implements ChatDirectory {
     key: string,
     nick: string,
   ): Promise<boolean | LinkDown> {
-    const keys = [
-      this.#keys.nick(key),
-      this.#keys.nick(oldKey),
-      this.#keys.nodeNicks(this.nodeId),
-      this.#keys.members,
-    ];
     const member = this.#local.get(ref);
-    const renamed = await this.#inOrder(ref, async () => {
-      const done = await this.#link.attempt(() =>
-        this.#link.eval(RENAME, keys, [ref, key, oldKey, nick])
-      );
-      // Recorded before the member's next step (its leave frees this nick).
-      if (done === 1 && member !== undefined) member.nick = nick;
-      return done;
-    });
+    const renamed = await this.#inOrder(ref, () =>
+      this.#link.attempt(async () => {
+        // The claim is the one atomic step (one nick, one slot): exactly one winner.
+        if (!(await this.#claim(key, ref))) return false;
+        if (oldKey !== key) await this.#release(oldKey, ref);
+        // Recorded before the member's next step (its leave frees this nick).
+        if (member !== undefined) member.nick = nick;
+        const roomKey = member?.roomKey;
+        if (roomKey) {
+          await this.#link.eval(RENAME_RECORD, [this.#keys.roomRecords(roomKey)], [ref, nick]);
+        }
+        return true;
+      }));
     if (renamed === LINK_DOWN) return LINK_DOWN;
-    return renamed === 1;
+    return renamed;
   }
 
   leave(ref: MemberRef, key: string): void {
@@ -193,9 +198,7 @@ export class RedisDirectory implements ChatDirectory {
     this.#link.background(this.#inOrder(ref, async () => {
       // A rename under way when the member left may have taken a new nick: freed too.
       const keys = new Set([key, member === undefined ? key : nameKey(member.nick)]);
-      for (const each of keys) {
-        await this.#link.eval(RELEASE, nickKeys(this.#keys, this.nodeId, each), [ref, each]);
-      }
+      for (const each of keys) await this.#release(each, ref);
     }));
   }
 
@@ -225,13 +228,15 @@ export class RedisDirectory implements ChatDirectory {
       this.#link.attempt(async () => {
         await this.#feeds.enter(roomKey);
         const scan = historyLines === 0 ? "0" : String(HISTORY_SCAN);
-        return await this.#link.eval(ENTER, enterKeys(this.#keys, this.nodeId, roomKey), [
+        const entry = await this.#link.eval(ENTER, enterKeys(this.#keys, roomKey), [
           ref,
           member.nick,
           roomKey,
           room,
           scan,
         ]) as [string, number, string[], string[]];
+        await this.#placed(ref, roomKey, entry[0]);
+        return entry;
       }));
     if (reply === LINK_DOWN) return LINK_DOWN;
     const [name, cursor, records, payloads] = reply;
@@ -251,35 +256,27 @@ export class RedisDirectory implements ChatDirectory {
     return this.#inOrder(ref, () => {
       this.#feeds.exit(roomKey);
       // With the link down, what Redis still holds is removed when it is back.
-      return this.#link.attempt(async () =>
-        Number(
-          await this.#link.eval(EXIT, exitKeys(this.#keys, this.nodeId, roomKey), [
-            ref,
-            roomKey,
-            LOBBY_KEY,
-          ]),
-        )
-      );
+      return this.#link.attempt(() => this.#exitRoom(ref, roomKey));
     });
   }
 
   members(roomKey: string): Promise<string[] | LinkDown> {
-    const keys = [this.#keys.roomMembers(roomKey), this.#keys.members];
+    const keys = [this.#keys.roomMembers(roomKey), this.#keys.roomRecords(roomKey)];
     return this.#link.attempt(async () =>
       ((await this.#link.eval(MEMBERS, keys, [])) as string[]).map(nickOf)
     );
   }
 
   rooms(): Promise<RoomCount[] | LinkDown> {
+    // The rooms' list, then each room's count on its own slot (the list
+    // may name a room emptied meanwhile: left out).
     return this.#link.attempt(async () => {
-      const pairs = await this.#link.eval(ROOMS, [this.#keys.rooms], [
-        this.#keys.roomChannel(""),
-      ]) as (string | number)[];
-      const rooms: RoomCount[] = [];
-      for (let i = 0; i < pairs.length; i += 2) {
-        rooms.push({ name: String(pairs[i]), count: Number(pairs[i + 1]) });
-      }
-      return rooms;
+      const listed = Object.entries(await this.#link.client.hGetAll(this.#keys.rooms));
+      const counts = await Promise.all(
+        listed.map(([key]) => this.#link.client.zCard(this.#keys.roomMembers(key))),
+      );
+      return listed.map(([, name], i) => ({ name, count: counts[i] }))
+        .filter((room) => room.count > 0);
     });
   }
 
@@ -305,6 +302,7 @@ export class RedisDirectory implements ChatDirectory {
           STREAM_LENGTH,
           `${this.#epochPrefix}${++this.#epochs}`,
           roomKey === LOBBY_KEY ? "1" : "0",
+          this.#link.publishCommand,
         ],
       )
     ));
@@ -318,7 +316,7 @@ export class RedisDirectory implements ChatDirectory {
     const node = ref.slice(0, ref.indexOf("/"));
     const payload = JSON.stringify({ r: ref, e: envelope.event, t: envelope.ts, f: envelope.from });
     const receivers = await this.#link.attempt(() =>
-      this.#link.client.publish(this.#keys.nodeChannel(node), payload)
+      this.#link.publish(this.#keys.nodeChannel(node), payload)
     );
     // Nobody listening: its node is gone (the link to it is down).
     if (receivers === LINK_DOWN || receivers === 0) return LINK_DOWN;
@@ -350,9 +348,28 @@ export class RedisDirectory implements ChatDirectory {
     return result;
   }
 
-  #claim(key: string, ref: MemberRef): Promise<boolean> {
-    return this.#link.eval(CLAIM, nickKeys(this.#keys, this.nodeId, key), [ref, key])
-      .then((won) => won === 1);
+  /** Claims nick key `key` for `ref` (one atomic step), then notes it as this node's. */
+  async #claim(key: string, ref: MemberRef): Promise<boolean> {
+    if ((await this.#link.eval(CLAIM, [this.#keys.nick(key)], [ref])) !== 1) return false;
+    await this.#link.client.sAdd(this.#keys.nodeNicks(this.nodeId), key);
+    return true;
+  }
+
+  /** Frees nick key `key` if `ref` holds it, and forgets it as this node's. */
+  async #release(key: string, ref: MemberRef): Promise<void> {
+    await this.#link.eval(RELEASE, [this.#keys.nick(key)], [ref, "ref"]);
+    await this.#link.client.sRem(this.#keys.nodeNicks(this.nodeId), key);
+  }
+
+  /** After an entry: where the member is, for this node (its reaper) and the rooms' list. */
+  async #placed(ref: MemberRef, roomKey: string, name: string): Promise<void> {
+    await this.#link.client.hSet(this.#keys.nodeMembers(this.nodeId), ref, roomKey);
+    await this.#link.client.hSet(this.#keys.rooms, roomKey, name);
+  }
+
+  /** Takes `ref` out of `roomKey` in Redis: the members left. */
+  #exitRoom(ref: MemberRef, roomKey: string): Promise<number> {
+    return exitRoom(this.#link, this.#keys, this.nodeId, ref, roomKey).then(([left]) => left);
   }
 
   /** A guest nick from this node's block, or, out of numbers, one with this node's id in it. */

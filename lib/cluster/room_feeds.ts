@@ -68,14 +68,11 @@ export class RoomFeeds {
   readonly #channels = new Set<string>();
   /** Per room, the subscribe or unsubscribe under way: one at a time, in order. */
   readonly #channelSteps = new Map<string, Promise<void>>();
-  /** The channel of room key `""` (the prefix of every room's channel). */
-  readonly #channelPrefix: string;
 
   constructor(link: RedisLink, keys: ClusterKeys, listener: () => FeedListener | null) {
     this.#link = link;
     this.#keys = keys;
     this.#listener = listener;
-    this.#channelPrefix = keys.roomChannel("");
   }
 
   /** This node's members in a room (entering ones included). */
@@ -128,11 +125,11 @@ export class RoomFeeds {
       const channel = this.#keys.roomChannel(roomKey);
       const wanted = this.#feeds.has(roomKey);
       if (wanted && !this.#channels.has(roomKey)) {
-        await this.#link.subscriber.subscribe(channel, this.#onMessage);
+        await this.#link.subscribe(channel, this.#onMessage);
         this.#channels.add(roomKey);
       } else if (!wanted && this.#channels.has(roomKey)) {
         this.#channels.delete(roomKey);
-        await this.#link.subscriber.unsubscribe(channel, this.#onMessage);
+        await this.#link.unsubscribe(channel, this.#onMessage);
       }
     });
     const settled = step.catch(() => {});
@@ -145,7 +142,7 @@ export class RoomFeeds {
 
   /** Every room channel's one listener (one function: a channel never gets it twice). */
   readonly #onMessage = (message: string, channel: string): void => {
-    const roomKey = channel.slice(this.#channelPrefix.length);
+    const roomKey = this.#keys.roomOfChannel(channel);
     const feed = this.#feeds.get(roomKey);
     if (feed !== undefined) this.#receive(roomKey, feed, message);
   };
@@ -155,6 +152,15 @@ export class RoomFeeds {
    * others up from their streams.
    */
   async catchUp(): Promise<void> {
+    if (this.#link.cluster) {
+      // A failover dropped the subscriptions on the dead master: made again
+      // on the new one (a subscription still in place is left as it is).
+      for (const roomKey of this.#channels) {
+        await this.#link.attempt(() =>
+          this.#link.subscribe(this.#keys.roomChannel(roomKey), this.#onMessage)
+        );
+      }
+    }
     for (const [roomKey, feed] of this.#feeds) {
       await this.#link.attempt(() => this.#catchUpFeed(roomKey, feed));
     }
