@@ -275,13 +275,16 @@ export const redisClusterMissing: string | null = redisMissing ?? (() => {
 function freeClusterPort(): number {
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 30_000);
+    const opened: Deno.TcpListener[] = [];
     try {
-      const a = Deno.listen({ hostname: "127.0.0.1", port });
-      const b = Deno.listen({ hostname: "127.0.0.1", port: port + 10_000 });
-      a.close();
-      b.close();
+      opened.push(Deno.listen({ hostname: "127.0.0.1", port }));
+      opened.push(Deno.listen({ hostname: "127.0.0.1", port: port + 10_000 }));
       return port;
-    } catch { /* taken: try another */ }
+    } catch {
+      /* taken: try another */
+    } finally {
+      for (const listener of opened) listener.close();
+    }
   }
   throw new Error("no free port pair for a Redis Cluster node");
 }
