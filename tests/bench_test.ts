@@ -218,7 +218,7 @@ Deno.test({
     }
     equal(cluster.headline, "p99_us");
     equal(cluster.wholeTree, true);
-    deepEqual(cluster.servers.map((s) => s.name), ["parley", "parley×2"]);
+    deepEqual(cluster.servers.map((s) => s.name), ["parley", "parley×2", "parley×2 on 3 shards"]);
     const paths: BenchPaths = {
       root: "/repo",
       deno: "/bin/deno",
@@ -241,6 +241,19 @@ Deno.test({
       ok(flags.includes(flag), flag);
     }
     deepEqual(nodes.needs(paths), ["/bin/deno", "redis-server"]);
+    // On a Redis Cluster: the same, with `--redis-shards 3` first among the flags.
+    const sharded = cluster.servers[2].command(paths);
+    deepEqual(sharded.slice(sharded.indexOf("/repo/scripts/cluster.ts") + 1), [
+      "2",
+      "--redis-shards",
+      "3",
+      ...flags,
+    ]);
+    deepEqual(cluster.servers[2].needs(paths), ["/bin/deno", "redis-server", "redis-cli"]);
+    // chat-cluster-rooms: the same load spread over 12 rooms, on both.
+    const rooms = SCENARIOS.find((s) => s.id === "chat-cluster-rooms")!;
+    deepEqual(rooms.loadgen("full"), [...chat40.loadgen("full"), "--rooms", "12"]);
+    deepEqual(rooms.servers.map((s) => s.name), ["parley×2", "parley×2 on 3 shards"]);
   },
 });
 
