@@ -190,11 +190,10 @@ clusterTest(
       [
         "EVAL",
         PUBLISH,
-        "4",
+        "3",
         keys.seq("lobby"),
         keys.stream("lobby"),
         keys.epoch("lobby"),
-        keys.roomMembers("lobby"),
         keys.roomChannel("lobby"),
         payload,
         "1000",

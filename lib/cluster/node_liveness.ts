@@ -40,6 +40,8 @@ export interface LivenessHost {
   claim(key: string, ref: MemberRef): Promise<boolean>;
   /** A guest nick nobody holds. */
   nextGuest(): string;
+  /** A numbering epoch nobody else offers (for a room that has none). */
+  newEpoch(): string;
 }
 
 /** One node's heartbeat, reconciliation and reaping; see the module documentation. */
@@ -150,6 +152,7 @@ export class NodeLiveness {
           member.roomKey,
           member.room,
           "0",
+          this.#host.newEpoch(),
         ]) as [string];
         await client.hSet(keys.nodeMembers(nodeId), ref, member.roomKey);
         await client.hSet(keys.rooms, member.roomKey, name);

@@ -128,6 +128,7 @@ export class RedisDirectory implements ChatDirectory {
       listener: () => this.#listener,
       claim: (key, ref) => this.#claim(key, ref),
       nextGuest: () => this.#nextGuest(),
+      newEpoch: () => this.#newEpoch(),
     });
   }
 
@@ -234,6 +235,7 @@ export class RedisDirectory implements ChatDirectory {
           roomKey,
           room,
           scan,
+          this.#newEpoch(),
         ]) as [string, number, string[], string[]];
         await this.#placed(ref, roomKey, entry[0]);
         return entry;
@@ -290,23 +292,22 @@ export class RedisDirectory implements ChatDirectory {
     const published = await this.#link.track(this.#link.attempt(() =>
       this.#link.eval(
         PUBLISH,
-        [
-          this.#keys.seq(roomKey),
-          this.#keys.stream(roomKey),
-          this.#keys.epoch(roomKey),
-          this.#keys.roomMembers(roomKey),
-        ],
+        [this.#keys.seq(roomKey), this.#keys.stream(roomKey), this.#keys.epoch(roomKey)],
         [
           this.#keys.roomChannel(roomKey),
           encodeEnvelope(envelope),
           STREAM_LENGTH,
-          `${this.#epochPrefix}${++this.#epochs}`,
+          this.#newEpoch(),
           roomKey === LOBBY_KEY ? "1" : "0",
           this.#link.publishCommand,
         ],
       )
     ));
-    if (published !== LINK_DOWN) return;
+    // Dropped (the room has no epoch): fine if this node has nobody there
+    // either (everyone left); else Redis lost the room (restarted empty),
+    // and the sender is told until this node has entered it again.
+    const dropped = published !== LINK_DOWN && Number((published as [string, number])[1]) === 0;
+    if (published !== LINK_DOWN && !(dropped && this.#feeds.has(roomKey))) return;
     // This node's members still hear each other.
     if (!elsewhere) this.#listener?.roomEvent(roomKey, envelope);
     return LINK_DOWN;
@@ -329,6 +330,11 @@ export class RedisDirectory implements ChatDirectory {
   }
 
   // ---- internals ----
+
+  /** A numbering epoch nobody else offers. */
+  #newEpoch(): string {
+    return `${this.#epochPrefix}${++this.#epochs}`;
+  }
 
   /**
    * Runs `step` after the member's steps under way: a member's claims,

@@ -75,6 +75,11 @@ export class RoomFeeds {
     this.#listener = listener;
   }
 
+  /** True while this node has members in `roomKey` (entering ones included). */
+  has(roomKey: string): boolean {
+    return this.#feeds.has(roomKey);
+  }
+
   /** This node's members in a room (entering ones included). */
   get memberCount(): number {
     let count = 0;

@@ -64,18 +64,19 @@ export function clusterKeys(cluster: string) {
 export type ClusterKeys = ReturnType<typeof clusterKeys>;
 
 /**
- * Numbers, stores and publishes one room event, in one step; an event for
- * a room emptied meanwhile (but the default one) is dropped: nobody is
- * there to hear it, and the room's keys stay deleted. KEYS: seq, stream,
- * epoch, room members. ARGV: channel, payload, stream length, a new epoch
- * (used if the room has none), `1` for the default room, the publish
- * command (`PUBLISH`, or `SPUBLISH` on Redis Cluster). Returns
- * `{epoch, seq}`, or `{"", 0}` when dropped.
+ * Numbers, stores and publishes one room event, in one step. A room gets
+ * its epoch when first entered: an event for a room without one (emptied
+ * meanwhile, or Redis restarted empty) is dropped, and the room's keys
+ * stay deleted; the default room takes a new epoch instead. KEYS: seq,
+ * stream, epoch. ARGV: channel, payload, stream length, a new epoch (for
+ * the default room), `1` for the default room, the publish command
+ * (`PUBLISH`, or `SPUBLISH` on Redis Cluster). Returns `{epoch, seq}`, or
+ * `{"", 0}` when dropped.
  */
 export const PUBLISH = `
-if ARGV[5] ~= '1' and redis.call('EXISTS', KEYS[4]) == 0 then return {'', 0} end
 local epoch = redis.call('GET', KEYS[3])
 if not epoch then
+  if ARGV[5] ~= '1' then return {'', 0} end
   epoch = ARGV[4]
   redis.call('SET', KEYS[3], epoch)
 end
@@ -87,14 +88,16 @@ return {epoch, seq}
 
 /**
  * Puts a member in a room (idempotent: a member already there keeps its
- * place), and reads its history in the same step. KEYS (the room's):
- * records, members, name, joins, seq, stream. ARGV: ref, nick, room key,
- * room name, stream entries to read back for history (0: none). Returns
+ * place), gives the room an epoch if it has none, and reads its history in
+ * the same step. KEYS (the room's): records, members, name, joins, seq,
+ * stream, epoch. ARGV: ref, nick, room key, room name, stream entries to
+ * read back for history (0: none), a new epoch. Returns
  * the room's name, its event number now (the joiner's history cursor),
  * each member's record in join order, and the payloads of the stream's
  * last entries up to the cursor, newest first.
  */
 export const ENTER = `
+redis.call('SET', KEYS[7], ARGV[6], 'NX')
 redis.call('SETNX', KEYS[3], ARGV[4])
 local name = redis.call('GET', KEYS[3])
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({n = ARGV[2], r = ARGV[3], m = name}))
@@ -197,6 +200,7 @@ export function enterKeys(keys: ClusterKeys, roomKey: string): string[] {
     keys.roomJoins(roomKey),
     keys.seq(roomKey),
     keys.stream(roomKey),
+    keys.epoch(roomKey),
   ];
 }
 
