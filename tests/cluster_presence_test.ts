@@ -153,13 +153,21 @@ const CHATTERS = 20;
 /** Reads a chatter's lines until every other chatter's `done` came; returns `nick → numbers`. */
 async function heard(client: LineClient, others: number): Promise<Map<string, string[]>> {
   const lines = new Map<string, string[]>();
-  let done = 0;
-  while (done < others) {
-    const line = await client.nextLine(30_000);
+  const done = new Set<string>();
+  while (done.size < others) {
+    let line: string;
+    try {
+      line = await client.nextLine(30_000);
+    } catch (error) {
+      const counts = [...lines].map(([nick, said]) => `${nick}:${said.length}`).join(" ");
+      throw new Error(`${client.nick} got done from ${[...done].join(",")}; ${counts}`, {
+        cause: error,
+      });
+    }
     if (line.startsWith("* some messages were lost")) throw new Error(`${client.nick}: ${line}`);
     const said = /^<(\S+)> c\d+ (line \d+|done)$/.exec(line);
     if (said === null) continue;
-    if (said[2] === "done") done++;
+    if (said[2] === "done") done.add(said[1]);
     else lines.set(said[1], [...(lines.get(said[1]) ?? []), said[2]]);
   }
   return lines;
@@ -182,8 +190,9 @@ clusterTest(
           const roll = Math.random();
           if (roll < 0.3) await client.send(`/join r${i % 7}`);
           else if (roll < 0.5) await client.send(`/nick churn${i}`);
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * 500));
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 1000));
           await client.close();
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 1000));
         }
       });
       const chat = chatters.map(async (chatter, c) => {

@@ -86,11 +86,11 @@ export class NodeLiveness {
       if (was === null && local.size > 0) await this.#reconcile();
       // The rooms' list names every room this node has members in (an
       // exit on another node that emptied it may have raced an entry here).
-      const rooms = new Map<string, string>();
+      const rooms: Record<string, string> = {};
       for (const member of local.values()) {
-        if (member.roomKey !== null) rooms.set(member.roomKey, member.room);
+        if (member.roomKey !== null) rooms[member.roomKey] = member.room;
       }
-      for (const [roomKey, room] of rooms) await link.client.hSet(keys.rooms, roomKey, room);
+      if (Object.keys(rooms).length > 0) await link.client.hSet(keys.rooms, rooms);
       let online = 0;
       for (const node of await link.client.sMembers(keys.nodes)) {
         if (node === nodeId || await link.client.exists(keys.node(node))) {

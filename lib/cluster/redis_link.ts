@@ -42,6 +42,7 @@ export interface RedisCommands {
   sRem(key: string, member: string): Promise<number>;
   sMembers(key: string): Promise<string[]>;
   hSet(key: string, field: string, value: string): Promise<number>;
+  hSet(key: string, fields: Record<string, string>): Promise<number>;
   hDel(key: string, field: string): Promise<number>;
   hGetAll(key: string): Promise<Record<string, string>>;
   hLen(key: string): Promise<number>;
