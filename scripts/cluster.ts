@@ -108,7 +108,7 @@ async function main(args: string[]): Promise<number> {
   const count = Number(args[0]);
   if (!Number.isInteger(count) || count < 1 || count > 64) {
     console.error("cluster: error: the first argument is the number of servers (1 to 64)");
-    console.error("Usage: deno task cluster N [server.ts flags]");
+    console.error("Usage: deno task cluster N [--redis-shards M] [server.ts flags]");
     return 2;
   }
   let serverFlags = args.slice(1);

@@ -124,12 +124,16 @@ export class RoomFeeds {
    * could undo the first, or a channel get a second listener: lines
    * doubled, or none at all). Resolves once it is in line.
    */
-  #channel(roomKey: string): Promise<void> {
+  #channel(roomKey: string, again = false): Promise<void> {
     const before = this.#channelSteps.get(roomKey) ?? Promise.resolve();
     const step = before.then(async () => {
       const channel = this.#keys.roomChannel(roomKey);
       const wanted = this.#feeds.has(roomKey);
-      if (wanted && !this.#channels.has(roomKey)) {
+      if (wanted && again && this.#channels.has(roomKey)) {
+        // After a failover: made again on the slot's new master (node-redis
+        // keeps a listener it already has once, and sends nothing for it).
+        await this.#link.subscribe(channel, this.#onMessage);
+      } else if (wanted && !this.#channels.has(roomKey)) {
         await this.#link.subscribe(channel, this.#onMessage);
         this.#channels.add(roomKey);
       } else if (!wanted && this.#channels.has(roomKey)) {
@@ -160,10 +164,8 @@ export class RoomFeeds {
     if (this.#link.cluster) {
       // A failover dropped the subscriptions on the dead master: made again
       // on the new one (a subscription still in place is left as it is).
-      for (const roomKey of this.#channels) {
-        await this.#link.attempt(() =>
-          this.#link.subscribe(this.#keys.roomChannel(roomKey), this.#onMessage)
-        );
+      for (const roomKey of [...this.#channels]) {
+        await this.#link.attempt(() => this.#channel(roomKey, true));
       }
     }
     for (const [roomKey, feed] of this.#feeds) {
