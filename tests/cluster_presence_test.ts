@@ -23,10 +23,10 @@ export function respItems(reply: string): string[] {
 }
 
 /** Opens a TCP connection to `node` and closes it within milliseconds, in one of three ways. */
-async function probe(node: ChatServer, way: number, join: string | null): Promise<void> {
+async function probe(node: ChatServer, way: number, command: string | null): Promise<void> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: node.addr.port });
   try {
-    if (join !== null) await conn.write(new TextEncoder().encode(`/join ${join}\n`));
+    if (command !== null) await conn.write(new TextEncoder().encode(`${command}\n`));
     if (way === 1) await conn.write(new TextEncoder().encode("hi\n"));
     // Read the welcome and close with the rest unread: the kernel answers with a reset.
     if (way === 2) await conn.read(new Uint8Array(16));
@@ -39,13 +39,13 @@ async function probes(
   nodes: ChatServer[],
   count: number,
   parallel: number,
-  join: (i: number) => string | null = () => null,
+  command: (i: number) => string | null = () => null,
 ): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: parallel }, async () => {
     while (next < count) {
       const i = next++;
-      await probe(nodes[i % nodes.length], Math.floor(i / nodes.length) % 3, join(i));
+      await probe(nodes[i % nodes.length], Math.floor(i / nodes.length) % 3, command(i));
     }
   }));
 }
@@ -131,11 +131,36 @@ clusterTest(
   "300 members who /join a new room and close at once leave no room behind",
   3,
   async ({ redis, nodes }) => {
-    await probes(nodes, 300, 30, (i) => `r${i}`);
+    await probes(nodes, 300, 30, (i) => `/join r${i}`);
     const members = await Promise.all(nodes.map((node) => connectChat(node.addr)));
     try {
       const nicks = members.map((member) => member.nick);
       await untilExact(members, nicks, "* 1 room: lobby (3)");
+      await redisHoldsOnly(redis, nicks, ["lobby"]);
+    } finally {
+      await Promise.all(members.map((member) => member.close()));
+    }
+  },
+);
+
+clusterTest(
+  "300 members who /nick and close at once leave no nick behind",
+  3,
+  async ({ redis, nodes }) => {
+    await probes(nodes, 300, 30, (i) => `/nick p${i}`);
+    const members = await Promise.all(nodes.map((node) => connectChat(node.addr)));
+    try {
+      const nicks = members.map((member) => member.nick);
+      await untilExact(members, nicks, "* 1 room: lobby (3)");
+      // The nicks are freed after the members' entries are gone: wait for them too.
+      await within(
+        (async () => {
+          while (respItems(await redis.command("KEYS", "test:nick:*")).length > 3) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        })(),
+        "every probe's nick to be freed",
+      ).catch(() => {});
       await redisHoldsOnly(redis, nicks, ["lobby"]);
     } finally {
       await Promise.all(members.map((member) => member.close()));
