@@ -29,12 +29,24 @@ export function bulkReply(bytes: Uint8Array): string | undefined {
   return new TextDecoder().decode(bytes.subarray(start, start + length));
 }
 
+/** The Redis servers of a `redis=` URL list (a Redis Cluster's masters: several, comma-separated). */
+export function redisUrls(urls: string): string[] {
+  return urls.split(",").map((url) => url.trim()).filter((url) => url !== "");
+}
+
 /**
- * Redis's `total_commands_processed` (`INFO stats`). Commands a Lua script
- * runs count one each, as does the script's `EVAL`; the `INFO` asking is
- * counted by the next one.
+ * Redis's `total_commands_processed` (`INFO stats`), summed over the
+ * servers of `urls` (see {@linkcode redisUrls}). Commands a Lua script runs
+ * count one each, as does the script's `EVAL`; the `INFO` asking is
+ * counted by the next one (one per server).
  */
-export async function redisCommands(url: string): Promise<number> {
+export async function redisCommands(urls: string): Promise<number> {
+  const counts = await Promise.all(redisUrls(urls).map(redisCommandsAt));
+  return counts.reduce((sum, count) => sum + count, 0);
+}
+
+/** Redis's `total_commands_processed` at one `redis://HOST:PORT`. */
+async function redisCommandsAt(url: string): Promise<number> {
   const { hostname, port } = new URL(url);
   const conn = await Deno.connect({ hostname, port: Number(port || 6379) });
   try {
@@ -67,11 +79,12 @@ export async function redisCommands(url: string): Promise<number> {
  */
 export async function settledRedisCommands(url: string, ms = 3000, gapMs = 250): Promise<number> {
   const deadline = Date.now() + ms;
+  const servers = redisUrls(url).length;
   let last = await redisCommands(url);
   for (let asked = 1;; asked++) {
     await new Promise((resolve) => setTimeout(resolve, gapMs));
     const now = await redisCommands(url);
-    if (now - last <= 1 || Date.now() >= deadline) return now - asked;
+    if (now - last <= servers || Date.now() >= deadline) return now - asked * servers;
     last = now;
   }
 }

@@ -164,6 +164,9 @@ async function build(websocket: boolean): Promise<BenchPaths> {
   if (!(await exists("redis-server"))) {
     unavailable["redis-server"] = "redis-server not installed (the cluster's Redis)";
   }
+  if (!(await exists("redis-cli"))) {
+    unavailable["redis-cli"] = "redis-cli not installed (makes the Redis Cluster)";
+  }
   const nodeWs = `${target}/node-peer/node_modules/ws`;
   const npm = websocket ? await installNodeWs(`${target}/node-peer`) : undefined;
   if (npm !== undefined) {
@@ -401,8 +404,9 @@ async function measure(
         result.redis_ops_per_line = perLine(result.redis_commands);
       }
       if (after !== undefined) {
-        result.redis_commands_with_joins = after - redisBefore - 1;
-        result.redis_ops_per_line_with_joins = perLine(after - redisBefore - 1);
+        const infos = redis.split(",").length; // the INFOs that took redisBefore
+        result.redis_commands_with_joins = after - redisBefore - infos;
+        result.redis_ops_per_line_with_joins = perLine(after - redisBefore - infos);
       }
     }
     return result;

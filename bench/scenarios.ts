@@ -156,6 +156,8 @@ const anyHttpPort = ["--http-port", "0"];
 
 /** Nodes in the `chat-cluster` scenario's cluster. */
 export const CLUSTER_NODES = 2;
+/** Masters of the Redis Cluster the `chat-cluster` scenarios also run on. */
+export const REDIS_SHARDS = 3;
 
 /** A Go or Rust peer built into `bench/target/peers/` (`go-echo`, `rust-udpecho`). */
 function builtPeer(name: "go" | "rust", binary: string): ServerSpec {
@@ -277,6 +279,23 @@ const SERVERS = {
       ];
     },
     needs: (p) => [p.deno],
+  },
+  parleyShardedCluster: {
+    // The same nodes on a throwaway Redis Cluster of REDIS_SHARDS masters.
+    name: `parley×${CLUSTER_NODES} on ${REDIS_SHARDS} shards`,
+    command: (p) => [
+      p.deno,
+      "run",
+      "--allow-all",
+      `${p.root}/scripts/cluster.ts`,
+      String(CLUSTER_NODES),
+      "--redis-shards",
+      String(REDIS_SHARDS),
+      ...chatFlags,
+      ...noHttp,
+    ],
+    needs: (p) => [p.deno, "redis-server", "redis-cli"],
+    env: { DENO_V8_FLAGS: SERVER_V8_FLAGS.replace(/^--v8-flags=/, "") },
   },
   goChat: builtPeer("go", "go-chat"),
   nodeChat: nodePeer("chat.mjs"),
@@ -468,7 +487,17 @@ export const SCENARIOS: ScenarioSpec[] = [
     title:
       `Chat fan-out over ${CLUSTER_NODES} nodes + Redis: 100 clients in one room, 40 lines/s each`,
     loadgen: chatLoad(40),
-    servers: [SERVERS.parleyChat, SERVERS.parleyCluster],
+    servers: [SERVERS.parleyChat, SERVERS.parleyCluster, SERVERS.parleyShardedCluster],
+    headline: "p99_us",
+    repetitions: 3,
+    wholeTree: true,
+  },
+  {
+    id: "chat-cluster-rooms",
+    title:
+      `Chat over ${CLUSTER_NODES} nodes, one Redis or ${REDIS_SHARDS} shards: 100 clients in 12 rooms, 40 lines/s each`,
+    loadgen: (scale) => [...chatLoad(40)(scale), "--rooms", scale === "smoke" ? "2" : "12"],
+    servers: [SERVERS.parleyCluster, SERVERS.parleyShardedCluster],
     headline: "p99_us",
     repetitions: 3,
     wholeTree: true,

@@ -8,6 +8,10 @@
  * Prints one line when all are up, in the servers' machine-readable form:
  * `parley cluster of N listening on tcp=HOST:PORT http=HOST:PORT redis=redis://...`.
  *
+ * `--redis-shards M` (first among the flags): a throwaway Redis Cluster of
+ * M masters (no replicas, `redis-cli --cluster create`) instead of one
+ * Redis; `redis=` then lists the M URLs, comma-separated.
+ *
  * @module
  */
 
@@ -36,6 +40,24 @@ function freePort(): number {
   return port;
 }
 
+/** A port free now whose cluster bus port (+10000) is free too. */
+function freeClusterPort(): number {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    const opened: Deno.TcpListener[] = [];
+    try {
+      opened.push(Deno.listen({ hostname: "127.0.0.1", port }));
+      opened.push(Deno.listen({ hostname: "127.0.0.1", port: port + 10_000 }));
+      return port;
+    } catch {
+      /* taken: try another */
+    } finally {
+      for (const listener of opened) listener.close();
+    }
+  }
+  throw new Error("no free port pair for a Redis Cluster node");
+}
+
 async function waitForRedis(port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
     try {
@@ -51,33 +73,95 @@ async function waitForRedis(port: number): Promise<void> {
   throw new Error(`redis-server did not answer on port ${port}`);
 }
 
+/** Makes the Redis servers on `ports` one cluster of masters and waits until it serves. */
+async function createRedisCluster(ports: number[]): Promise<boolean> {
+  const created = await new Deno.Command("redis-cli", {
+    args: [
+      "--cluster",
+      "create",
+      ...ports.map((port) => `127.0.0.1:${port}`),
+      "--cluster-replicas",
+      "0",
+      "--cluster-yes",
+    ],
+    stdout: "null",
+    stderr: "inherit",
+  }).output().catch(() => null);
+  if (created === null || !created.success) {
+    console.error("cluster: redis-cli --cluster create failed");
+    return false;
+  }
+  for (const port of ports) {
+    for (let i = 0;; i++) {
+      const info = await new Deno.Command("redis-cli", {
+        args: ["-p", String(port), "CLUSTER", "INFO"],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      if (new TextDecoder().decode(info.stdout).includes("cluster_state:ok")) break;
+      if (i === 200) return false;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+  return true;
+}
+
 async function main(args: string[]): Promise<number> {
   const count = Number(args[0]);
   if (!Number.isInteger(count) || count < 1 || count > 64) {
     console.error("cluster: error: the first argument is the number of servers (1 to 64)");
-    console.error("Usage: deno task cluster N [server.ts flags]");
+    console.error("Usage: deno task cluster N [--redis-shards M] [server.ts flags]");
     return 2;
   }
-  const serverFlags = args.slice(1);
-  const redisPort = freePort();
-  let redis: Deno.ChildProcess;
+  let serverFlags = args.slice(1);
+  let shards = 0;
+  if (serverFlags[0] === "--redis-shards") {
+    shards = Number(serverFlags[1]);
+    serverFlags = serverFlags.slice(2);
+    if (!Number.isInteger(shards) || shards < 3 || shards > 16) {
+      console.error("cluster: error: --redis-shards takes 3 to 16 (Redis Cluster needs 3 masters)");
+      return 2;
+    }
+  }
+  const redisPorts = shards === 0
+    ? [freePort()]
+    : Array.from({ length: shards }, () => freeClusterPort());
+  const redises: Deno.ChildProcess[] = [];
+  const dir = shards > 0 ? await Deno.makeTempDir({ prefix: "parley-cluster-" }) : "";
   try {
-    redis = new Deno.Command("redis-server", {
-      args: throwawayRedisArgs(redisPort),
-      stdout: "null",
-      stderr: "inherit",
-    }).spawn();
+    for (const port of redisPorts) {
+      const clusterArgs = shards === 0 ? [] : [
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        `${dir}/nodes-${port}.conf`,
+        "--dir",
+        dir,
+      ];
+      redises.push(
+        new Deno.Command("redis-server", {
+          args: [...throwawayRedisArgs(port), ...clusterArgs],
+          stdout: "null",
+          stderr: "inherit",
+        }).spawn(),
+      );
+    }
   } catch (error) {
     console.error(
       `cluster: cannot start redis-server: ${error instanceof Error ? error.message : error}`,
     );
+    for (const child of redises) child.kill("SIGTERM");
     return 1;
   }
-  await waitForRedis(redisPort);
-  const url = `redis://127.0.0.1:${redisPort}`;
+  for (const port of redisPorts) await waitForRedis(port);
+  if (shards > 0 && !(await createRedisCluster(redisPorts))) {
+    for (const child of redises) child.kill("SIGTERM");
+    return 1;
+  }
+  const url = redisPorts.map((port) => `redis://127.0.0.1:${port}`).join(",");
   const servers: Deno.ChildProcess[] = [];
   const stop = () => {
-    for (const child of [...servers, redis]) {
+    for (const child of [...servers, ...redises]) {
       try {
         child.kill("SIGTERM");
       } catch { /* gone */ }
@@ -119,10 +203,13 @@ async function main(args: string[]): Promise<number> {
     `parley cluster of ${count} listening on ${formatListening({ ...first!, redis: url })}`,
   );
   const codes = await Promise.all(servers.map(async (child) => (await child.status).code));
-  try {
-    redis.kill("SIGTERM");
-  } catch { /* gone */ }
-  await redis.status;
+  for (const redis of redises) {
+    try {
+      redis.kill("SIGTERM");
+    } catch { /* gone */ }
+    await redis.status;
+  }
+  if (dir !== "") await Deno.remove(dir, { recursive: true }).catch(() => {});
   return codes.every((code) => code === 0) ? 0 : 1;
 }
 

@@ -238,7 +238,7 @@ Deno.test({
     ]);
     equal(cluster.headline, "p99_us");
     equal(cluster.wholeTree, true);
-    deepEqual(cluster.servers.map((s) => s.name), ["parley", "parley×2"]);
+    deepEqual(cluster.servers.map((s) => s.name), ["parley", "parley×2", "parley×2 on 3 shards"]);
     const [single, nodes] = cluster.servers;
     const command = nodes.command(PATHS);
     const script = command.indexOf("/repo/scripts/cluster.ts");
@@ -251,6 +251,19 @@ Deno.test({
       ok(flags.includes(flag), flag);
     }
     deepEqual(nodes.needs(PATHS), ["/bin/deno", "redis-server"]);
+    // On a Redis Cluster: the same, with `--redis-shards 3` first among the flags.
+    const sharded = cluster.servers[2].command(PATHS);
+    deepEqual(sharded.slice(sharded.indexOf("/repo/scripts/cluster.ts") + 1), [
+      "2",
+      "--redis-shards",
+      "3",
+      ...flags,
+    ]);
+    deepEqual(cluster.servers[2].needs(PATHS), ["/bin/deno", "redis-server", "redis-cli"]);
+    // chat-cluster-rooms: the same load spread over 12 rooms, on both.
+    const rooms = SCENARIOS.find((s) => s.id === "chat-cluster-rooms")!;
+    deepEqual(rooms.loadgen("full"), [...cluster.loadgen("full"), "--rooms", "12"]);
+    deepEqual(rooms.servers.map((s) => s.name), ["parley×2", "parley×2 on 3 shards"]);
   },
 });
 

@@ -156,10 +156,11 @@ export class RedisProcess implements AsyncDisposable {
 
 /** A chat node on the shared Redis, with TCP and HTTP on free ports. */
 export async function startNode(
-  redis: RedisProcess,
+  redis: { url: string },
   options: ServeChatOptions = {},
+  cluster = "test",
 ): Promise<ChatServer> {
-  const directory = await RedisDirectory.connect({ url: redis.url, cluster: "test" });
+  const directory = await RedisDirectory.connect({ url: redis.url, cluster });
   const server = serveChat({
     hostname: "127.0.0.1",
     port: 0,
@@ -228,4 +229,218 @@ export function clusterTest(
       }
     },
   });
+}
+
+/** Sends one command to the Redis on `port` (fresh connection); the raw reply. */
+export async function rawCommand(port: number, ...args: string[]): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const request = `*${args.length}\r\n` +
+      args.map((arg) => `$${new TextEncoder().encode(arg).length}\r\n${arg}\r\n`).join("");
+    await conn.write(new TextEncoder().encode(request));
+    const buffer = new Uint8Array(64 * 1024);
+    let reply = "";
+    // A bulk reply is whole once its announced length has come.
+    while (true) {
+      const n = await within(conn.read(buffer), "Redis to answer");
+      if (n === null) break;
+      reply += new TextDecoder().decode(buffer.subarray(0, n));
+      const bulk = /^\$(\d+)\r\n/.exec(reply);
+      if (
+        bulk === null
+          ? reply.endsWith("\r\n")
+          : reply.length >= bulk[0].length + Number(bulk[1]) + 2
+      ) {
+        break;
+      }
+    }
+    return reply;
+  } finally {
+    conn.close();
+  }
+}
+
+/** Why Redis Cluster tests cannot run here, or null when they can. */
+export const redisClusterMissing: string | null = redisMissing ?? (() => {
+  try {
+    const { success } = new Deno.Command("redis-cli", { args: ["--version"], stdout: "null" })
+      .outputSync();
+    return success ? null : "redis-cli --version failed";
+  } catch {
+    return "redis-cli is not installed";
+  }
+})();
+
+/** A port free now whose cluster bus port (+10000) is free too. */
+function freeClusterPort(): number {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    const opened: Deno.TcpListener[] = [];
+    try {
+      opened.push(Deno.listen({ hostname: "127.0.0.1", port }));
+      opened.push(Deno.listen({ hostname: "127.0.0.1", port: port + 10_000 }));
+      return port;
+    } catch {
+      /* taken: try another */
+    } finally {
+      for (const listener of opened) listener.close();
+    }
+  }
+  throw new Error("no free port pair for a Redis Cluster node");
+}
+
+/**
+ * A Redis Cluster on loopback for one test file: 3 masters and 3 replicas
+ * (`redis-cli --cluster create --cluster-replicas 1`), a short
+ * `cluster-node-timeout` (failover within about a second), in a temporary
+ * directory; all stopped and removed on dispose.
+ */
+export class RedisClusterProcess implements AsyncDisposable {
+  readonly ports: number[];
+  readonly #dir: string;
+  readonly #children = new Map<number, Deno.ChildProcess>();
+
+  private constructor(ports: number[], dir: string) {
+    this.ports = ports;
+    this.#dir = dir;
+  }
+
+  /** `cluster-node-timeout` of the nodes, in ms. */
+  static readonly NODE_TIMEOUT_MS = 1000;
+
+  /** Starts six nodes, makes them a cluster, and waits until it is whole. */
+  static async start(): Promise<RedisClusterProcess> {
+    const ports = Array.from({ length: 6 }, () => freeClusterPort());
+    const cluster = new RedisClusterProcess(
+      ports,
+      await Deno.makeTempDir({ prefix: "parley-rc-" }),
+    );
+    try {
+      for (const port of ports) await cluster.#spawn(port);
+      const created = await new Deno.Command("redis-cli", {
+        args: [
+          "--cluster",
+          "create",
+          ...ports.map((port) => `127.0.0.1:${port}`),
+          "--cluster-replicas",
+          "1",
+          "--cluster-yes",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (!created.success) {
+        throw new Error(`redis-cli --cluster create: ${new TextDecoder().decode(created.stderr)}`);
+      }
+      await within(
+        (async () => {
+          for (const port of ports) {
+            while (!(await rawCommand(port, "CLUSTER", "INFO")).includes("cluster_state:ok")) {
+              await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+          }
+          for (const port of await cluster.replicas()) {
+            while (
+              !(await rawCommand(port, "INFO", "replication")).includes("master_link_status:up")
+            ) {
+              await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+          }
+        })(),
+        "the Redis Cluster to be whole",
+        30_000,
+      );
+      return cluster;
+    } catch (error) {
+      await cluster[Symbol.asyncDispose]();
+      throw error;
+    }
+  }
+
+  /** Seed URLs, comma-separated (as `--redis` takes them). */
+  get url(): string {
+    return this.ports.map((port) => `redis://127.0.0.1:${port}`).join(",");
+  }
+
+  /** Ports of the nodes that are replicas now (asked of a live node). */
+  async replicas(): Promise<number[]> {
+    return (await this.#nodes()).filter((node) => node.flags.includes("slave")).map((node) =>
+      node.port
+    );
+  }
+
+  /** The port of the master serving `key`'s slot now. */
+  async masterOf(key: string): Promise<number> {
+    const live = [...this.#children.keys()][0];
+    const slot = Number(/:(\d+)/.exec(await rawCommand(live, "CLUSTER", "KEYSLOT", key))![1]);
+    const master = (await this.#nodes()).find((node) =>
+      node.flags.includes("master") && !node.flags.includes("fail") &&
+      node.slots.some(([from, to]) => from <= slot && slot <= to)
+    );
+    if (master === undefined) throw new Error(`no master serves slot ${slot}`);
+    return master.port;
+  }
+
+  /** `kill -9` of one node. */
+  async kill(port: number): Promise<void> {
+    const child = this.#children.get(port);
+    this.#children.delete(port);
+    try {
+      child?.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child?.status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const port of [...this.#children.keys()]) await this.kill(port);
+    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+  }
+
+  async #nodes(): Promise<{ port: number; flags: string; slots: [number, number][] }[]> {
+    const live = [...this.#children.keys()][0];
+    const reply = await rawCommand(live, "CLUSTER", "NODES");
+    return reply.split("\n").filter((line) => /^[0-9a-f]{40} /.test(line)).map((line) => {
+      const fields = line.trim().split(" ");
+      const port = Number(/:(\d+)@/.exec(fields[1])![1]);
+      const slots = fields.slice(8).filter((range) => /^\d/.test(range)).map((range) => {
+        const [from, to] = range.split("-").map(Number);
+        return [from, to ?? from] as [number, number];
+      });
+      return { port, flags: fields[2], slots };
+    });
+  }
+
+  async #spawn(port: number): Promise<void> {
+    const dir = `${this.#dir}/${port}`;
+    await Deno.mkdir(dir);
+    const child = new Deno.Command("redis-server", {
+      args: [
+        ...throwawayRedisArgs(port),
+        "--protected-mode",
+        "no",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        `${dir}/nodes.conf`,
+        "--cluster-node-timeout",
+        String(RedisClusterProcess.NODE_TIMEOUT_MS),
+        "--dir",
+        dir,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    this.#children.set(port, child);
+    await within(
+      (async () => {
+        while (true) {
+          try {
+            if ((await rawCommand(port, "PING")).startsWith("+PONG")) return;
+          } catch { /* not yet */ }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })(),
+      `redis-server on ${port} to start`,
+    );
+  }
 }

@@ -86,8 +86,11 @@ export interface TlsFiles {
 
 /** `--redis` and `--cluster`: rooms shared with other servers. */
 export interface ClusterConfig {
+  /** One URL, or several comma-separated (seeds of a Redis Cluster). */
   url: string;
   cluster: string;
+  /** `--redis-cluster`: the one URL is a seed of a Redis Cluster. */
+  redisCluster?: boolean;
 }
 
 /** What `server.ts` was asked to run. */
@@ -98,16 +101,23 @@ export type ServerConfig =
     | { mode: "echo"; options: ServeEchoOptions }
   );
 
-/** A commander value parser for a `redis://HOST[:PORT]` URL. */
+/**
+ * A commander value parser for a `redis://HOST[:PORT]` URL, or several
+ * comma-separated (the seeds of a Redis Cluster).
+ */
 function redisUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new InvalidArgumentError("must be a URL like redis://HOST:PORT");
-  }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
-    throw new InvalidArgumentError("must be a redis:// (or rediss://) URL");
+  for (const each of value.split(",")) {
+    let url: URL;
+    try {
+      url = new URL(each.trim());
+    } catch {
+      throw new InvalidArgumentError(
+        "must be a URL like redis://HOST:PORT (several, comma-separated, for a Redis Cluster)",
+      );
+    }
+    if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+      throw new InvalidArgumentError("must be a redis:// (or rediss://) URL");
+    }
   }
   return value;
 }
@@ -135,9 +145,10 @@ export function serverProgram(): Command {
     )
     .option(
       "--redis <url>",
-      "share rooms, nicks and history with every server on this Redis (redis://HOST:PORT)",
+      "share rooms, nicks and history with every server on this Redis (redis://HOST:PORT; several, comma-separated: a Redis Cluster's seeds)",
       redisUrl,
     )
+    .option("--redis-cluster", "with --redis: it is a Redis Cluster (found from one seed)", false)
     .option(
       "--cluster <name>",
       "with --redis: servers share rooms only within one cluster name",
@@ -368,6 +379,9 @@ export function parseServerArgs(
     if (flags.mode === "echo") {
       if (flags.redis !== undefined) throw new RangeError("--redis applies only to --mode chat");
       if (flags.metrics === true) throw new RangeError("--metrics applies only to --mode chat");
+      if (flags.redisCluster === true) {
+        throw new RangeError("--redis-cluster applies only to --mode chat");
+      }
       checkChatFlags(chat);
       return {
         ...logging,
@@ -392,6 +406,9 @@ export function parseServerArgs(
     if (flags.cluster !== DEFAULT_CLUSTER && flags.redis === undefined) {
       throw new RangeError("--cluster needs --redis");
     }
+    if (flags.redisCluster === true && flags.redis === undefined) {
+      throw new RangeError("--redis-cluster needs --redis");
+    }
     const dataDir = flags.store === false ? undefined : flags.dataDir as string;
     if (dataDir === "") throw new RangeError("--data-dir cannot be empty (use --no-store)");
     const service = {
@@ -404,9 +421,13 @@ export function parseServerArgs(
     return {
       ...logging,
       mode: "chat",
-      ...(flags.redis === undefined
-        ? {}
-        : { redis: { url: flags.redis as string, cluster: flags.cluster as string } }),
+      ...(flags.redis === undefined ? {} : {
+        redis: {
+          url: flags.redis as string,
+          cluster: flags.cluster as string,
+          ...(flags.redisCluster === true ? { redisCluster: true } : {}),
+        },
+      }),
       options,
     };
   }, output);

@@ -50,7 +50,7 @@ export async function runServer(args: readonly string[]): Promise<number> {
       options = { ...options, tls: pair };
     }
     if (parsed.options.mode === "chat" && parsed.options.redis !== undefined) {
-      const { url, cluster } = parsed.options.redis;
+      const { url, cluster, redisCluster } = parsed.options.redis;
       const chat = parsed.options.options;
       // Loaded only when asked for: a server without --redis never loads the client.
       const { RedisDirectory } = await import("../cluster/redis_directory.ts");
@@ -59,6 +59,7 @@ export async function runServer(args: readonly string[]): Promise<number> {
         directory: await RedisDirectory.connect({
           url,
           cluster,
+          redisCluster,
           historyLines: chat.history ?? DEFAULT_HISTORY,
           announceLimit: chat.announceLimit ?? DEFAULT_ANNOUNCE_LIMIT,
           logger,

@@ -13,16 +13,7 @@ import { CLUSTER_HEARTBEAT_MS, CLUSTER_NODE_TTL_MS } from "../support/constants.
 import type { Logger } from "../support/log.ts";
 import type { RedisLink } from "./redis_link.ts";
 import type { RoomFeeds } from "./room_feeds.ts";
-import {
-  type ClusterKeys,
-  ENTER,
-  enterKeys,
-  EXIT,
-  exitKeys,
-  nickKeys,
-  REAP,
-  RELEASE,
-} from "./scripts.ts";
+import { type ClusterKeys, ENTER, enterKeys, EXIT, exitKeys, RELEASE } from "./scripts.ts";
 
 /** Milliseconds a reaper holds its lock on a dead node. */
 const REAPER_LOCK_MS = 30_000;
@@ -49,6 +40,8 @@ export interface LivenessHost {
   claim(key: string, ref: MemberRef): Promise<boolean>;
   /** A guest nick nobody holds. */
   nextGuest(): string;
+  /** A numbering epoch nobody else offers (for a room that has none). */
+  newEpoch(): string;
 }
 
 /** One node's heartbeat, reconciliation and reaping; see the module documentation. */
@@ -91,12 +84,20 @@ export class NodeLiveness {
       await link.client.sAdd(keys.nodes, nodeId);
       // Our key had expired (a long outage) or Redis restarted empty.
       if (was === null && local.size > 0) await this.#reconcile();
-      this.online = await link.client.hLen(keys.members);
-      for (const node of await link.client.sMembers(keys.nodes)) {
-        if (node === nodeId) continue;
-        if (await link.client.exists(keys.node(node))) continue;
-        await this.#reap(node);
+      // The rooms' list names every room this node has members in (an
+      // exit on another node that emptied it may have raced an entry here).
+      const rooms: Record<string, string> = {};
+      for (const member of local.values()) {
+        if (member.roomKey !== null) rooms[member.roomKey] = member.room;
       }
+      if (Object.keys(rooms).length > 0) await link.client.hSet(keys.rooms, rooms);
+      let online = 0;
+      for (const node of await link.client.sMembers(keys.nodes)) {
+        if (node === nodeId || await link.client.exists(keys.node(node))) {
+          online += await link.client.hLen(keys.nodeMembers(node));
+        } else await this.#reap(node);
+      }
+      this.online = online;
     });
   }
 
@@ -124,24 +125,18 @@ export class NodeLiveness {
   async #reconcile(): Promise<void> {
     const { link, keys, nodeId, local } = this.#host;
     const client = link.client;
-    for (const ref of await client.sMembers(keys.nodeMembers(nodeId))) {
-      if (local.get(ref)?.roomKey) continue;
-      const record = await client.hGet(keys.members, ref);
-      const roomKey = record === null ? null : roomOf(record);
-      if (roomKey === null) {
-        await client.sRem(keys.nodeMembers(nodeId), ref);
-      } else {
-        await link.eval(EXIT, exitKeys(keys, nodeId, roomKey), [ref, roomKey, LOBBY_KEY]);
-      }
+    const placed = await client.hGetAll(keys.nodeMembers(nodeId));
+    for (const [ref, roomKey] of Object.entries(placed)) {
+      if (local.get(ref)?.roomKey === roomKey) continue;
+      await exitRoom(link, keys, nodeId, ref, roomKey);
     }
     const held = new Set([...local.values()].map((member) => nameKey(member.nick)));
     for (const key of await client.sMembers(keys.nodeNicks(nodeId))) {
       if (held.has(key)) continue;
       // Freed only if one of this node's members still holds it (another
       // node may have claimed it meanwhile); it leaves this node's set anyway.
-      const holder = await client.get(keys.nick(key));
-      const ours = holder !== null && holder.startsWith(`${nodeId}/`) ? holder : "";
-      await link.eval(RELEASE, nickKeys(keys, nodeId, key), [ours, key]);
+      await link.eval(RELEASE, [keys.nick(key)], [nodeId, "node"]);
+      await client.sRem(keys.nodeNicks(nodeId), key);
     }
     for (const [ref, member] of local) {
       if (!(await this.#host.claim(nameKey(member.nick), ref))) {
@@ -151,18 +146,25 @@ export class NodeLiveness {
         this.#host.listener()?.nickLost(ref, guest);
       }
       if (member.roomKey !== null) {
-        await link.eval(ENTER, enterKeys(keys, nodeId, member.roomKey), [
+        const [name] = await link.eval(ENTER, enterKeys(keys, member.roomKey), [
           ref,
           member.nick,
           member.roomKey,
           member.room,
           "0",
-        ]);
+          this.#host.newEpoch(),
+        ]) as [string];
+        await client.hSet(keys.nodeMembers(nodeId), ref, member.roomKey);
+        await client.hSet(keys.rooms, member.roomKey, name);
       }
     }
   }
 
-  /** Removes a dead node's members and frees their nicks (one node does it), and tells the hub. */
+  /**
+   * Removes a dead node's members and frees their nicks (one node does it,
+   * holding the reaper lock; each room's step atomic on its slot), and
+   * tells the hub.
+   */
   async #reap(node: string): Promise<void> {
     const { link, keys } = this.#host;
     const won = await link.client.set(keys.reaper(node), this.#host.nodeId, {
@@ -170,42 +172,46 @@ export class NodeLiveness {
       PX: REAPER_LOCK_MS,
     });
     if (won === null) return;
-    const reapKeys = [
-      keys.nodeMembers(node),
-      keys.nodeNicks(node),
-      keys.members,
-      keys.nodes,
-      keys.node(node),
-      keys.rooms,
-    ];
-    const gone = await link.eval(REAP, reapKeys, [
-      node,
-      keys.roomChannel(""),
-      LOBBY_KEY,
-      keys.nick(""),
-    ]) as (string | number)[];
+    const lost = [];
+    const placed = await link.client.hGetAll(keys.nodeMembers(node));
+    for (const [ref, roomKey] of Object.entries(placed)) {
+      const [left, record] = await exitRoom(link, keys, node, ref, roomKey);
+      if (record === null) continue;
+      const { n, m } = JSON.parse(record);
+      lost.push({ roomKey, room: String(m), nick: String(n), left });
+    }
+    for (const key of await link.client.sMembers(keys.nodeNicks(node))) {
+      await link.eval(RELEASE, [keys.nick(key)], [node, "node"]);
+    }
+    await link.client.del([keys.nodeMembers(node), keys.nodeNicks(node), keys.node(node)]);
+    await link.client.sRem(keys.nodes, node);
     this.#host.log({
       event: "warning",
-      reason: `node ${node} is gone; ${gone.length / 4} of its members leave`,
+      reason: `node ${node} is gone; ${lost.length} of its members leave`,
     });
-    const lost = [];
-    for (let i = 0; i < gone.length; i += 4) {
-      lost.push({
-        roomKey: String(gone[i]),
-        room: String(gone[i + 1]),
-        nick: String(gone[i + 2]),
-        left: Number(gone[i + 3]),
-      });
-    }
     if (lost.length > 0) this.#host.listener()?.membersLost(lost);
   }
 }
 
-/** The room key in a member record (`{"r": ...}`), or null. */
-function roomOf(record: string): string | null {
-  try {
-    return JSON.parse(record).r ?? null;
-  } catch {
-    return null;
-  }
+/**
+ * Takes `ref` (a member of node `nodeId`) out of `roomKey` in Redis: the
+ * room's step, then the node's record, then the rooms' list when the room
+ * is empty (a node with members there puts it back on its next heartbeat,
+ * should an entry have raced this). Returns the members left and the
+ * member's record (null when it was not there).
+ */
+export async function exitRoom(
+  link: RedisLink,
+  keys: ClusterKeys,
+  nodeId: string,
+  ref: MemberRef,
+  roomKey: string,
+): Promise<[number, string | null]> {
+  const [left, record] = await link.eval(EXIT, exitKeys(keys, roomKey), [
+    ref,
+    roomKey === LOBBY_KEY ? "1" : "0",
+  ]) as [number, string | null];
+  await link.client.hDel(keys.nodeMembers(nodeId), ref);
+  if (Number(left) === 0) await link.client.hDel(keys.rooms, roomKey);
+  return [Number(left), record ?? null];
 }

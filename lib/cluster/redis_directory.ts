@@ -40,7 +40,7 @@ import type { HistoryEntry } from "../chat/history.ts";
 import { nameKey } from "../chat/names.ts";
 import { CLUSTER_STREAM_LENGTH, DEFAULT_CLUSTER } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
-import { type LocalMember, NodeLiveness } from "./node_liveness.ts";
+import { exitRoom, type LocalMember, NodeLiveness } from "./node_liveness.ts";
 import { RedisLink } from "./redis_link.ts";
 import { encodeEnvelope, parseEnvelope, RoomFeeds } from "./room_feeds.ts";
 import {
@@ -49,20 +49,21 @@ import {
   clusterKeys,
   ENTER,
   enterKeys,
-  EXIT,
-  exitKeys,
   MEMBERS,
-  nickKeys,
   PUBLISH,
   RELEASE,
-  RENAME,
-  ROOMS,
+  RENAME_RECORD,
 } from "./scripts.ts";
 
 /** Options of {@linkcode RedisDirectory.connect}. */
 export interface RedisDirectoryOptions {
-  /** `redis://HOST:PORT`. */
+  /**
+   * `redis://HOST:PORT`; several, comma-separated, are seeds of a Redis
+   * Cluster.
+   */
   url: string;
+  /** The one URL of `url` is a seed of a Redis Cluster. @default {false} */
+  redisCluster?: boolean;
   /** Servers with the same Redis and cluster name share their chat. @default {"parley"} */
   cluster?: string;
   /**
@@ -102,6 +103,8 @@ export class RedisDirectory implements ChatDirectory {
   readonly #feeds: RoomFeeds;
   readonly #liveness: NodeLiveness;
   readonly #local = new Map<MemberRef, LocalMember>();
+  /** Per member, the last of its Redis steps under way (see `#inOrder`). */
+  readonly #steps = new Map<MemberRef, Promise<unknown>>();
   #listener: DirectoryListener | null = null;
   #guests: number[] = [];
   #guestsComing = false;
@@ -125,6 +128,7 @@ export class RedisDirectory implements ChatDirectory {
       listener: () => this.#listener,
       claim: (key, ref) => this.#claim(key, ref),
       nextGuest: () => this.#nextGuest(),
+      newEpoch: () => this.#newEpoch(),
     });
   }
 
@@ -135,13 +139,18 @@ export class RedisDirectory implements ChatDirectory {
   static async connect(options: RedisDirectoryOptions): Promise<RedisDirectory> {
     const log = safeLogger(options.logger ?? silentLogger);
     const timeout = options.connectTimeout ?? CONNECT_TIMEOUT_MS;
-    const link = await RedisLink.open(options.url, log, timeout);
+    const urls = options.url.split(",").map((url) => url.trim()).filter((url) => url !== "");
+    const cluster = options.redisCluster === true || urls.length > 1;
+    const link = await RedisLink.open(urls, log, timeout, cluster);
     const directory = new RedisDirectory(options, link, log);
-    link.onResubscribed(() => link.background(directory.#feeds.catchUp()));
-    await link.subscriber.subscribe(
-      directory.#keys.nodeChannel(directory.nodeId),
-      (message: string) => directory.#onDirect(message),
-    );
+    const direct = directory.#keys.nodeChannel(directory.nodeId);
+    const onDirect = (message: string) => directory.#onDirect(message);
+    link.onResubscribed(() => {
+      // A cluster's failover drops the subscriptions on the dead master: made again.
+      if (link.cluster) link.background(link.subscribe(direct, onDirect));
+      link.background(directory.#feeds.catchUp());
+    });
+    await link.subscribe(direct, onDirect);
     await directory.#liveness.start();
     await directory.#takeGuests();
     return directory;
@@ -152,13 +161,13 @@ export class RedisDirectory implements ChatDirectory {
   }
 
   get linkDown(): boolean {
-    // The sockets' state: `isDown` can be set again by a late failure after the reconnection.
-    return !this.#link.client.isReady || !this.#link.subscriber.isReady;
+    // The sockets' state, not the outage flag (a late failure can set that after a reconnection).
+    return !this.#link.up;
   }
 
   async ping(): Promise<number> {
     const started = performance.now();
-    await this.#link.client.ping();
+    await this.#link.client.exists(this.#keys.guests); // one cheap command, one round trip
     return performance.now() - started;
   }
 
@@ -167,7 +176,7 @@ export class RedisDirectory implements ChatDirectory {
   guest(ref: MemberRef): string {
     const nick = this.#nextGuest();
     this.#local.set(ref, { nick, roomKey: null, room: "" });
-    this.#link.background(this.#claim(nameKey(nick), ref));
+    this.#link.background(this.#inOrder(ref, () => this.#claim(nameKey(nick), ref)));
     return nick;
   }
 
@@ -177,26 +186,32 @@ export class RedisDirectory implements ChatDirectory {
     key: string,
     nick: string,
   ): Promise<boolean | LinkDown> {
-    const keys = [
-      this.#keys.nick(key),
-      this.#keys.nick(oldKey),
-      this.#keys.nodeNicks(this.nodeId),
-      this.#keys.members,
-    ];
-    const renamed = await this.#link.attempt(() =>
-      this.#link.eval(RENAME, keys, [ref, key, oldKey, nick])
-    );
-    if (renamed === LINK_DOWN) return LINK_DOWN;
     const member = this.#local.get(ref);
-    if (renamed === 1 && member !== undefined) member.nick = nick;
-    return renamed === 1;
+    const renamed = await this.#inOrder(ref, () =>
+      this.#link.attempt(async () => {
+        // The claim is the one atomic step (one nick, one slot): exactly one winner.
+        if (!(await this.#claim(key, ref))) return false;
+        if (oldKey !== key) await this.#release(oldKey, ref);
+        // Recorded before the member's next step (its leave frees this nick).
+        if (member !== undefined) member.nick = nick;
+        const roomKey = member?.roomKey;
+        if (roomKey) {
+          await this.#link.eval(RENAME_RECORD, [this.#keys.roomRecords(roomKey)], [ref, nick]);
+        }
+        return true;
+      }));
+    if (renamed === LINK_DOWN) return LINK_DOWN;
+    return renamed;
   }
 
   leave(ref: MemberRef, key: string): void {
+    const member = this.#local.get(ref);
     this.#local.delete(ref);
-    this.#link.background(
-      this.#link.eval(RELEASE, nickKeys(this.#keys, this.nodeId, key), [ref, key]),
-    );
+    this.#link.background(this.#inOrder(ref, async () => {
+      // A rename under way when the member left may have taken a new nick: freed too.
+      const keys = new Set([key, member === undefined ? key : nameKey(member.nick)]);
+      for (const each of keys) await this.#release(each, ref);
+    }));
   }
 
   find(key: string): Promise<MemberRef | null | LinkDown> {
@@ -221,17 +236,21 @@ export class RedisDirectory implements ChatDirectory {
     member.room = room;
     this.#local.set(ref, member);
     // With the link down, the member is registered again when it is back.
-    const reply = await this.#link.attempt(async () => {
-      await this.#feeds.enter(roomKey);
-      const scan = historyLines === 0 ? "0" : String(HISTORY_SCAN);
-      return await this.#link.eval(ENTER, enterKeys(this.#keys, this.nodeId, roomKey), [
-        ref,
-        nick,
-        roomKey,
-        room,
-        scan,
-      ]) as [string, number, string[], string[]];
-    });
+    const reply = await this.#inOrder(ref, () =>
+      this.#link.attempt(async () => {
+        await this.#feeds.enter(roomKey);
+        const scan = historyLines === 0 ? "0" : String(HISTORY_SCAN);
+        const entry = await this.#link.eval(ENTER, enterKeys(this.#keys, roomKey), [
+          ref,
+          member.nick,
+          roomKey,
+          room,
+          scan,
+          this.#newEpoch(),
+        ]) as [string, number, string[], string[]];
+        await this.#placed(ref, roomKey, entry[0]);
+        return entry;
+      }));
     if (reply === LINK_DOWN) return LINK_DOWN;
     const [name, cursor, records, payloads] = reply;
     member.room = name;
@@ -246,36 +265,31 @@ export class RedisDirectory implements ChatDirectory {
   exit(ref: MemberRef, roomKey: string): Promise<number | LinkDown> {
     const member = this.#local.get(ref);
     if (member !== undefined) member.roomKey = null; // (a move enters the next room at once)
-    this.#feeds.exit(roomKey);
-    // With the link down, what Redis still holds is removed when it is back.
-    return this.#link.attempt(async () =>
-      Number(
-        await this.#link.eval(EXIT, exitKeys(this.#keys, this.nodeId, roomKey), [
-          ref,
-          roomKey,
-          LOBBY_KEY,
-        ]),
-      )
-    );
+    // After the member's entry, even one still on its way: a leave never overtakes it.
+    return this.#inOrder(ref, () => {
+      this.#feeds.exit(roomKey);
+      // With the link down, what Redis still holds is removed when it is back.
+      return this.#link.attempt(() => this.#exitRoom(ref, roomKey));
+    });
   }
 
   members(roomKey: string): Promise<string[] | LinkDown> {
-    const keys = [this.#keys.roomMembers(roomKey), this.#keys.members];
+    const keys = [this.#keys.roomMembers(roomKey), this.#keys.roomRecords(roomKey)];
     return this.#link.attempt(async () =>
       ((await this.#link.eval(MEMBERS, keys, [])) as string[]).map(nickOf)
     );
   }
 
   rooms(): Promise<RoomCount[] | LinkDown> {
+    // The rooms' list, then each room's count on its own slot (the list
+    // may name a room emptied meanwhile: left out).
     return this.#link.attempt(async () => {
-      const pairs = await this.#link.eval(ROOMS, [this.#keys.rooms], [
-        this.#keys.roomChannel(""),
-      ]) as (string | number)[];
-      const rooms: RoomCount[] = [];
-      for (let i = 0; i < pairs.length; i += 2) {
-        rooms.push({ name: String(pairs[i]), count: Number(pairs[i + 1]) });
-      }
-      return rooms;
+      const listed = Object.entries(await this.#link.client.hGetAll(this.#keys.rooms));
+      const counts = await Promise.all(
+        listed.map(([key]) => this.#link.client.zCard(this.#keys.roomMembers(key))),
+      );
+      return listed.map(([, name], i) => ({ name, count: counts[i] }))
+        .filter((room) => room.count > 0);
     });
   }
 
@@ -294,11 +308,17 @@ export class RedisDirectory implements ChatDirectory {
           this.#keys.roomChannel(roomKey),
           encodeEnvelope(envelope),
           STREAM_LENGTH,
-          `${this.#epochPrefix}${++this.#epochs}`,
+          this.#newEpoch(),
+          roomKey === LOBBY_KEY ? "1" : "0",
+          this.#link.publishCommand,
         ],
       )
     ));
-    if (published !== LINK_DOWN) return;
+    // Dropped (the room has no epoch): fine if this node has nobody there
+    // either (everyone left); else Redis lost the room (restarted empty),
+    // and the sender is told until this node has entered it again.
+    const dropped = published !== LINK_DOWN && Number((published as [string, number])[1]) === 0;
+    if (published !== LINK_DOWN && !(dropped && this.#feeds.has(roomKey))) return;
     // This node's members still hear each other.
     if (!elsewhere) this.#listener?.roomEvent(roomKey, envelope);
     return LINK_DOWN;
@@ -308,7 +328,7 @@ export class RedisDirectory implements ChatDirectory {
     const node = ref.slice(0, ref.indexOf("/"));
     const payload = JSON.stringify({ r: ref, e: envelope.event, t: envelope.ts, f: envelope.from });
     const receivers = await this.#link.attempt(() =>
-      this.#link.client.publish(this.#keys.nodeChannel(node), payload)
+      this.#link.publish(this.#keys.nodeChannel(node), payload)
     );
     // Nobody listening: its node is gone (the link to it is down).
     if (receivers === LINK_DOWN || receivers === 0) return LINK_DOWN;
@@ -322,9 +342,51 @@ export class RedisDirectory implements ChatDirectory {
 
   // ---- internals ----
 
-  #claim(key: string, ref: MemberRef): Promise<boolean> {
-    return this.#link.eval(CLAIM, nickKeys(this.#keys, this.nodeId, key), [ref, key])
-      .then((won) => won === 1);
+  /** A numbering epoch nobody else offers. */
+  #newEpoch(): string {
+    return `${this.#epochPrefix}${++this.#epochs}`;
+  }
+
+  /**
+   * Runs `step` after the member's steps under way: a member's claims,
+   * entries, renames, exits and leave reach Redis in the order the hub
+   * made them, whatever each waits for (an entry waits for its room's
+   * subscription). Without it, a member who leaves while its entry is on
+   * its way is removed first and added after: a ghost.
+   */
+  #inOrder<T>(ref: MemberRef, step: () => Promise<T>): Promise<T> {
+    const before = this.#steps.get(ref) ?? Promise.resolve();
+    const result = before.then(step);
+    const settled = result.catch(() => {});
+    this.#steps.set(ref, settled);
+    settled.then(() => {
+      if (this.#steps.get(ref) === settled) this.#steps.delete(ref);
+    });
+    return result;
+  }
+
+  /** Claims nick key `key` for `ref` (one atomic step), then notes it as this node's. */
+  async #claim(key: string, ref: MemberRef): Promise<boolean> {
+    if ((await this.#link.eval(CLAIM, [this.#keys.nick(key)], [ref])) !== 1) return false;
+    await this.#link.client.sAdd(this.#keys.nodeNicks(this.nodeId), key);
+    return true;
+  }
+
+  /** Frees nick key `key` if `ref` holds it, and forgets it as this node's. */
+  async #release(key: string, ref: MemberRef): Promise<void> {
+    await this.#link.eval(RELEASE, [this.#keys.nick(key)], [ref, "ref"]);
+    await this.#link.client.sRem(this.#keys.nodeNicks(this.nodeId), key);
+  }
+
+  /** After an entry: where the member is, for this node (its reaper) and the rooms' list. */
+  async #placed(ref: MemberRef, roomKey: string, name: string): Promise<void> {
+    await this.#link.client.hSet(this.#keys.nodeMembers(this.nodeId), ref, roomKey);
+    await this.#link.client.hSet(this.#keys.rooms, roomKey, name);
+  }
+
+  /** Takes `ref` out of `roomKey` in Redis: the members left. */
+  #exitRoom(ref: MemberRef, roomKey: string): Promise<number> {
+    return exitRoom(this.#link, this.#keys, this.nodeId, ref, roomKey).then(([left]) => left);
   }
 
   /** A guest nick from this node's block, or, out of numbers, one with this node's id in it. */

@@ -4,10 +4,17 @@
  * while Redis is down fails at once), the outage bookkeeping (logged once
  * when it starts and once when it ends), and the commands under way.
  *
+ * On Redis Cluster (several seed URLs, or `cluster: true`) it is node-redis's
+ * cluster client, which routes each command to the master of its key's
+ * slot and keeps its own pub/sub connections; room and node channels are
+ * then sharded (`SSUBSCRIBE`, `SPUBLISH`). When a command fails on a
+ * cluster, the link asks the cluster for its slots again (a failover
+ * moved them), at most every `REDISCOVER_MS`.
+ *
  * @module
  */
 
-import { createClient } from "redis";
+import { createClient, createCluster } from "redis";
 import { LINK_DOWN, type LinkDown } from "../chat/directory.ts";
 import { ConnectionError } from "../support/errors.ts";
 import { settleWithin } from "../support/deadline.ts";
@@ -15,13 +22,50 @@ import type { Logger } from "../support/log.ts";
 import { errorText } from "../net/conn.ts";
 
 type RedisClient = ReturnType<typeof createClient>;
+type RedisCluster = ReturnType<typeof createCluster>;
 
-/** The two connections to Redis and their state. */
+/** A channel's listener: the message and its channel. */
+export type ChannelListener = (message: string, channel: string) => void;
+
+/**
+ * The commands the cluster code uses, alike on one Redis and on a Redis
+ * Cluster (where each is routed by its first key).
+ */
+export interface RedisCommands {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, options?: Record<string, unknown>): Promise<string | null>;
+  del(keys: string | string[]): Promise<number>;
+  exists(key: string): Promise<number>;
+  incrBy(key: string, by: number): Promise<number>;
+  mGet(keys: string[]): Promise<(string | null)[]>;
+  sAdd(key: string, member: string): Promise<number>;
+  sRem(key: string, member: string): Promise<number>;
+  sMembers(key: string): Promise<string[]>;
+  hSet(key: string, field: string, value: string): Promise<number>;
+  hSet(key: string, fields: Record<string, string>): Promise<number>;
+  hDel(key: string, field: string): Promise<number>;
+  hGetAll(key: string): Promise<Record<string, string>>;
+  hLen(key: string): Promise<number>;
+  zCard(key: string): Promise<number>;
+  xRange(
+    key: string,
+    start: string,
+    end: string,
+  ): Promise<{ id: string; message: Record<string, string> }[]>;
+}
+
+/** Milliseconds between two rediscoveries of a cluster's slots. */
+const REDISCOVER_MS = 500;
+
+/** The connections to Redis (or to a Redis Cluster) and their state. */
 export class RedisLink {
-  /** Commands and scripts. */
-  readonly client: RedisClient;
+  /** Commands (routed by key on a cluster). */
+  readonly client: RedisCommands;
+  /** True on Redis Cluster: channels are sharded. */
+  readonly cluster: boolean;
+  readonly #client: RedisClient | RedisCluster;
   /** Subscriptions only (node-redis resubscribes by itself after a reconnect). */
-  readonly subscriber: RedisClient;
+  readonly #subscriber: RedisClient | RedisCluster;
   readonly #log: Logger;
   readonly #pending = new Set<Promise<unknown>>();
   readonly #onUp: (() => void)[] = [];
@@ -30,44 +74,100 @@ export class RedisLink {
   #dirty = false;
   #closed = false;
 
-  private constructor(url: string, logger: Logger) {
+  #lastRediscover = 0;
+
+  private constructor(urls: string[], cluster: boolean, logger: Logger) {
     this.#log = logger;
-    this.client = createClient({
-      url,
+    this.cluster = cluster;
+    const options = {
       disableOfflineQueue: true,
       socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500) },
-    });
-    this.subscriber = this.client.duplicate();
+    };
+    if (cluster) {
+      // One client: it keeps its pub/sub connections apart by itself.
+      this.#client = this.#subscriber = createCluster({
+        rootNodes: urls.map((url) => ({ url })),
+        defaults: options,
+      });
+    } else {
+      this.#client = createClient({ url: urls[0], ...options });
+      this.#subscriber = this.#client.duplicate();
+    }
+    this.client = this.#client as unknown as RedisCommands;
   }
 
-  /** Connects both clients; a `ConnectionError` when Redis does not answer within `timeoutMs`. */
-  static async open(url: string, logger: Logger, timeoutMs: number): Promise<RedisLink> {
-    const link = new RedisLink(url, logger);
+  /**
+   * Connects; a `ConnectionError` when Redis does not answer within
+   * `timeoutMs`. `urls`: one Redis, or seeds of a Redis Cluster (several
+   * URLs, or one with `cluster`).
+   */
+  static async open(
+    urls: string[],
+    logger: Logger,
+    timeoutMs: number,
+    cluster = urls.length > 1,
+  ): Promise<RedisLink> {
+    const link = new RedisLink(urls, cluster, logger);
+    const clients = cluster ? [link.#client] : [link.#client, link.#subscriber];
     let lastError: unknown = null;
     const noteError = (error: unknown) => (lastError = error);
-    link.client.on("error", noteError);
-    link.subscriber.on("error", noteError);
-    const connected = Promise.all([link.client.connect(), link.subscriber.connect()]).then(
+    for (const client of clients) client.on("error", noteError);
+    const connected = Promise.all(clients.map((client) => client.connect())).then(
       () => true,
       (error) => (lastError ??= error, false),
     );
     const ok = await settleWithin(connected, timeoutMs, false);
-    link.client.off("error", noteError);
-    link.subscriber.off("error", noteError);
+    for (const client of clients) client.off("error", noteError);
     if (!ok) {
       link.#disconnect();
+      const where = urls.join(",");
       throw new ConnectionError(
-        `cannot reach Redis at ${url}: ${errorText(lastError ?? `no answer in ${timeoutMs} ms`)}`,
+        `cannot reach Redis at ${where}: ${errorText(lastError ?? `no answer in ${timeoutMs} ms`)}`,
         { cause: lastError },
       );
     }
-    link.client.on("error", (error: Error) => link.down(error));
-    link.subscriber.on("error", (error: Error) => link.down(error));
-    link.client.on("ready", () => link.#up());
-    link.subscriber.on("ready", () => {
+    const resubscribed = () => {
       for (const listener of link.#onResubscribed) listener();
-    });
+    };
+    if (cluster) {
+      const cluster = link.#client as RedisCluster;
+      cluster.on("error", (error: Error) => link.down(error));
+      cluster.on("node-error", (error: Error) => link.down(error));
+      cluster.on("node-ready", () => {
+        link.#up();
+        resubscribed();
+      });
+    } else {
+      link.#client.on("error", (error: Error) => link.down(error));
+      link.#subscriber.on("error", (error: Error) => link.down(error));
+      link.#client.on("ready", () => link.#up());
+      link.#subscriber.on("ready", resubscribed);
+    }
     return link;
+  }
+
+  /** Subscribes `listener` to `channel` (sharded on a cluster). */
+  async subscribe(channel: string, listener: ChannelListener): Promise<void> {
+    if (this.cluster) await (this.#subscriber as RedisCluster).sSubscribe(channel, listener);
+    else await (this.#subscriber as RedisClient).subscribe(channel, listener);
+  }
+
+  /** Unsubscribes `listener` from `channel`. */
+  async unsubscribe(channel: string, listener: ChannelListener): Promise<void> {
+    if (this.cluster) await (this.#subscriber as RedisCluster).sUnsubscribe(channel, listener);
+    else await (this.#subscriber as RedisClient).unsubscribe(channel, listener);
+  }
+
+  /** Publishes on `channel` (sharded on a cluster); the receivers. */
+  publish(channel: string, message: string): Promise<number> {
+    return this.cluster
+      ? (this.#client as RedisCluster).sPublish(channel, message)
+      : (this.#client as RedisClient).publish(channel, message);
+  }
+
+  /** The publish command of scripts (`SPUBLISH` on a cluster). */
+  get publishCommand(): string {
+    return this.cluster ? "SPUBLISH" : "PUBLISH";
   }
 
   /** Calls `listener` each time the command client is back after an outage. */
@@ -87,6 +187,7 @@ export class RedisLink {
   down(error: unknown): void {
     if (this.#closed) return;
     this.#dirty = true;
+    if (this.cluster) this.#rediscover();
     if (this.#down) return;
     this.#down = true;
     this.#log({ event: "warning", reason: `redis link down: ${errorText(error)}` });
@@ -98,7 +199,7 @@ export class RedisLink {
    * fail after the reconnection it raced, so `onUp` alone is not enough.)
    */
   takeDirty(): boolean {
-    if (!this.#dirty || !this.client.isReady) return false;
+    if (!this.#dirty || !this.#ready()) return false;
     this.#dirty = false;
     return true;
   }
@@ -118,7 +219,7 @@ export class RedisLink {
 
   /** Runs a Lua script. */
   eval(script: string, keys: string[], args: string[]): Promise<unknown> {
-    return this.client.eval(script, { keys, arguments: args });
+    return this.#client.eval(script, { keys, arguments: args });
   }
 
   /**
@@ -146,6 +247,47 @@ export class RedisLink {
     this.#disconnect();
   }
 
+  /** True when both connections (commands and subscriptions) are up (`/healthz`). */
+  get up(): boolean {
+    const subscriberUp = this.cluster
+      ? (this.#subscriber as RedisCluster).isOpen
+      : (this.#subscriber as RedisClient).isReady;
+    return this.#ready() && subscriberUp;
+  }
+
+  /** True when commands can be sent. */
+  #ready(): boolean {
+    return this.cluster
+      ? (this.#client as RedisCluster).isOpen
+      : (this.#client as RedisClient).isReady;
+  }
+
+  /**
+   * A cluster's slots asked for again (a master died and its replica took
+   * over: the slots moved), at most every `REDISCOVER_MS`; after a
+   * failover every room is caught up (what it missed: a gap notice).
+   */
+  #rediscover(): void {
+    const now = Date.now();
+    if (this.#closed || now - this.#lastRediscover < REDISCOVER_MS) return;
+    this.#lastRediscover = now;
+    // node-redis rediscovers by itself on MOVED only; a dead master answers nothing.
+    // deno-lint-ignore no-explicit-any
+    const slots = (this.#client as any)._slots;
+    const start = slots?.masters?.find((master: { client?: unknown }) => master.client)?.client;
+    if (slots === undefined || start === undefined) return;
+    slots.rediscover(start).then(
+      () => this.#resubscribeAll(),
+      () => {/* tried again on the next failure */},
+    );
+  }
+
+  /** After a rediscovery: every sharded subscription made again on its slot's master. */
+  #resubscribeAll(): void {
+    this.#up();
+    for (const listener of this.#onResubscribed) listener();
+  }
+
   #up(): void {
     if (!this.#down) return;
     this.#down = false;
@@ -154,7 +296,7 @@ export class RedisLink {
   }
 
   #disconnect(): void {
-    for (const client of [this.subscriber, this.client]) {
+    for (const client of new Set([this.#subscriber, this.#client])) {
       try {
         client.destroy();
       } catch { /* not connected */ }

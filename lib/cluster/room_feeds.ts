@@ -28,8 +28,6 @@ interface Feed {
   sequencer: RoomSequencer;
   /** This node's members in the room, entering ones included. */
   members: number;
-  /** The channel is subscribed. */
-  subscribed: boolean;
   /** The room's state has been read: the sequencer is in step. */
   synced: boolean;
   /** Events that came before the state was read, replayed after it (bounded). */
@@ -66,11 +64,20 @@ export class RoomFeeds {
   readonly #keys: ClusterKeys;
   readonly #listener: () => FeedListener | null;
   readonly #feeds = new Map<string, Feed>();
+  /** Rooms whose channel is subscribed (as far as this node asked). */
+  readonly #channels = new Set<string>();
+  /** Per room, the subscribe or unsubscribe under way: one at a time, in order. */
+  readonly #channelSteps = new Map<string, Promise<void>>();
 
   constructor(link: RedisLink, keys: ClusterKeys, listener: () => FeedListener | null) {
     this.#link = link;
     this.#keys = keys;
     this.#listener = listener;
+  }
+
+  /** True while this node has members in `roomKey` (entering ones included). */
+  has(roomKey: string): boolean {
+    return this.#feeds.has(roomKey);
   }
 
   /** This node's members in a room (entering ones included). */
@@ -91,7 +98,6 @@ export class RoomFeeds {
       feed = {
         sequencer: new RoomSequencer(null, 0),
         members: 0,
-        subscribed: false,
         synced: false,
         early: [],
         overflowed: false,
@@ -108,16 +114,60 @@ export class RoomFeeds {
     const feed = this.#feeds.get(roomKey);
     if (feed === undefined || --feed.members > 0) return;
     this.#feeds.delete(roomKey);
-    if (feed.subscribed) {
-      this.#link.background(this.#link.subscriber.unsubscribe(this.#keys.roomChannel(roomKey)));
-    }
+    this.#link.background(this.#channel(roomKey));
   }
+
+  /**
+   * Brings the room's subscription in line with its feed (subscribed while
+   * it has one, else not), after the steps under way for the room: a
+   * subscribe and an unsubscribe never race (the one that went second
+   * could undo the first, or a channel get a second listener: lines
+   * doubled, or none at all). Resolves once it is in line.
+   */
+  #channel(roomKey: string, again = false): Promise<void> {
+    const before = this.#channelSteps.get(roomKey) ?? Promise.resolve();
+    const step = before.then(async () => {
+      const channel = this.#keys.roomChannel(roomKey);
+      const wanted = this.#feeds.has(roomKey);
+      if (wanted && again && this.#channels.has(roomKey)) {
+        // After a failover: made again on the slot's new master (node-redis
+        // keeps a listener it already has once, and sends nothing for it).
+        await this.#link.subscribe(channel, this.#onMessage);
+      } else if (wanted && !this.#channels.has(roomKey)) {
+        await this.#link.subscribe(channel, this.#onMessage);
+        this.#channels.add(roomKey);
+      } else if (!wanted && this.#channels.has(roomKey)) {
+        this.#channels.delete(roomKey);
+        await this.#link.unsubscribe(channel, this.#onMessage);
+      }
+    });
+    const settled = step.catch(() => {});
+    this.#channelSteps.set(roomKey, settled);
+    settled.then(() => {
+      if (this.#channelSteps.get(roomKey) === settled) this.#channelSteps.delete(roomKey);
+    });
+    return step;
+  }
+
+  /** Every room channel's one listener (one function: a channel never gets it twice). */
+  readonly #onMessage = (message: string, channel: string): void => {
+    const roomKey = this.#keys.roomOfChannel(channel);
+    const feed = this.#feeds.get(roomKey);
+    if (feed !== undefined) this.#receive(roomKey, feed, message);
+  };
 
   /**
    * After the link came back: set up the feeds that are not, and catch the
    * others up from their streams.
    */
   async catchUp(): Promise<void> {
+    if (this.#link.cluster) {
+      // A failover dropped the subscriptions on the dead master: made again
+      // on the new one (a subscription still in place is left as it is).
+      for (const roomKey of [...this.#channels]) {
+        await this.#link.attempt(() => this.#channel(roomKey, true));
+      }
+    }
     for (const [roomKey, feed] of this.#feeds) {
       await this.#link.attempt(() => this.#catchUpFeed(roomKey, feed));
     }
@@ -138,13 +188,8 @@ export class RoomFeeds {
     if (feed.synced) return Promise.resolve();
     feed.setup ??= (async () => {
       try {
-        if (!feed.subscribed) {
-          await this.#link.subscriber.subscribe(
-            this.#keys.roomChannel(roomKey),
-            (message: string) => this.#receive(roomKey, feed, message),
-          );
-          feed.subscribed = true;
-        }
+        await this.#channel(roomKey);
+        if (this.#feeds.get(roomKey) !== feed) return; // everyone left meanwhile
         const [epoch, seq] = await this.#roomState(roomKey);
         feed.sequencer.epoch = epoch;
         feed.sequencer.last = seq;

@@ -465,9 +465,16 @@ fn udp_echo(args: &Args) {
     report("udp-echo", ops, cpu.2, latencies, cpu, pid.as_deref(), &[("lost", lost.to_string())]);
 }
 
+/// Redis's `total_commands_processed` at `urls` (`redis://HOST:PORT`, or
+/// several comma-separated: a Redis Cluster's masters), one count per URL;
+/// None if one cannot be asked.
+fn redis_commands(urls: &str) -> Option<Vec<u64>> {
+    urls.split(',').map(|url| redis_commands_at(url.trim())).collect()
+}
+
 /// Redis's `total_commands_processed` (`INFO stats` over a raw RESP request)
 /// at `url` (`redis://HOST:PORT`); None if Redis cannot be asked.
-fn redis_commands(url: &str) -> Option<u64> {
+fn redis_commands_at(url: &str) -> Option<u64> {
     let authority = url.strip_prefix("redis://")?.split('/').next()?;
     let authority = authority.rsplit('@').next()?;
     let mut stream = TcpStream::connect(authority).ok()?;
@@ -496,13 +503,15 @@ fn now_us(epoch: Instant) -> u64 {
     epoch.elapsed().as_micros() as u64
 }
 
-/// Chat fan-out: `clients` connections in one room, each sending `rate`
+/// Chat fan-out: `clients` connections in one room (or spread over `rooms`
+/// rooms, client `i` in room `r{i % rooms}`), each sending `rate`
 /// lines/s carrying `@T<send µs>@S<sender>@N<seq>`; every client reads all
 /// lines. With `slow 1`, one more client connects and never reads, and the
 /// server's RSS is sampled every `sample-ms`. With `redis URL` (a cluster's
 /// Redis), reports the commands Redis ran from just before the first line
 /// to the end of the drain (`redis_commands`): the lines' cost, without the
-/// clients' joins and leaves.
+/// clients' joins and leaves; with several URLs (a Redis Cluster's masters),
+/// also each one's share (`redis_shard_commands`).
 fn chat(args: &Args) {
     let addr = args.str("addr");
     let clients = args.num("clients", 100.0) as usize;
@@ -510,6 +519,7 @@ fn chat(args: &Args) {
     let duration = Duration::from_secs_f64(args.num("duration", 3.0));
     let drain = Duration::from_secs_f64(args.num("drain", 3.0));
     let slow = args.num("slow", 0.0) as usize;
+    let rooms = (args.num("rooms", 1.0) as usize).max(1);
     let sample_every = Duration::from_millis(args.num("sample-ms", 1000.0) as u64);
     let pid = args.flags.get("server-pid").cloned();
     let epoch = Instant::now();
@@ -519,9 +529,14 @@ fn chat(args: &Args) {
     let stop_readers = Arc::new(AtomicBool::new(false));
     let barrier = Arc::new(Barrier::new(clients + 1));
     let mut streams = vec![];
-    for _ in 0..clients {
-        streams.push(connect(&addr));
+    for id in 0..clients {
+        let mut stream = connect(&addr);
+        if rooms > 1 {
+            stream.write_all(format!("/join r{}\n", id % rooms).as_bytes()).ok();
+        }
+        streams.push(stream);
     }
+    let sent_by_room: Arc<Vec<AtomicU64>> = Arc::new((0..rooms).map(|_| AtomicU64::new(0)).collect());
     let idle_slow: Vec<TcpStream> = (0..slow).map(|_| connect(&addr)).collect();
     // Everyone is connected (and joined) before anyone speaks.
     thread::sleep(Duration::from_millis(500));
@@ -567,7 +582,7 @@ fn chat(args: &Args) {
             }
             latencies.lock().unwrap().extend(lat);
         }));
-        let (barrier, sent) = (barrier.clone(), sent.clone());
+        let (barrier, sent, sent_by_room) = (barrier.clone(), sent.clone(), sent_by_room.clone());
         let mut writer = stream;
         senders.push(thread::spawn(move || {
             barrier.wait();
@@ -583,6 +598,7 @@ fn chat(args: &Args) {
                     break;
                 }
                 sent.fetch_add(1, Ordering::Relaxed);
+                sent_by_room[id % rooms].fetch_add(1, Ordering::Relaxed);
                 next += period;
             }
         }));
@@ -602,7 +618,13 @@ fn chat(args: &Args) {
         s.join().ok();
     }
     let total_sent = sent.load(Ordering::Relaxed);
-    let expected = total_sent * (clients as u64 - 1);
+    // Each line reaches the other members of its room.
+    let expected: u64 = (0..rooms)
+        .map(|room| {
+            let members = (0..clients).filter(|id| id % rooms == room).count() as u64;
+            sent_by_room[room].load(Ordering::Relaxed) * members.saturating_sub(1)
+        })
+        .sum();
     // Let what is in flight arrive (bounded), then stop the readers.
     let drain_end = Instant::now() + drain;
     while Instant::now() < drain_end && delivered.load(Ordering::Relaxed) < expected {
@@ -611,7 +633,15 @@ fn chat(args: &Args) {
     // Before anyone leaves; less the INFO that took redis_before.
     let redis_after = redis.as_deref().and_then(redis_commands);
     let redis_used = match (redis_before, redis_after) {
-        (Some(before), Some(after)) => vec![("redis_commands", after.saturating_sub(before + 1).to_string())],
+        (Some(before), Some(after)) => {
+            let shares: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a.saturating_sub(b + 1)).collect();
+            let mut used = vec![("redis_commands", shares.iter().sum::<u64>().to_string())];
+            if shares.len() > 1 {
+                let listed: Vec<String> = shares.iter().map(|n| n.to_string()).collect();
+                used.push(("redis_shard_commands", format!("[{}]", listed.join(","))));
+            }
+            used
+        }
         _ => vec![],
     };
     stop_readers.store(true, Ordering::Relaxed);
