@@ -54,6 +54,8 @@ import {
 import { FloodControl } from "./flood.ts";
 import { LocalRooms } from "./local_rooms.ts";
 import { type ChatMember, ChatSession, type MemberClose } from "./member.ts";
+import { Moderation } from "./moderation.ts";
+import { showTopic } from "./moderation_commands.ts";
 import { nameKey } from "./names.ts";
 import { Operations } from "./operations.ts";
 import { parseCommand, sanitizeText } from "./protocol.ts";
@@ -101,6 +103,8 @@ export class ChatHub implements DirectoryListener {
   readonly #ownDirectory: LocalDirectory | null = null;
   /** Lines in and out, and lines refused, since the start (for the metrics). */
   readonly counters: HubCounters = hubCounters();
+  /** Operators, bans, mutes, topics and registered nicks. */
+  readonly moderation: Moderation;
   readonly #log: Logger;
   readonly #clock: () => number;
   /** This node's members. */
@@ -115,8 +119,11 @@ export class ChatHub implements DirectoryListener {
   #ids = 0;
   #stopping = false;
 
-  constructor(options: ChatHubOptions & { directory?: ChatDirectory } = {}) {
+  constructor(
+    options: ChatHubOptions & { directory?: ChatDirectory; moderation?: Moderation } = {},
+  ) {
     this.settings = chatHubSettings(options);
+    this.moderation = options.moderation ?? new Moderation();
     this.#log = safeLogger(options.logger ?? silentLogger);
     this.#clock = options.clock ?? Date.now;
     if (options.directory === undefined) {
@@ -159,6 +166,8 @@ export class ChatHub implements DirectoryListener {
       log: this.#log,
       now,
       local: (ref) => this.#byRef.get(ref),
+      moderation: this.moderation,
+      members: () => [...this.#byRef.values()],
       after,
       background,
       end: (session, reason, close) => this.#end(session, reason, close),
@@ -214,7 +223,8 @@ export class ChatHub implements DirectoryListener {
         session,
         this.#rooms.event({ type: "welcome", server, nick, online, room: DEFAULT_ROOM }),
       );
-      this.#whenDone(session, this.#rooms.enter(session, DEFAULT_ROOM, LOBBY_KEY, false));
+      const entered = this.#rooms.enter(session, DEFAULT_ROOM, LOBBY_KEY, false);
+      this.#whenDone(session, this.#ops.after(entered, () => showTopic(this.#commands, session)));
     });
     return session;
   }

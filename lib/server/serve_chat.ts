@@ -12,6 +12,8 @@ import { type ChatDirectory, LocalDirectory } from "../chat/directory.ts";
 import { ChatHub, type ChatHubOptions } from "../chat/hub.ts";
 import { chatHubSettings, inputBudgets } from "../chat/settings.ts";
 import { NodeStore } from "../store/node_store.ts";
+import { banRefusal, Moderation } from "../chat/moderation.ts";
+import { scryptHasher } from "../store/passwords.ts";
 import { InputBudgets } from "../net/input_budget.ts";
 import { formatError } from "../chat/protocol.ts";
 import { encodeLine } from "../framing/line_codec.ts";
@@ -86,6 +88,11 @@ export interface ServeChatOptions extends ChatHubOptions {
    * from memory. @default {memory only (server.ts: ./parley-data)}
    */
   dataDir?: string;
+  /**
+   * Operator names and their password hashes (`--operators FILE`, see
+   * `lib/cli/operators_file.ts`): `/oper NAME PASSWORD`. @default {no operators}
+   */
+  operators?: ReadonlyMap<string, string>;
   /** Serve `GET /metrics` (Prometheus text) on the HTTP port. @default {false} */
   metrics?: boolean;
   /**
@@ -134,7 +141,13 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
       totalBytes: settings.historyBytes,
     }, store.history());
   }
-  const hub = new ChatHub({ ...options, directory, logger });
+  const moderation = new Moderation({ operators: options.operators, hasher: scryptHasher, logger });
+  const moderationStore = store?.moderation();
+  if (moderationStore !== undefined) {
+    for (const change of moderationStore.load(Date.now())) moderation.apply(change);
+    moderation.sinks.push(moderationStore);
+  }
+  const hub = new ChatHub({ ...options, directory, logger, moderation });
   const budgets = inputBudgets(hub.settings);
   const lines = {
     maxLineBytes: hub.settings.maxLineBytes,
@@ -152,6 +165,11 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     maxPerIp: options.maxPerIp,
     maxLingering: options.maxLingeringRefusals,
     logger,
+    banned: (ip) => {
+      const now = Date.now();
+      const ban = moderation.banOn(ip, now);
+      return ban === undefined ? null : banRefusal(ban, now);
+    },
   });
   const hostname = options.hostname ?? DEFAULT_HOST;
   const tcp = new TcpListener({

@@ -1,0 +1,535 @@
+/**
+ * The moderation commands, run by `commands.ts`: `/oper`, `/kick`, `/ban`,
+ * `/unban`, `/bans`, `/mute`, `/unmute`, `/topic`, `/register`,
+ * `/unregister`, and the checks other commands make (a muted member's
+ * lines, a registered nick's password). Pure; passwords are checked by the
+ * {@linkcode Moderation}'s hasher, off the event loop, and never logged.
+ *
+ * Who may do what: `/kick`, `/ban`, `/unban`, `/bans`, `/mute`, `/unmute`
+ * and setting a topic are for operators (`/oper`); anyone may read a
+ * topic and register their own nick. A room's creator gets no rights over
+ * it: rooms are made by whoever joins first and forgotten when empty, so
+ * "creator" would be first come, first served.
+ *
+ * Kicks, bans and mutes reach members of this node: a nick on another
+ * node is answered `not_here` (its address is not known here; ban the
+ * address instead, which holds on every node).
+ *
+ * @module
+ */
+
+import { CLOSE_GRACE_MS } from "../support/constants.ts";
+import { LINK_DOWN, type MaybePromise } from "./directory.ts";
+import type { CommandContext } from "./commands.ts";
+import type { ChatSession } from "./member.ts";
+import { parseMask } from "./ip_mask.ts";
+import {
+  banRefusal,
+  formatLeft,
+  formatUntil,
+  MAX_BANS,
+  MAX_REGISTRATIONS,
+  MAX_TOPIC_CHARS,
+  MAX_TOPICS,
+} from "./moderation.ts";
+import type { ModerationCommand } from "./moderation_protocol.ts";
+import { isGuestKey, nameKey } from "./names.ts";
+
+/** How long `/mute NICK` lasts without a duration. */
+export const DEFAULT_MUTE_MS = 10 * 60_000;
+
+/** Runs one moderation command of `session`. */
+export function runModeration(
+  context: CommandContext,
+  session: ChatSession,
+  command: ModerationCommand,
+): MaybePromise<void> {
+  switch (command.kind) {
+    case "oper":
+      return oper(context, session, command.name, command.password);
+    case "topic":
+      return topic(context, session, command.text);
+    case "register":
+      return register(context, session, command.password);
+    case "unregister":
+      return unregister(context, session, command.nick);
+  }
+  const operator = context.moderation.operatorOf(session);
+  if (operator === undefined) {
+    return context.rooms.error(
+      session,
+      "not_operator",
+      `/${command.kind} is for operators; see /oper`,
+    );
+  }
+  switch (command.kind) {
+    case "kick":
+      return kick(context, session, operator, command.nick, command.reason);
+    case "ban":
+      return ban(context, session, operator, command.target, command.durationMs, command.reason);
+    case "unban":
+      return unban(context, session, operator, command.mask);
+    case "bans":
+      return listBans(context, session);
+    case "mute":
+      return mute(context, session, operator, command.nick, command.durationMs);
+    case "unmute":
+      return mute(context, session, operator, command.nick, 0);
+  }
+}
+
+/**
+ * True when `session` may speak; otherwise it is told until when it is
+ * muted (`! you are muted until …`) and its line goes nowhere.
+ */
+export function mayspeak(context: CommandContext, session: ChatSession): boolean {
+  const until = context.moderation.mutedUntil(session, context.now());
+  if (until === null) return true;
+  context.rooms.error(
+    session,
+    "muted",
+    `you are muted ${formatUntil(until === Infinity ? null : until, context.now())}; ` +
+      "this line was not sent",
+  );
+  return false;
+}
+
+/** Shows `session` its room's topic (on join), if it has one. */
+export function showTopic(context: CommandContext, session: ChatSession): void {
+  const room = session.room;
+  if (room === null || session.ended) return;
+  const topic = context.moderation.topic(room.key);
+  if (topic === undefined) return;
+  const { rooms } = context;
+  rooms.send(
+    session,
+    rooms.event({
+      type: "topic",
+      room: room.name,
+      text: topic.text,
+      by: topic.by,
+      since: new Date(topic.ts).toISOString(),
+    }),
+  );
+}
+
+/**
+ * Checks the claim of `session` on nick `key`: free when unregistered or
+ * already its own; else the password must match (guesses throttled per
+ * address and per nick). Resolves true when the rename may go on (the
+ * error was sent otherwise).
+ */
+export function claimNick(
+  context: CommandContext,
+  session: ChatSession,
+  nick: string,
+  key: string,
+  password: string | undefined,
+): MaybePromise<boolean> {
+  const { moderation, rooms } = context;
+  const registration = moderation.registration(key);
+  if (registration === undefined && password !== undefined) {
+    rooms.error(
+      session,
+      "usage",
+      `nick ${nick} is not registered: a password is for registered nicks only (/nick NAME)`,
+    );
+    return false;
+  }
+  if (registration === undefined || moderation.owned(session) === key) return true;
+  if (password === undefined) {
+    rooms.error(
+      session,
+      "nick_registered",
+      `nick ${nick} is registered; its owner takes it with /nick ${nick} PASSWORD`,
+    );
+    return false;
+  }
+  const keys = [`address:${session.member.address}`, `nick:${key}`];
+  return context.after(
+    guess(context, session, keys, password, registration.hash),
+    (ok) => {
+      if (!ok) return false;
+      moderation.setOwned(session, key);
+      return true;
+    },
+  );
+}
+
+/**
+ * Checks a password under the guess throttle (the address's and `target`'s
+ * budgets); answers false after telling the member why.
+ */
+function guess(
+  context: CommandContext,
+  session: ChatSession,
+  keys: readonly string[],
+  password: string,
+  hash: string | undefined,
+): MaybePromise<boolean> {
+  const { moderation, rooms } = context;
+  const hasher = moderation.hasher;
+  if (hasher === null) {
+    rooms.error(session, "wrong_password", "passwords are not available on this server");
+    return false;
+  }
+  const wait = moderation.guessWait(keys, context.now());
+  if (wait > 0) {
+    rooms.error(
+      session,
+      "too_many_guesses",
+      `too many wrong passwords; try again in ${formatLeft(context.now() + wait, context.now())}`,
+    );
+    return false;
+  }
+  // An unknown name costs the same time as a known one.
+  const checked = hasher.verify(password, hash ?? DUMMY_HASH).then((ok) =>
+    ok && hash !== undefined
+  );
+  return context.after(checked, (ok) => {
+    if (ok) return true;
+    moderation.guessFailed(keys, context.now());
+    context.log({
+      event: "moderation",
+      action: "wrong_password",
+      peer: session.member.peer,
+      nick: session.nick,
+      target: keys.at(-1),
+    });
+    rooms.error(session, "wrong_password", "wrong password");
+    return false;
+  });
+}
+
+/** Checked against when the name is unknown (scrypt, cost 16384, a random key). */
+const DUMMY_HASH =
+  "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+function oper(
+  context: CommandContext,
+  session: ChatSession,
+  name: string,
+  password: string,
+): MaybePromise<void> {
+  const { moderation, rooms } = context;
+  const already = moderation.operatorOf(session);
+  if (already !== undefined) {
+    return rooms.send(session, rooms.notice(`you are already an operator (${already})`));
+  }
+  if (moderation.operators.size === 0) {
+    return rooms.error(session, "not_operator", "this server has no operators (--operators)");
+  }
+  const hash = moderation.operators.get(name);
+  // Per address only: a budget per operator name would let anyone lock the operator out.
+  const keys = [`address:${session.member.address}`];
+  return context.after(guess(context, session, keys, password, hash), (ok) => {
+    if (!ok || session.ended) return;
+    moderation.setOperator(session, name);
+    context.log({
+      event: "moderation",
+      action: "oper",
+      peer: session.member.peer,
+      nick: session.nick,
+      name,
+    });
+    rooms.send(session, rooms.notice(`you are now an operator (${name})`));
+  });
+}
+
+/** This node's member called `nick`, or null after telling `session` why not. */
+function target(
+  context: CommandContext,
+  session: ChatSession,
+  nick: string,
+): MaybePromise<ChatSession | null> {
+  return context.after(context.directory.find(nameKey(nick)), (ref) => {
+    if (ref === LINK_DOWN || ref === null) {
+      context.rooms.error(session, "no_such_nick", `no such nick: ${nick}`);
+      return null;
+    }
+    const local = context.local(ref);
+    if (local === undefined) {
+      context.rooms.error(
+        session,
+        "not_here",
+        `${nick} is on another server; ban their address there, or from there`,
+      );
+      return null;
+    }
+    if (local.ended || local.dropping) {
+      context.rooms.error(session, "no_such_nick", `no such nick: ${nick}`);
+      return null;
+    }
+    return local;
+  });
+}
+
+function kick(
+  context: CommandContext,
+  session: ChatSession,
+  operator: string,
+  nick: string,
+  reason: string,
+): MaybePromise<void> {
+  return context.after(target(context, session, nick), (member) => {
+    if (member === null) return;
+    const { rooms } = context;
+    const room = member.room?.name ?? "";
+    const why = reason === "" ? "" : ` (${reason})`;
+    context.log({
+      event: "moderation",
+      action: "kick",
+      peer: member.member.peer,
+      nick: member.nick,
+      by: operator,
+      reason,
+    });
+    rooms.leave(member, `kicked by ${operator}`, {
+      type: "kick",
+      room,
+      nick: member.nick,
+      by: operator,
+      reason,
+    });
+    context.end(member, `kicked by ${operator}`, {
+      kind: "quit",
+      reason: "kicked",
+      last: rooms.errorEvent("kicked", `you were kicked by ${operator}${why}`),
+      graceMs: CLOSE_GRACE_MS,
+    });
+    if (member !== session) rooms.send(session, rooms.notice(`kicked ${member.nick}`));
+  });
+}
+
+function ban(
+  context: CommandContext,
+  session: ChatSession,
+  operator: string,
+  targetText: string,
+  durationMs: number | null,
+  reason: string,
+): MaybePromise<void> {
+  const given = parseMask(targetText);
+  const found = given !== null ? given : context.after(
+    target(context, session, targetText),
+    (member) => member === null ? null : parseMask(member.member.address),
+  );
+  return context.after(found, (mask) => {
+    if (mask === null) return;
+    const { moderation, rooms } = context;
+    if (!moderation.hasBan(mask.text) && moderation.bans(context.now()).length >= MAX_BANS) {
+      return rooms.error(session, "too_much", `at most ${MAX_BANS} bans; /unban some first`);
+    }
+    const now = context.now();
+    const until = durationMs === null ? null : now + durationMs;
+    const entry = { mask: mask.text, reason, by: operator, since: now, until };
+    moderation.change({ kind: "ban", ban: entry });
+    context.log({ event: "moderation", action: "ban", mask: mask.text, by: operator, reason });
+    let removed = 0;
+    for (const member of context.members()) {
+      if (member.ended || moderation.operatorOf(member) !== undefined) continue;
+      if (moderation.banOn(member.member.address, now) === undefined) continue;
+      removed++;
+      rooms.leave(member, `banned by ${operator}`, {
+        type: "ban",
+        room: member.room?.name ?? "",
+        nick: member.nick,
+        mask: mask.text,
+        by: operator,
+        reason,
+        until: until === null ? null : new Date(until).toISOString(),
+      });
+      context.end(member, `banned by ${operator}`, {
+        kind: "quit",
+        reason: "banned",
+        last: rooms.errorEvent("banned", `you were ${banRefusal(entry, now)} (by ${operator})`),
+        graceMs: CLOSE_GRACE_MS,
+      });
+    }
+    rooms.send(
+      session,
+      rooms.notice(
+        `banned ${mask.text} ${formatUntil(until, now)}; ` +
+          `${removed} ${removed === 1 ? "member" : "members"} removed here`,
+      ),
+    );
+  });
+}
+
+function unban(
+  context: CommandContext,
+  session: ChatSession,
+  operator: string,
+  text: string,
+): void {
+  const { moderation, rooms } = context;
+  const mask = parseMask(text);
+  if (mask === null || !moderation.hasBan(mask.text)) {
+    return rooms.error(session, "usage", `no ban on ${text}; /bans lists them`);
+  }
+  moderation.change({ kind: "unban", mask: mask.text });
+  context.log({ event: "moderation", action: "unban", mask: mask.text, by: operator });
+  rooms.send(session, rooms.notice(`unbanned ${mask.text}`));
+}
+
+function listBans(context: CommandContext, session: ChatSession): void {
+  const { moderation, rooms } = context;
+  const now = context.now();
+  const bans = moderation.bans(now);
+  rooms.send(session, rooms.notice(`${bans.length} ${bans.length === 1 ? "ban" : "bans"}`));
+  for (const entry of bans) {
+    const reason = entry.reason === "" ? "" : `: ${entry.reason}`;
+    rooms.send(
+      session,
+      rooms.notice(`  ${entry.mask} by ${entry.by} ${formatUntil(entry.until, now)}${reason}`),
+    );
+  }
+}
+
+/** Mutes `nick` for `durationMs` (null: the default; 0: lifts the mute). */
+function mute(
+  context: CommandContext,
+  session: ChatSession,
+  operator: string,
+  nick: string,
+  durationMs: number | null,
+): MaybePromise<void> {
+  return context.after(target(context, session, nick), (member) => {
+    if (member === null) return;
+    const { moderation, rooms } = context;
+    const now = context.now();
+    const until = durationMs === 0 ? null : now + (durationMs ?? DEFAULT_MUTE_MS);
+    moderation.mute(member, until);
+    context.log({
+      event: "moderation",
+      action: until === null ? "unmute" : "mute",
+      peer: member.member.peer,
+      nick: member.nick,
+      by: operator,
+    });
+    const event = {
+      type: "mute" as const,
+      nick: member.nick,
+      by: operator,
+      muted: until !== null,
+      until: until === null ? null : new Date(until).toISOString(),
+    };
+    rooms.send(member, rooms.event({ ...event, self: true }));
+    if (member !== session) rooms.send(session, rooms.event({ ...event, self: false }));
+  });
+}
+
+function topic(context: CommandContext, session: ChatSession, text: string | null): void {
+  const { moderation, rooms } = context;
+  const room = session.room;
+  if (room === null) return rooms.error(session, "not_delivered", "you are in no room");
+  if (text === null) {
+    const current = moderation.topic(room.key);
+    if (current !== undefined) return showTopic(context, session);
+    return rooms.send(
+      session,
+      rooms.event({ type: "topic", room: room.name, text: "", by: "", since: "" }),
+    );
+  }
+  const operator = moderation.operatorOf(session);
+  if (operator === undefined) {
+    return rooms.error(session, "not_operator", "only operators set topics; see /oper");
+  }
+  if ([...text].length > MAX_TOPIC_CHARS) {
+    return rooms.error(session, "usage", `a topic has at most ${MAX_TOPIC_CHARS} characters`);
+  }
+  if (
+    text !== "" && moderation.topic(room.key) === undefined && moderation.topicCount >= MAX_TOPICS
+  ) {
+    return rooms.error(session, "too_much", `at most ${MAX_TOPICS} rooms may have a topic`);
+  }
+  const ts = context.now();
+  moderation.change({
+    kind: "topic",
+    key: room.key,
+    topic: text === "" ? null : { room: room.name, text, by: operator, ts },
+  });
+  context.log({ event: "moderation", action: "topic", room: room.name, by: operator });
+  context.background(context.directory.publish(room.key, {
+    event: {
+      type: "topic",
+      room: room.name,
+      text,
+      by: operator,
+      since: new Date(ts).toISOString(),
+    },
+    ts,
+    origin: session.ref,
+    echo: true,
+  }));
+  rooms.send(
+    session,
+    rooms.notice(text === "" ? `topic of ${room.name} cleared` : `topic of ${room.name} set`),
+  );
+}
+
+function register(
+  context: CommandContext,
+  session: ChatSession,
+  password: string,
+): MaybePromise<void> {
+  const { moderation, rooms } = context;
+  const key = nameKey(session.nick);
+  if (isGuestKey(key)) {
+    return rooms.error(
+      session,
+      "bad_nick",
+      "guest nicks cannot be registered; take a nick with /nick first",
+    );
+  }
+  const hasher = moderation.hasher;
+  if (hasher === null) {
+    return rooms.error(session, "wrong_password", "passwords are not available on this server");
+  }
+  if (moderation.registration(key) !== undefined) {
+    return rooms.error(session, "nick_registered", `nick ${session.nick} is registered already`);
+  }
+  if (moderation.registrationCount >= MAX_REGISTRATIONS) {
+    return rooms.error(session, "too_much", `at most ${MAX_REGISTRATIONS} nicks may be registered`);
+  }
+  const nick = session.nick;
+  return context.after(hasher.hash(password), (hash) => {
+    if (moderation.registration(key) !== undefined) {
+      return rooms.error(session, "nick_registered", `nick ${nick} is registered already`);
+    }
+    moderation.change({
+      kind: "register",
+      key,
+      registration: { nick, hash, since: context.now() },
+    });
+    if (!session.ended) moderation.setOwned(session, key);
+    context.log({ event: "moderation", action: "register", peer: session.member.peer, nick });
+    rooms.send(
+      session,
+      rooms.notice(`nick ${nick} is registered; take it later with /nick ${nick} PASSWORD`),
+    );
+  });
+}
+
+function unregister(context: CommandContext, session: ChatSession, nick: string | null): void {
+  const { moderation, rooms } = context;
+  const operator = moderation.operatorOf(session);
+  const name = nick ?? session.nick;
+  const key = nameKey(name);
+  if (moderation.registration(key) === undefined) {
+    return rooms.error(session, "usage", `nick ${name} is not registered`);
+  }
+  if (moderation.owned(session) !== key && operator === undefined) {
+    return rooms.error(
+      session,
+      "not_operator",
+      nick === null
+        ? `you have not proved you own ${name}: /nick ${name} PASSWORD first`
+        : `only ${name}'s owner or an operator may unregister it`,
+    );
+  }
+  moderation.change({ kind: "unregister", key });
+  if (moderation.owned(session) === key) moderation.setOwned(session, null);
+  context.log({ event: "moderation", action: "unregister", peer: session.member.peer, nick: name });
+  rooms.send(session, rooms.notice(`nick ${name} is no longer registered`));
+}
