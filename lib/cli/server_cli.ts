@@ -70,7 +70,7 @@ export interface ClusterConfig {
 export type ServerConfig =
   & { logFormat: LogFormat; quiet: boolean; tls?: TlsFiles }
   & (
-    | { mode: "chat"; options: ServeChatOptions; redis?: ClusterConfig }
+    | { mode: "chat"; options: ServeChatOptions; redis?: ClusterConfig; operatorsFile?: string }
     | { mode: "echo"; options: ServeEchoOptions }
   );
 
@@ -253,6 +253,10 @@ export function serverProgram(): Command {
       DEFAULT_DATA_DIR,
     )
     .option("--no-store", "keep history in memory only (lost at restart)")
+    .option(
+      "--operators <file>",
+      "operators: NAME HASH per line (hashes from `server.ts hash-password`); /oper NAME PASSWORD",
+    )
     .option("--metrics", "serve GET /metrics (Prometheus text) on the HTTP port", false)
     .option(
       "--drain-delay <ms>",
@@ -330,6 +334,9 @@ export function parseServerArgs(
     if (flags.mode === "echo") {
       if (flags.redis !== undefined) throw new RangeError("--redis applies only to --mode chat");
       if (flags.metrics === true) throw new RangeError("--metrics applies only to --mode chat");
+      if (flags.operators !== undefined) {
+        throw new RangeError("--operators applies only to --mode chat");
+      }
       checkChatFlags(chat);
       return {
         ...logging,
@@ -366,6 +373,7 @@ export function parseServerArgs(
     return {
       ...logging,
       mode: "chat",
+      ...(flags.operators === undefined ? {} : { operatorsFile: flags.operators as string }),
       ...(flags.redis === undefined
         ? {}
         : { redis: { url: flags.redis as string, cluster: flags.cluster as string } }),

@@ -19,9 +19,12 @@ import { serveChat } from "../server/serve_chat.ts";
 import { createLogger, type Logger, silentLogger } from "../support/log.ts";
 import type { TlsFiles } from "./server_cli.ts";
 import { readTlsPair } from "../net/tls_pair.ts";
+import { runHashPassword } from "./hash_password.ts";
+import { OperatorsFileError, readOperators } from "./operators_file.ts";
 
 /** Runs `server.ts` with `args`; resolves with its exit code. */
 export async function runServer(args: readonly string[]): Promise<number> {
+  if (args[0] === "hash-password") return await runHashPassword(args.slice(1));
   const parsed = parseServerArgs(args);
   if (!parsed.ok) return parsed.exitCode;
   const { mode, quiet, logFormat, tls } = parsed.options;
@@ -38,6 +41,9 @@ export async function runServer(args: readonly string[]): Promise<number> {
         );
       }
       options = { ...options, tls: pair };
+    }
+    if (parsed.options.mode === "chat" && parsed.options.operatorsFile !== undefined) {
+      options = { ...options, operators: await readOperators(parsed.options.operatorsFile) };
     }
     if (parsed.options.mode === "chat" && parsed.options.redis !== undefined) {
       const { url, cluster } = parsed.options.redis;
@@ -62,7 +68,7 @@ export async function runServer(args: readonly string[]): Promise<number> {
   } catch (error) {
     if (
       !(error instanceof ListenError || error instanceof CertificateError ||
-        error instanceof ConnectionError)
+        error instanceof ConnectionError || error instanceof OperatorsFileError)
     ) throw error;
     console.error(`server: ${error.message}`);
     return 1;

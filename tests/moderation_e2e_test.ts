@@ -1,0 +1,204 @@
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { serveChat } from "../lib/server/serve_chat.ts";
+import { hashPassword, verifyPassword } from "../lib/store/passwords.ts";
+import { parseOperators } from "../lib/cli/operators_file.ts";
+import { connectChat, LineClient, LOOPBACK, syncWho } from "./helpers.ts";
+import { connectWsChat, WsLines } from "./ws_helpers.ts";
+
+/** Operator `root`, password `hunter2` (a cheap scrypt cost: the tests are about the rules). */
+const operators = new Map([["root", await hashPassword("hunter2", 1024)]]);
+
+async function oper(client: LineClient): Promise<void> {
+  await client.send("/oper root hunter2");
+  await client.nextMatching(/^\* you are now an operator \(root\)$/);
+}
+
+Deno.test("serveChat() /kick over TCP and WebSocket: the room is told, the kicked client reads why, then the close", async () => {
+  await using server = serveChat({ ...LOOPBACK, httpPort: 0, operators });
+  await server.ready;
+  await using op = await connectChat(server.addr);
+  await using bob = await connectChat(server.addr);
+  await using ws = await connectWsChat(server.httpAddr!);
+  await oper(op);
+  await bob.send("/kick " + ws.nick);
+  equal(await bob.nextMatching(/^!/), `! /kick is for operators; see /oper`);
+  await op.send(`/kick ${bob.nick} spamming`);
+  equal(await op.nextMatching(/kicked by/), `* ${bob.nick} was kicked by root (spamming)`);
+  equal(await ws.nextMatching(/kicked by/), `* ${bob.nick} was kicked by root (spamming)`);
+  deepEqual((await bob.untilClosed()).filter((line) => line.startsWith("!")), [
+    "! you were kicked by root (spamming)",
+  ]);
+  await op.send(`/kick ${ws.nick}`);
+  const closed = await ws.untilClosed();
+  ok(closed.lines.includes("! you were kicked by root"), closed.lines.join("|"));
+  equal(server.clientCount, 1);
+});
+
+Deno.test("serveChat() /ban removes matching members and refuses their address at admission over TCP and WebSocket until /unban", async () => {
+  await using server = serveChat({ ...LOOPBACK, httpPort: 0, operators });
+  await server.ready;
+  await using op = await connectChat(server.addr);
+  await using bob = await connectChat(server.addr);
+  await oper(op);
+  await op.send(`/ban ${bob.nick} 1h flooding`);
+  match(
+    await op.nextMatching(/^\* banned /),
+    /^\* banned 127\.0\.0\.1\/32 until .* \(60m left\); 1 member removed here$/,
+  );
+  const last = (await bob.untilClosed()).filter((line) => line.startsWith("!"));
+  match(
+    last[0],
+    /^! you were banned from this server until .* \(60m left\): flooding \(by root\)$/,
+  );
+  // New connections from the address are refused with the reason and the time left.
+  await using again = await LineClient.connect(server.addr);
+  const refused = await again.untilClosed();
+  equal(refused.length, 1);
+  match(
+    refused[0],
+    /^! banned from this server until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(60m left\): flooding$/,
+  );
+  const ws = await new WsLines(`ws://127.0.0.1:${server.httpAddr!.port}/ws`).untilClosed();
+  equal(ws.code, 1013);
+  match(ws.reason, /^banned from this server until /);
+  // The operator was not removed; /bans lists it; /unban lets the address back in.
+  await op.send("/bans");
+  match(
+    await op.nextMatching(/127\.0\.0\.1/),
+    /^\* {3}127\.0\.0\.1\/32 by root until .*: flooding$/,
+  );
+  await op.send("/unban 127.0.0.1");
+  equal(await op.nextMatching(/unbanned/), "* unbanned 127.0.0.1/32");
+  await using back = await connectChat(server.addr);
+  ok(back.nick !== "");
+});
+
+Deno.test("serveChat() keeps bans, registered nicks and topics in the store across a restart", async () => {
+  const dataDir = await Deno.makeTempDir();
+  try {
+    {
+      await using server = serveChat({ ...LOOPBACK, operators, dataDir });
+      await using op = await connectChat(server.addr);
+      await using alice = await connectChat(server.addr);
+      await oper(op);
+      await alice.send("/nick alice");
+      await alice.nextMatching(/you are now known as alice/);
+      await alice.send("/register sesame");
+      await alice.nextMatching(/^\* nick alice is registered; /);
+      await op.send("/topic be kind");
+      await op.nextMatching(/topic of lobby set/);
+      await op.send("/ban 127.0.0.1 2h testing");
+      await op.nextMatching(/^\* banned 127\.0\.0\.1\/32/);
+    }
+    {
+      await using server = serveChat({ ...LOOPBACK, operators, dataDir });
+      await using refused = await LineClient.connect(server.addr);
+      match((await refused.untilClosed())[0], /^! banned from this server until .*: testing$/);
+      // Lift it by hand (no operator can connect from the banned address).
+      server.hub.moderation.change({ kind: "unban", mask: "127.0.0.1/32" });
+      await using stranger = await LineClient.connect(server.addr);
+      equal(await stranger.nextMatching(/topic/), "* topic of lobby: be kind (set by root)");
+      await stranger.send("/nick alice");
+      equal(
+        await stranger.nextMatching(/^!/),
+        "! nick alice is registered; its owner takes it with /nick alice PASSWORD",
+      );
+      await using owner = await connectChat(server.addr);
+      await owner.send("/nick alice sesame");
+      equal(await owner.nextMatching(/^[*!] (you are|wrong)/), "* you are now known as alice");
+    }
+    {
+      await using server = serveChat({ ...LOOPBACK, operators, dataDir });
+      await using client = await connectChat(server.addr);
+      ok(client.nick !== "", "the unban was stored too");
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("serveChat() throttles password guesses on a registered nick", async () => {
+  await using server = serveChat({ ...LOOPBACK });
+  await using alice = await connectChat(server.addr);
+  await alice.send("/nick alice");
+  await alice.nextMatching(/you are now known as alice/);
+  await alice.send("/register sesame");
+  await alice.nextMatching(/is registered; /);
+  await alice.close();
+  await using mallory = await connectChat(server.addr);
+  for (let i = 0; i < 5; i++) {
+    await mallory.send(`/nick alice guess${i}`);
+    equal(await mallory.nextMatching(/^!/), "! wrong password");
+  }
+  await mallory.send("/nick alice sesame");
+  equal(await mallory.nextMatching(/^!/), "! too many wrong passwords; try again in 60s");
+  equal((await syncWho(mallory)).who.includes("alice"), false);
+});
+
+Deno.test("hashPassword() makes scrypt hashes that verifyPassword() and the operators file accept", async () => {
+  const hash = await hashPassword("correct horse", 1024);
+  match(hash, /^scrypt\$1024\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+  equal(await verifyPassword("correct horse", hash), true);
+  equal(await verifyPassword("correct hors", hash), false);
+  equal(await verifyPassword("x", "not a hash"), false);
+  equal(parseOperators(`# ops\n\nroot ${hash}\n`, "ops").get("root"), hash);
+  const bad = (text: string) => {
+    try {
+      parseOperators(text, "ops");
+      return "";
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+  match(bad("root"), /^ops line 1: expected NAME HASH/);
+  match(bad(`root ${hash}\nroot ${hash}`), /^ops line 2: operator root is listed twice/);
+  match(bad("root plaintext"), /^ops line 1: not an scrypt/);
+  match(bad(`r@@t ${hash}`), /operator name must be/);
+});
+
+Deno.test("server.ts hash-password reads the password from a pipe and prints a hash that verifies", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("../server.ts", import.meta.url).pathname,
+      "hash-password",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("s3cret pass\n"));
+  await writer.close();
+  const { code, stdout } = await child.output();
+  equal(code, 0);
+  const hash = new TextDecoder().decode(stdout).trim();
+  equal(await verifyPassword("s3cret pass", hash), true);
+});
+
+Deno.test("server.ts --operators refuses to start on a bad operators file, naming the line", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, "root not-a-hash\n");
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        new URL("../server.ts", import.meta.url).pathname,
+        "--port",
+        "0",
+        "--no-http",
+        "--no-store",
+        "--operators",
+        file,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    equal(code, 1);
+    match(new TextDecoder().decode(stderr), /line 1: not an scrypt/);
+  } finally {
+    await Deno.remove(file);
+  }
+});
