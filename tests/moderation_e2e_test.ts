@@ -202,3 +202,36 @@ Deno.test("server.ts --operators refuses to start on a bad operators file, namin
     await Deno.remove(file);
   }
 });
+
+Deno.test("client.ts --nick NAME --password takes a registered nick; without it the nick is refused", async () => {
+  const { runToEnd } = await import("./process_helpers.ts");
+  await using server = serveChat({ ...LOOPBACK });
+  {
+    await using alice = await connectChat(server.addr);
+    await alice.send("/nick alice");
+    await alice.nextMatching(/you are now known as alice/);
+    await alice.send("/register sesame");
+    await alice.nextMatching(/is registered; /);
+  }
+  const target = `127.0.0.1:${server.addr.port}`;
+  const refused = await runToEnd("client.ts", [target, "--nick", "alice"], "/who\n");
+  ok(refused.stdout.includes("! nick alice is registered; "), refused.stdout);
+  // The password is checked off the event loop: stdin stays open until the answer is in.
+  const { ChildLines, denoRun } = await import("./process_helpers.ts");
+  const child = denoRun("client.ts", [target, "--nick", "alice", "--password", "sesame"], {
+    stdin: "piped",
+  });
+  const lines = new ChildLines(child.stdout);
+  const seen: string[] = [];
+  for (let line = await lines.next(); line !== null; line = await lines.next()) {
+    seen.push(line);
+    if (/^[*!] (you are now known|wrong|nick)/.test(line)) break;
+  }
+  equal(seen.at(-1), "* you are now known as alice");
+  await child.stdin.close();
+  seen.push(...await lines.rest());
+  const { code } = await child.status;
+  await child.stderr.cancel();
+  equal(code, 0);
+  ok(!seen.join("\n").includes("sesame"));
+});
