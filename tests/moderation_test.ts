@@ -441,3 +441,54 @@ Deno.test({
     deepEqual(recorded, []);
   },
 });
+
+Deno.test({
+  ...pure,
+  name:
+    "the page's ChatModel shows topics, kicks, bans and mutes, and takes a registered nick back after a reconnect",
+  async fn() {
+    const { ChatModel } = await import("../web/chat_model.js");
+    const model = new ChatModel();
+    const ts = "2026-11-22T12:00:00.000Z";
+    const texts = (event: Record<string, unknown>) =>
+      model.apply({ ts, ...event }).items.map((item: { text: string }) => item.text);
+    model.apply({ type: "welcome", ts, server: "p", nick: "guest-1", online: 1, room: "lobby" });
+    model.apply({ type: "members", ts, room: "lobby", members: ["guest-1", "bob", "carol"] });
+    deepEqual(texts({ type: "topic", room: "lobby", text: "be kind", by: "root", since: ts }), [
+      "topic of lobby: be kind (set by root)",
+    ]);
+    equal(model.topic, "be kind");
+    deepEqual(texts({ type: "kick", room: "lobby", nick: "bob", by: "root", reason: "spam" }), [
+      "bob was kicked by root (spam)",
+    ]);
+    deepEqual(
+      texts({
+        type: "ban",
+        room: "lobby",
+        nick: "carol",
+        mask: "192.0.2.3/32",
+        by: "root",
+        reason: "",
+        until: null,
+      }),
+      ["carol was banned by root"],
+    );
+    deepEqual(model.members, ["guest-1"]);
+    deepEqual(
+      texts({ type: "mute", nick: "guest-1", by: "root", muted: true, until: ts, self: true }),
+      ["you are muted by root until 12:00:00 UTC"],
+    );
+    // The login field: the password is sent again with the nick after a reconnect.
+    model.password = "sesame";
+    model.apply({ type: "nick", ts, room: "lobby", from: "guest-1", to: "alice", self: true });
+    const again = model.apply({
+      type: "welcome",
+      ts,
+      server: "p",
+      nick: "guest-9",
+      online: 1,
+      room: "lobby",
+    });
+    equal(again.send[0], "/nick alice sesame");
+  },
+});

@@ -59,7 +59,7 @@ function start() {
     if (event.type === "nick" && event.self && connection.open) {
       status.textContent = `connected as ${model.nick}`;
     }
-    if (["welcome", "members", "rooms", "join", "leave", "nick"].includes(event.type)) {
+    if (["welcome", "members", "rooms", "join", "leave", "nick", "topic"].includes(event.type)) {
       if (sideFrame === 0) sideFrame = requestAnimationFrame(drawSide);
     }
   }
@@ -78,6 +78,7 @@ function start() {
   function drawSide() {
     sideFrame = 0;
     byId("room-name").textContent = model.room;
+    byId("topic").textContent = model.topic;
     byId("members-room").textContent = model.room;
     byId("members-count").textContent = String(model.members.length);
     document.title = model.room === "" ? "Parley" : `${model.room} · Parley`;
@@ -153,6 +154,18 @@ function start() {
     }
   });
 
+  // A registered nick: /nick NAME PASSWORD (the password is kept in memory for reconnects).
+  byId("login").addEventListener("submit", (submit) => {
+    submit.preventDefault();
+    const nick = /** @type {HTMLInputElement} */ (byId("login-nick"));
+    const password = /** @type {HTMLInputElement} */ (byId("login-password"));
+    if (nick.value.trim() === "" || password.value === "") return;
+    model.password = password.value;
+    if (!connection.send(`/nick ${nick.value.trim()} ${password.value}`)) {
+      note("not connected: try again once connected", "error");
+    }
+    password.value = "";
+  });
   toggleSide.addEventListener("click", () => showSide(!app.classList.contains("side-open")));
   byId("refresh-members").addEventListener("click", () => refresh("who"));
   byId("refresh-rooms").addEventListener("click", () => refresh("rooms"));
