@@ -422,6 +422,25 @@ Deno.test({
 
 Deno.test({
   ...pure,
+  name: "a ban made on another node removes the members it covers on this one",
+  async fn() {
+    const { connect, moderation, clock } = moderatedHub();
+    const bob = connect("192.0.2.2");
+    const carol = connect("192.0.2.3");
+    carol.take();
+    moderation.applyRemote({
+      kind: "ban",
+      ban: { mask: "192.0.2.2/32", reason: "spam", by: "root", since: clock.now, until: null },
+    });
+    await settle();
+    equal(bob.session.ended, true);
+    deepEqual(bob.take().at(-1), "! you were banned from this server until lifted: spam (by root)");
+    deepEqual(carol.take(), ["* guest-1 was banned by root (spam)"]);
+  },
+});
+
+Deno.test({
+  ...pure,
   name: "Moderation.apply() takes stored changes back without recording them again",
   fn() {
     const moderation = new Moderation();

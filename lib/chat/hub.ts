@@ -55,7 +55,7 @@ import { FloodControl } from "./flood.ts";
 import { LocalRooms } from "./local_rooms.ts";
 import { type ChatMember, ChatSession, type MemberClose } from "./member.ts";
 import { Moderation } from "./moderation.ts";
-import { showTopic } from "./moderation_commands.ts";
+import { removeBanned, showTopic } from "./moderation_commands.ts";
 import { nameKey } from "./names.ts";
 import { Operations } from "./operations.ts";
 import { parseCommand, sanitizeText } from "./protocol.ts";
@@ -171,6 +171,11 @@ export class ChatHub implements DirectoryListener {
       after,
       background,
       end: (session, reason, close) => this.#end(session, reason, close),
+    };
+    // A ban made on another node removes the members it covers here too.
+    this.moderation.onRemote = (change) => {
+      if (change.kind !== "ban") return;
+      ops.guarded(null, () => void removeBanned(this.#commands, change.ban, this.#clock()));
     };
     this.#idle = new IdleWatch(this.settings.idleTimeout * 1000);
     this.directory.attach(this);

@@ -73,6 +73,20 @@ export interface ModerationSink {
   record(change: ModerationChange): void;
 }
 
+/**
+ * Moderation shared by several nodes (`lib/cluster/redis_moderation.ts`):
+ * what is shared when the node starts, then every change made elsewhere,
+ * applied to the node's {@linkcode Moderation} as it comes.
+ */
+export interface SharedModeration extends ModerationSink {
+  /** What was shared when it was opened. */
+  readonly snapshot: readonly ModerationChange[];
+  /** From now on, applies the changes of other nodes to `moderation`. */
+  attach(moderation: Moderation): void;
+  /** Stops sharing (lets writes under way finish). */
+  close(): Promise<void>;
+}
+
 /** Bans kept at once. */
 export const MAX_BANS = 10_000;
 /** Registered nicks kept. */
@@ -161,6 +175,26 @@ export class Moderation {
         if (change.topic === null) this.#topics.delete(change.key);
         else this.#topics.set(change.key, change.topic);
     }
+  }
+
+  /**
+   * Called after a change made on another node was applied (the hub
+   * removes the members a ban covers). @default {nothing}
+   */
+  onRemote: ((change: ModerationChange) => void) | null = null;
+
+  /** Applies a change made on another node, then tells {@linkcode Moderation.onRemote}. */
+  applyRemote(change: ModerationChange): void {
+    this.apply(change);
+    this.onRemote?.(change);
+  }
+
+  /** Replaces bans, registrations and topics with `changes` (a fresh snapshot). */
+  reset(changes: readonly ModerationChange[]): void {
+    this.#bans.clear();
+    this.#registrations.clear();
+    this.#topics.clear();
+    for (const change of changes) this.apply(change);
   }
 
   /** Applies a change made here and hands it to every sink. */

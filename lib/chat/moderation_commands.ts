@@ -22,8 +22,9 @@ import { CLOSE_GRACE_MS } from "../support/constants.ts";
 import { LINK_DOWN, type MaybePromise } from "./directory.ts";
 import type { CommandContext } from "./commands.ts";
 import type { ChatSession } from "./member.ts";
-import { parseMask } from "./ip_mask.ts";
+import { maskMatches, parseMask } from "./ip_mask.ts";
 import {
+  type Ban,
   banRefusal,
   formatLeft,
   formatUntil,
@@ -325,27 +326,7 @@ function ban(
     const entry = { mask: mask.text, reason, by: operator, since: now, until };
     moderation.change({ kind: "ban", ban: entry });
     context.log({ event: "moderation", action: "ban", mask: mask.text, by: operator, reason });
-    let removed = 0;
-    for (const member of context.members()) {
-      if (member.ended || moderation.operatorOf(member) !== undefined) continue;
-      if (moderation.banOn(member.member.address, now) === undefined) continue;
-      removed++;
-      rooms.leave(member, `banned by ${operator}`, {
-        type: "ban",
-        room: member.room?.name ?? "",
-        nick: member.nick,
-        mask: mask.text,
-        by: operator,
-        reason,
-        until: until === null ? null : new Date(until).toISOString(),
-      });
-      context.end(member, `banned by ${operator}`, {
-        kind: "quit",
-        reason: "banned",
-        last: rooms.errorEvent("banned", `you were ${banRefusal(entry, now)} (by ${operator})`),
-        graceMs: CLOSE_GRACE_MS,
-      });
-    }
+    const removed = removeBanned(context, entry, now);
     rooms.send(
       session,
       rooms.notice(
@@ -354,6 +335,39 @@ function ban(
       ),
     );
   });
+}
+
+/**
+ * Removes this node's members that `ban` covers (operators never), each
+ * told why; the room sees `* NICK was banned by OP (reason)`. Returns how
+ * many were removed.
+ */
+export function removeBanned(context: CommandContext, ban: Ban, now: number): number {
+  const { moderation, rooms } = context;
+  const mask = parseMask(ban.mask);
+  if (mask === null) return 0;
+  let removed = 0;
+  for (const member of context.members()) {
+    if (member.ended || moderation.operatorOf(member) !== undefined) continue;
+    if (!maskMatches(mask, member.member.address)) continue;
+    removed++;
+    rooms.leave(member, `banned by ${ban.by}`, {
+      type: "ban",
+      room: member.room?.name ?? "",
+      nick: member.nick,
+      mask: ban.mask,
+      by: ban.by,
+      reason: ban.reason,
+      until: ban.until === null ? null : new Date(ban.until).toISOString(),
+    });
+    context.end(member, `banned by ${ban.by}`, {
+      kind: "quit",
+      reason: "banned",
+      last: rooms.errorEvent("banned", `you were ${banRefusal(ban, now)} (by ${ban.by})`),
+      graceMs: CLOSE_GRACE_MS,
+    });
+  }
+  return removed;
 }
 
 function unban(

@@ -50,6 +50,12 @@ export async function runServer(args: readonly string[]): Promise<number> {
       const chat = parsed.options.options;
       // Loaded only when asked for: a server without --redis never loads the client.
       const { RedisDirectory } = await import("../cluster/redis_directory.ts");
+      // Bans, registered nicks and topics too (lib/cluster/redis_moderation.ts).
+      const { RedisModeration } = await import("../cluster/redis_moderation.ts");
+      options = {
+        ...options,
+        sharedModeration: await RedisModeration.open({ url, cluster, logger }),
+      };
       options = {
         ...options,
         directory: await RedisDirectory.connect({

@@ -12,7 +12,7 @@ import { type ChatDirectory, LocalDirectory } from "../chat/directory.ts";
 import { ChatHub, type ChatHubOptions } from "../chat/hub.ts";
 import { chatHubSettings, inputBudgets } from "../chat/settings.ts";
 import { NodeStore } from "../store/node_store.ts";
-import { banRefusal, Moderation } from "../chat/moderation.ts";
+import { banRefusal, Moderation, type SharedModeration } from "../chat/moderation.ts";
 import { scryptHasher } from "../store/passwords.ts";
 import { InputBudgets } from "../net/input_budget.ts";
 import { formatError } from "../chat/protocol.ts";
@@ -93,6 +93,12 @@ export interface ServeChatOptions extends ChatHubOptions {
    * `lib/cli/operators_file.ts`): `/oper NAME PASSWORD`. @default {no operators}
    */
   operators?: ReadonlyMap<string, string>;
+  /**
+   * Bans, registered nicks and topics shared with other servers (a
+   * `RedisModeration`, lib/cluster/); it is closed when the server
+   * finishes. @default {kept in the store (`dataDir`), or in memory}
+   */
+  sharedModeration?: SharedModeration;
   /** Serve `GET /metrics` (Prometheus text) on the HTTP port. @default {false} */
   metrics?: boolean;
   /**
@@ -142,8 +148,13 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     }, store.history());
   }
   const moderation = new Moderation({ operators: options.operators, hasher: scryptHasher, logger });
-  const moderationStore = store?.moderation();
-  if (moderationStore !== undefined) {
+  const shared = options.sharedModeration;
+  const moderationStore = shared === undefined ? store?.moderation() : undefined;
+  if (shared !== undefined) {
+    moderation.reset(shared.snapshot);
+    moderation.sinks.push(shared);
+    shared.attach(moderation);
+  } else if (moderationStore !== undefined) {
     for (const change of moderationStore.load(Date.now())) moderation.apply(change);
     moderation.sinks.push(moderationStore);
   }
@@ -252,7 +263,10 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
   });
   const server = lifecycle.server(
     admission.descriptorsNeeded,
-    () => hub.directory.close().finally(() => (store?.close(), metrics?.close())),
+    () =>
+      hub.directory.close().finally(() => shared?.close()).finally(() => (
+        store?.close(), metrics?.close()
+      )),
   );
   metrics?.attach({ hub, admission, store });
   const stopNow = server.shutdown;
