@@ -4,6 +4,7 @@ import { hashPassword, verifyPassword } from "../lib/store/passwords.ts";
 import { parseOperators } from "../lib/cli/operators_file.ts";
 import { connectChat, LineClient, LOOPBACK, syncWho } from "./helpers.ts";
 import { connectWsChat, WsLines } from "./ws_helpers.ts";
+import { connectTlsLines, testCertificates, tlsTest } from "./tls_helpers.ts";
 
 /** Operator `root`, password `hunter2` (a cheap scrypt cost: the tests are about the rules). */
 const operators = new Map([["root", await hashPassword("hunter2", 1024)]]);
@@ -235,3 +236,21 @@ Deno.test("client.ts --nick NAME --password takes a registered nick; without it 
   equal(code, 0);
   ok(!seen.join("\n").includes("sesame"));
 });
+
+tlsTest(
+  "a banned address is refused over TLS too, told why after the handshake",
+  async () => {
+    const certs = await testCertificates();
+    await using server = serveChat({
+      ...LOOPBACK,
+      tls: { cert: certs.server.cert, key: certs.server.key },
+    });
+    server.hub.moderation.change({
+      kind: "ban",
+      ban: { mask: "127.0.0.0/8", reason: "tls test", by: "root", since: Date.now(), until: null },
+    });
+    await using refused = await connectTlsLines(server.addr, certs.ca);
+    equal(await refused.nextLine(), "! banned from this server until lifted: tls test");
+    await refused.untilClosed();
+  },
+);

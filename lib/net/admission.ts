@@ -75,7 +75,6 @@ export class Admission {
   readonly #banned: (ip: string) => string | null;
   readonly #perIp = new Map<string, number>();
   #clients = 0;
-  #bannedRefusals = 0;
   #lingering = 0;
 
   constructor(options: AdmissionOptions = {}) {
@@ -101,11 +100,6 @@ export class Admission {
     this.#banned = options.banned ?? (() => null);
   }
 
-  /** Connections refused because their address is banned, since the start. */
-  get bannedRefusals(): number {
-    return this.#bannedRefusals;
-  }
-
   /** Connections admitted now. */
   get clientCount(): number {
     return this.#clients;
@@ -126,10 +120,9 @@ export class Admission {
   admit(ip: string, peer: string, transport: string): Ticket | Refusal {
     const fromIp = this.#perIp.get(ip) ?? 0;
     let reason = this.#banned(ip) ?? undefined; // a ban comes first
-    if (reason !== undefined) this.#bannedRefusals++;
-    else if (this.#clients >= this.maxClients) {
+    if (reason === undefined && this.#clients >= this.maxClients) {
       reason = `server full (${this.maxClients} clients); try again later`;
-    } else if (this.maxPerIp > 0 && fromIp >= this.maxPerIp) {
+    } else if (reason === undefined && this.maxPerIp > 0 && fromIp >= this.maxPerIp) {
       reason = `too many connections from ${ip} (at most ${this.maxPerIp}); try again later`;
     }
     if (reason !== undefined) return this.#refuse(reason, peer, transport);
