@@ -105,6 +105,8 @@ export class ChatModel {
     this.pending = { who: [], rooms: [] };
     /** @type {string | null} */
     this.lastError = null;
+    /** Whether this connection is an operator (`/oper`): the page then offers kick, mute, ban. */
+    this.operator = false;
     /** The current room's topic ("" when none). */
     this.topic = "";
     /** The registered nick's password from the login field, to take the nick back after a reconnect. */
@@ -143,6 +145,7 @@ export class ChatModel {
       case "welcome": {
         this.sessions++;
         this.lastError = null;
+        this.operator = false; // a new connection: /oper again
         this.nick = event.nick;
         const wantedRoom = this.room;
         this.room = event.room;
@@ -235,6 +238,7 @@ export class ChatModel {
         });
         break;
       case "notice":
+        if (/^you are (now|already) an operator \(/.test(event.text)) this.operator = true;
         notice(event.text);
         break;
       case "kick":
