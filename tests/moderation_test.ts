@@ -1,8 +1,10 @@
 import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
 import { ChatHub } from "../lib/chat/hub.ts";
 import { maskMatches, parseMask } from "../lib/chat/ip_mask.ts";
+import { nameKey } from "../lib/chat/names.ts";
 import {
   banRefusal,
+  MAX_PASSWORD_CHECKS,
   Moderation,
   type ModerationChange,
   parseDuration,
@@ -509,5 +511,39 @@ Deno.test({
       room: "lobby",
     });
     equal(again.send[0], "/nick alice sesame");
+  },
+});
+
+Deno.test({
+  ...pure,
+  name: "at most MAX_PASSWORD_CHECKS passwords are checked at once; more are refused as busy",
+  async fn() {
+    const waiting: (() => void)[] = [];
+    const slowHasher: PasswordHasher = {
+      hash: (password) => Promise.resolve(`fake:${password}`),
+      verify: () => new Promise((resolve) => waiting.push(() => resolve(false))),
+    };
+    const clock = new FakeClock();
+    const moderation = new Moderation({ hasher: slowHasher });
+    moderation.apply({
+      kind: "register",
+      key: nameKey("alice"),
+      registration: { nick: "alice", hash: "fake:x", since: 0 },
+    });
+    const hub = new ChatHub({ clock: clock.read, moderation });
+    const members = Array.from({ length: MAX_PASSWORD_CHECKS + 1 }, (_, i) => {
+      const member = new FakeMember({ address: `203.0.113.${i + 1}` });
+      member.session = hub.connect(member);
+      member.take();
+      hub.input(member.session, `/nick alice guess${i}`);
+      return member;
+    });
+    equal(waiting.length, MAX_PASSWORD_CHECKS);
+    deepEqual(members.at(-1)!.take(), [
+      "! the server is busy checking passwords; try again in a moment",
+    ]);
+    for (const release of waiting) release();
+    await settle();
+    deepEqual(members[0].take().at(-1), "! wrong password");
   },
 });

@@ -97,6 +97,12 @@ export const MAX_TOPICS = 10_000;
 export const MAX_TOPIC_CHARS = 300;
 /** Addresses and nicks the guess throttle remembers. */
 export const MAX_GUESS_KEYS = 10_000;
+/**
+ * Password hashes computed at once, every connection together (scrypt
+ * takes 16 MiB and about 50 ms of a thread-pool thread each); more are
+ * refused with "busy".
+ */
+export const MAX_PASSWORD_CHECKS = 8;
 /** Wrong passwords one address (or against one nick) may try per window. */
 export const DEFAULT_GUESSES = 5;
 /** The guess throttle's window. */
@@ -136,6 +142,8 @@ export class Moderation {
   /** The registered nick key each connection proved it owns. */
   readonly #owned = new WeakMap<ChatSession, string>();
   readonly #guessRecords = new Map<string, GuessRecord>();
+  /** Password hashes being computed now. */
+  #checks = 0;
 
   constructor(options: ModerationOptions = {}) {
     this.operators = options.operators ?? new Map();
@@ -289,6 +297,18 @@ export class Moderation {
   setOwned(session: ChatSession, key: string | null): void {
     if (key === null) this.#owned.delete(session);
     else this.#owned.set(session, key);
+  }
+
+  // ---- password work ----
+
+  /**
+   * Runs one hash computation under {@linkcode MAX_PASSWORD_CHECKS}; null
+   * (and nothing started) when that many are under way.
+   */
+  hashing<T>(work: (hasher: PasswordHasher) => Promise<T>): Promise<T> | null {
+    if (this.hasher === null || this.#checks >= MAX_PASSWORD_CHECKS) return null;
+    this.#checks++;
+    return work(this.hasher).finally(() => this.#checks--);
   }
 
   // ---- the guess throttle ----

@@ -184,9 +184,12 @@ function guess(
     return false;
   }
   // An unknown name costs the same time as a known one.
-  const checked = hasher.verify(password, hash ?? DUMMY_HASH).then((ok) =>
-    ok && hash !== undefined
-  );
+  const verified = moderation.hashing((hasher) => hasher.verify(password, hash ?? DUMMY_HASH));
+  if (verified === null) {
+    rooms.error(session, "too_many_guesses", BUSY);
+    return false;
+  }
+  const checked = verified.then((ok) => ok && hash !== undefined);
   return context.after(checked, (ok) => {
     if (ok) return true;
     moderation.guessFailed(keys, context.now());
@@ -201,6 +204,9 @@ function guess(
     return false;
   });
 }
+
+/** The answer when `MAX_PASSWORD_CHECKS` hashes are being computed already. */
+const BUSY = "the server is busy checking passwords; try again in a moment";
 
 /** Checked against when the name is unknown (scrypt, cost 16384, a random key). */
 const DUMMY_HASH =
@@ -507,7 +513,9 @@ function register(
     return rooms.error(session, "too_much", `at most ${MAX_REGISTRATIONS} nicks may be registered`);
   }
   const nick = session.nick;
-  return context.after(hasher.hash(password), (hash) => {
+  const hashed = moderation.hashing((hasher) => hasher.hash(password));
+  if (hashed === null) return rooms.error(session, "too_many_guesses", BUSY);
+  return context.after(hashed, (hash) => {
     if (moderation.registration(key) !== undefined) {
       return rooms.error(session, "nick_registered", `nick ${nick} is registered already`);
     }
