@@ -2,7 +2,7 @@ import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { serveChat } from "../lib/server/serve_chat.ts";
 import { hashPassword, verifyPassword } from "../lib/store/passwords.ts";
 import { parseOperators } from "../lib/cli/operators_file.ts";
-import { connectChat, LineClient, LOOPBACK, syncWho } from "./helpers.ts";
+import { connectChat, LineClient, LOOPBACK, syncWho, within } from "./helpers.ts";
 import { connectWsChat, WsLines } from "./ws_helpers.ts";
 import { connectTlsLines, testCertificates, tlsTest } from "./tls_helpers.ts";
 
@@ -254,3 +254,52 @@ tlsTest(
     await refused.untilClosed();
   },
 );
+
+/** Why `script` (util-linux, a pseudo-terminal for a command) cannot be used here, or null. */
+const scriptMissing: string | null = (() => {
+  try {
+    const { success } = new Deno.Command("script", { args: ["--version"], stdout: "null" })
+      .outputSync();
+    return success ? null : "script --version failed";
+  } catch {
+    return "script (util-linux) is not installed";
+  }
+})();
+
+Deno.test({
+  name: `server.ts hash-password reads from a terminal twice, without echo${
+    scriptMissing === null ? "" : ` (ignored: ${scriptMissing})`
+  }`,
+  ignore: scriptMissing !== null,
+  async fn() {
+    const server = new URL("../server.ts", import.meta.url).pathname;
+    const child = new Deno.Command("script", {
+      args: ["-qec", `'${Deno.execPath()}' run --allow-all '${server}' hash-password`, "/dev/null"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const output: string[] = [];
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const until = async (pattern: RegExp) => {
+      while (!pattern.test(output.join(""))) {
+        const { value, done } = await within(reader.read(), `output matching ${pattern}`);
+        if (done) throw new Error(`ended before ${pattern}: ${output.join("")}`);
+        output.push(value);
+      }
+    };
+    const writer = child.stdin.getWriter();
+    await until(/password: /);
+    await writer.write(new TextEncoder().encode("terminal pw\r"));
+    await until(/again: /);
+    await writer.write(new TextEncoder().encode("terminal pw\r"));
+    await until(/scrypt\$\S+\s/);
+    await writer.close();
+    await reader.cancel();
+    await child.status;
+    const text = output.join("");
+    ok(!text.includes("terminal pw"), "not echoed");
+    const hash = /(scrypt\$\S+)/.exec(text)![1];
+    equal(await verifyPassword("terminal pw", hash), true);
+  },
+});
