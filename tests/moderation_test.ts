@@ -157,9 +157,10 @@ Deno.test({
       by: "root",
       reason: "spamming",
     });
-    say(op, "/kick nobody");
+    say(op, "/kick nobody", `/kick guest-3 ${"x".repeat(201)}`);
     await settle();
-    deepEqual(op.take(), ["! no such nick: nobody"]);
+    deepEqual(op.take(), ["! no such nick: nobody", "! a reason has at most 200 characters"]);
+    equal(carol.session.ended, false);
   },
 });
 
@@ -347,6 +348,8 @@ Deno.test({
     await settle();
     deepEqual(back.take(), ["* you are now known as al2", "* you are now known as alice"]);
     eve.take();
+    say(eve, "/unregister bob");
+    deepEqual(eve.take(), ["! nick bob is not registered"]);
     say(eve, "/unregister alice");
     deepEqual(eve.take(), ["! only alice's owner or an operator may unregister it"]);
     say(back, "/unregister");

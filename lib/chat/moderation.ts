@@ -12,7 +12,8 @@
  * Bounds: {@linkcode MAX_BANS} bans, {@linkcode MAX_REGISTRATIONS}
  * registered nicks and {@linkcode MAX_TOPICS} topics (past them the
  * command is refused with the bound), topics of at most
- * {@linkcode MAX_TOPIC_CHARS} characters; the guess throttle remembers
+ * {@linkcode MAX_TOPIC_CHARS} characters, reasons of at most
+ * {@linkcode MAX_REASON_CHARS}; the guess throttle remembers
  * {@linkcode MAX_GUESS_KEYS} addresses and nicks (past it the oldest is
  * forgotten). Operators and mutes belong to a connection and end with it.
  *
@@ -95,6 +96,8 @@ export const MAX_REGISTRATIONS = 100_000;
 export const MAX_TOPICS = 10_000;
 /** Characters of a topic. */
 export const MAX_TOPIC_CHARS = 300;
+/** Characters of a kick's or a ban's reason. */
+export const MAX_REASON_CHARS = 200;
 /** Addresses and nicks the guess throttle remembers. */
 export const MAX_GUESS_KEYS = 10_000;
 /**

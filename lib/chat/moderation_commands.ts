@@ -29,6 +29,7 @@ import {
   formatLeft,
   formatUntil,
   MAX_BANS,
+  MAX_REASON_CHARS,
   MAX_REGISTRATIONS,
   MAX_TOPIC_CHARS,
   MAX_TOPICS,
@@ -61,6 +62,13 @@ export function runModeration(
       session,
       "not_operator",
       `/${command.kind} is for operators; see /oper`,
+    );
+  }
+  if ("reason" in command && [...command.reason].length > MAX_REASON_CHARS) {
+    return context.rooms.error(
+      session,
+      "usage",
+      `a reason has at most ${MAX_REASON_CHARS} characters`,
     );
   }
   switch (command.kind) {
