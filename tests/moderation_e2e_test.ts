@@ -40,12 +40,15 @@ Deno.test("serveChat() /ban removes matching members and refuses their address a
   await server.ready;
   await using op = await connectChat(server.addr);
   await using bob = await connectChat(server.addr);
+  await using wsMember = await connectWsChat(server.httpAddr!);
   await oper(op);
   await op.send(`/ban ${bob.nick} 1h flooding`);
   match(
     await op.nextMatching(/^\* banned /),
-    /^\* banned 127\.0\.0\.1\/32 until .* \(60m left\); 1 member removed here$/,
+    /^\* banned 127\.0\.0\.1\/32 until .* \(60m left\); 2 members removed here$/,
   );
+  const wsClosed = await wsMember.untilClosed();
+  ok(wsClosed.lines.some((line) => /^! you were banned from this server /.test(line)));
   const last = (await bob.untilClosed()).filter((line) => line.startsWith("!"));
   match(
     last[0],

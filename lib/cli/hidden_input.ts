@@ -11,8 +11,8 @@ export const MAX_PASSWORD_BYTES = 1024;
 /** Reads one line from a terminal without echo (Ctrl-C or Ctrl-D gives null). */
 export async function readHidden(prompt: string): Promise<string | null> {
   const encoder = new TextEncoder();
+  Deno.stdin.setRaw(true); // before the prompt: what is typed once it shows is never echoed
   await Deno.stderr.write(encoder.encode(prompt));
-  Deno.stdin.setRaw(true);
   const bytes: number[] = [];
   const buffer = new Uint8Array(64);
   try {
