@@ -87,3 +87,55 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: redisMissing === null
+    ? "cluster: an operator on one node kicks, mutes and bans (by nick) a member of another"
+    : `cluster: an operator on one node kicks, mutes and bans a member of another (ignored: ${redisMissing})`,
+  ignore: redisMissing !== null,
+  async fn() {
+    await using redis = await RedisProcess.start();
+    const a = await moderatedNode(redis);
+    const b = await moderatedNode(redis);
+    try {
+      await using op = await connectChat(a.addr);
+      await op.send("/oper root hunter2");
+      await op.nextMatching(/now an operator/);
+      await using bob = await connectChat(b.addr);
+      await using carol = await connectChat(b.addr);
+      // Nicks recorded in Redis before anyone looks them up (a guest nick is recorded later).
+      for (const [client, nick] of [[bob, "bob"], [carol, "carol"]] as const) {
+        await client.send(`/nick ${nick}`);
+        await client.nextMatching(/^\* you are now known as /);
+        client.nick = nick;
+      }
+      await op.send(`/mute ${carol.nick} 5m`);
+      equal(
+        await op.nextMatching(/sent to its server/),
+        `* mute of ${carol.nick} sent to its server`,
+      );
+      match(await carol.nextMatching(/muted/), /^\* you are muted by root until /);
+      await carol.send("spam");
+      match(await carol.nextMatching(/^!/), /^! you are muted until .*; this line was not sent$/);
+      await op.send(`/kick ${bob.nick} bye`);
+      equal(
+        await op.nextMatching(/sent to its server/),
+        `* kick of ${bob.nick} sent to its server`,
+      );
+      ok((await bob.untilClosed()).includes("! you were kicked by root (bye)"));
+      equal(await op.nextMatching(/kicked by/), `* ${bob.nick} was kicked by root (bye)`);
+      // A ban by nick: node b bans the member's address (shared), and removes it.
+      await op.send(`/ban ${carol.nick} 10m go`);
+      await op.nextMatching(/ban of .* sent to its server/);
+      const last = (await carol.untilClosed()).filter((line) => line.startsWith("!"));
+      match(last.at(-1)!, /^! you were banned from this server until .*: go \(by root\)$/);
+      await eventually(
+        () => a.hub.moderation.banOn("127.0.0.1", Date.now()) !== undefined,
+        "the ban to reach node a",
+      );
+      equal(op.ended, false, "operators are never removed by a ban");
+    } finally {
+      await Promise.all([a, b].map((node) => node.shutdown()));
+    }
+  },
+});

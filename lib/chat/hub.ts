@@ -55,7 +55,7 @@ import { FloodControl } from "./flood.ts";
 import { LocalRooms } from "./local_rooms.ts";
 import { type ChatMember, ChatSession, type MemberClose } from "./member.ts";
 import { Moderation } from "./moderation.ts";
-import { removeBanned, showTopic } from "./moderation_commands.ts";
+import { removeBanned, runRemote, showTopic } from "./moderation_commands.ts";
 import { nameKey } from "./names.ts";
 import { Operations } from "./operations.ts";
 import { parseCommand, sanitizeText } from "./protocol.ts";
@@ -173,10 +173,12 @@ export class ChatHub implements DirectoryListener {
       end: (session, reason, close) => this.#end(session, reason, close),
     };
     // A ban made on another node removes the members it covers here too.
-    this.moderation.onRemote = (change) => {
-      if (change.kind !== "ban") return;
-      ops.guarded(null, () => void removeBanned(this.#commands, change.ban, this.#clock()));
-    };
+    // So does a kick, mute or ban asked for on another node for a member of this one.
+    this.moderation.onRemote = (change) =>
+      ops.guarded(null, () => {
+        if (change.kind === "ban") removeBanned(this.#commands, change.ban, this.#clock());
+        if (change.kind === "remote") runRemote(this.#commands, change.ref, change.action);
+      });
     this.#idle = new IdleWatch(this.settings.idleTimeout * 1000);
     this.directory.attach(this);
   }

@@ -61,8 +61,21 @@ export interface Registration {
   since: number;
 }
 
-/** One change of what outlives the process; `key` is a `nameKey`. */
+/**
+ * What an operator asks of the node where a member lives (a kick, a mute,
+ * a ban of its address): sent through the cluster, never stored.
+ */
+export type RemoteAction =
+  | { do: "kick"; by: string; reason: string }
+  | { do: "mute"; by: string; until: number | null }
+  | { do: "ban"; by: string; durationMs: number | null; reason: string };
+
+/**
+ * One change of what outlives the process (`key` is a `nameKey`), or a
+ * `remote` action for the member `ref` of another node (passed on, not kept).
+ */
 export type ModerationChange =
+  | { kind: "remote"; ref: string; action: RemoteAction }
   | { kind: "ban"; ban: Ban }
   | { kind: "unban"; mask: string }
   | { kind: "register"; key: string; registration: Registration }
@@ -137,6 +150,8 @@ export class Moderation {
   readonly guesses: number;
   readonly guessWindowMs: number;
   readonly sinks: ModerationSink[] = [];
+  /** True when changes reach other nodes (`SharedModeration`): members there can be acted on. */
+  shared = false;
   readonly #bans = new Map<string, { ban: Ban; mask: IpMask }>();
   readonly #registrations = new Map<string, Registration>();
   readonly #topics = new Map<string, Topic>();
@@ -166,6 +181,8 @@ export class Moderation {
   /** Applies a change loaded from the store or received from another node (not recorded again). */
   apply(change: ModerationChange): void {
     switch (change.kind) {
+      case "remote": // for the node of its member (`onRemote`)
+        return;
       case "ban": {
         const mask = parseMask(change.ban.mask);
         if (mask !== null) {

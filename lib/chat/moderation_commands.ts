@@ -11,9 +11,9 @@
  * it: rooms are made by whoever joins first and forgotten when empty, so
  * "creator" would be first come, first served.
  *
- * Kicks, bans and mutes reach members of this node: a nick on another
- * node is answered `not_here` (its address is not known here; ban the
- * address instead, which holds on every node).
+ * A kick, mute or ban by nick of a member of another node is passed on
+ * to that node (a `remote` change, with shared moderation: `--redis`),
+ * which carries it out; without sharing it is answered `not_here`.
  *
  * @module
  */
@@ -21,6 +21,7 @@
 import { CLOSE_GRACE_MS } from "../support/constants.ts";
 import { LINK_DOWN, type MaybePromise } from "./directory.ts";
 import type { CommandContext } from "./commands.ts";
+import type { ModerationEvent } from "./events.ts";
 import type { ChatSession } from "./member.ts";
 import { maskMatches, parseMask } from "./ip_mask.ts";
 import {
@@ -33,6 +34,7 @@ import {
   MAX_REGISTRATIONS,
   MAX_TOPIC_CHARS,
   MAX_TOPICS,
+  type RemoteAction,
 } from "./moderation.ts";
 import type { ModerationCommand } from "./moderation_protocol.ts";
 import { isGuestKey, nameKey } from "./names.ts";
@@ -251,12 +253,16 @@ function oper(
   });
 }
 
-/** This node's member called `nick`, or null after telling `session` why not. */
+/**
+ * The member called `nick`: this node's session, or the ref of a member of
+ * another node (when moderation is shared with it), or null after telling
+ * `session` why not.
+ */
 function target(
   context: CommandContext,
   session: ChatSession,
   nick: string,
-): MaybePromise<ChatSession | null> {
+): MaybePromise<ChatSession | { remote: string } | null> {
   return context.after(context.directory.find(nameKey(nick)), (ref) => {
     if (ref === LINK_DOWN || ref === null) {
       context.rooms.error(session, "no_such_nick", `no such nick: ${nick}`);
@@ -264,11 +270,8 @@ function target(
     }
     const local = context.local(ref);
     if (local === undefined) {
-      context.rooms.error(
-        session,
-        "not_here",
-        `${nick} is on another server; ban their address there, or from there`,
-      );
+      if (context.moderation.shared) return { remote: ref };
+      context.rooms.error(session, "not_here", `${nick} is on another server`);
       return null;
     }
     if (local.ended || local.dropping) {
@@ -276,6 +279,67 @@ function target(
       return null;
     }
     return local;
+  });
+}
+
+/** Passes `action` on to the node of member `ref`, and tells the operator. */
+function sendRemote(
+  context: CommandContext,
+  session: ChatSession,
+  ref: string,
+  nick: string,
+  action: RemoteAction,
+): void {
+  context.moderation.change({ kind: "remote", ref, action });
+  context.rooms.send(session, context.rooms.notice(`${action.do} of ${nick} sent to its server`));
+}
+
+/**
+ * Runs an action asked for on another node for this node's member `ref`
+ * (gone meanwhile: nothing to do).
+ */
+export function runRemote(context: CommandContext, ref: string, action: RemoteAction): void {
+  const member = context.local(ref);
+  if (member === undefined || member.ended || member.dropping) return;
+  const now = context.now();
+  switch (action.do) {
+    case "kick":
+      return kickMember(context, member, action.by, action.reason);
+    case "mute":
+      return void muteMember(context, member, action.by, action.until);
+    case "ban":
+      banAddress(context, member.member.address, action.by, action.durationMs, action.reason, now);
+  }
+}
+
+function kickMember(
+  context: CommandContext,
+  member: ChatSession,
+  by: string,
+  reason: string,
+): void {
+  const { rooms } = context;
+  const why = reason === "" ? "" : ` (${reason})`;
+  context.log({
+    event: "moderation",
+    action: "kick",
+    peer: member.member.peer,
+    nick: member.nick,
+    by,
+    reason,
+  });
+  rooms.leave(member, `kicked by ${by}`, {
+    type: "kick",
+    room: member.room?.name ?? "",
+    nick: member.nick,
+    by,
+    reason,
+  });
+  context.end(member, `kicked by ${by}`, {
+    kind: "quit",
+    reason: "kicked",
+    last: rooms.errorEvent("kicked", `you were kicked by ${by}${why}`),
+    graceMs: CLOSE_GRACE_MS,
   });
 }
 
@@ -288,32 +352,36 @@ function kick(
 ): MaybePromise<void> {
   return context.after(target(context, session, nick), (member) => {
     if (member === null) return;
-    const { rooms } = context;
-    const room = member.room?.name ?? "";
-    const why = reason === "" ? "" : ` (${reason})`;
-    context.log({
-      event: "moderation",
-      action: "kick",
-      peer: member.member.peer,
-      nick: member.nick,
-      by: operator,
-      reason,
-    });
-    rooms.leave(member, `kicked by ${operator}`, {
-      type: "kick",
-      room,
-      nick: member.nick,
-      by: operator,
-      reason,
-    });
-    context.end(member, `kicked by ${operator}`, {
-      kind: "quit",
-      reason: "kicked",
-      last: rooms.errorEvent("kicked", `you were kicked by ${operator}${why}`),
-      graceMs: CLOSE_GRACE_MS,
-    });
-    if (member !== session) rooms.send(session, rooms.notice(`kicked ${member.nick}`));
+    if ("remote" in member) {
+      return sendRemote(context, session, member.remote, nick, {
+        do: "kick",
+        by: operator,
+        reason,
+      });
+    }
+    kickMember(context, member, operator, reason);
+    if (member !== session) {
+      context.rooms.send(session, context.rooms.notice(`kicked ${member.nick}`));
+    }
   });
+}
+
+/** Bans `address` (one address: `/32`, `/128`) and removes the members it covers here. */
+function banAddress(
+  context: CommandContext,
+  address: string,
+  by: string,
+  durationMs: number | null,
+  reason: string,
+  now: number,
+): { mask: string; until: number | null; removed: number } | null {
+  const mask = parseMask(address);
+  if (mask === null) return null;
+  const until = durationMs === null ? null : now + durationMs;
+  const entry = { mask: mask.text, reason, by, since: now, until };
+  context.moderation.change({ kind: "ban", ban: entry });
+  context.log({ event: "moderation", action: "ban", mask: mask.text, by, reason });
+  return { mask: mask.text, until, removed: removeBanned(context, entry, now) };
 }
 
 function ban(
@@ -325,27 +393,30 @@ function ban(
   reason: string,
 ): MaybePromise<void> {
   const given = parseMask(targetText);
-  const found = given !== null ? given : context.after(
+  const found = given !== null ? given.text : context.after(
     target(context, session, targetText),
-    (member) => member === null ? null : parseMask(member.member.address),
+    (member) => {
+      if (member === null) return null;
+      if (!("remote" in member)) return member.member.address;
+      const action = { do: "ban" as const, by: operator, durationMs, reason };
+      sendRemote(context, session, member.remote, targetText, action);
+      return null;
+    },
   );
-  return context.after(found, (mask) => {
-    if (mask === null) return;
+  return context.after(found, (address) => {
+    if (address === null) return;
     const { moderation, rooms } = context;
-    if (!moderation.hasBan(mask.text) && moderation.bans(context.now()).length >= MAX_BANS) {
+    const now = context.now();
+    const mask = parseMask(address)!.text;
+    if (!moderation.hasBan(mask) && moderation.bans(now).length >= MAX_BANS) {
       return rooms.error(session, "too_much", `at most ${MAX_BANS} bans; /unban some first`);
     }
-    const now = context.now();
-    const until = durationMs === null ? null : now + durationMs;
-    const entry = { mask: mask.text, reason, by: operator, since: now, until };
-    moderation.change({ kind: "ban", ban: entry });
-    context.log({ event: "moderation", action: "ban", mask: mask.text, by: operator, reason });
-    const removed = removeBanned(context, entry, now);
+    const done = banAddress(context, address, operator, durationMs, reason, now)!;
     rooms.send(
       session,
       rooms.notice(
-        `banned ${mask.text} ${formatUntil(until, now)}; ` +
-          `${removed} ${removed === 1 ? "member" : "members"} removed here`,
+        `banned ${done.mask} ${formatUntil(done.until, now)}; ` +
+          `${done.removed} ${done.removed === 1 ? "member" : "members"} removed here`,
       ),
     );
   });
@@ -424,27 +495,44 @@ function mute(
 ): MaybePromise<void> {
   return context.after(target(context, session, nick), (member) => {
     if (member === null) return;
-    const { moderation, rooms } = context;
     const now = context.now();
     const until = durationMs === 0 ? null : now + (durationMs ?? DEFAULT_MUTE_MS);
-    moderation.mute(member, until);
-    context.log({
-      event: "moderation",
-      action: until === null ? "unmute" : "mute",
-      peer: member.member.peer,
-      nick: member.nick,
-      by: operator,
-    });
-    const event = {
-      type: "mute" as const,
-      nick: member.nick,
-      by: operator,
-      muted: until !== null,
-      until: until === null ? null : new Date(until).toISOString(),
-    };
-    rooms.send(member, rooms.event({ ...event, self: true }));
-    if (member !== session) rooms.send(session, rooms.event({ ...event, self: false }));
+    if ("remote" in member) {
+      return sendRemote(context, session, member.remote, nick, { do: "mute", by: operator, until });
+    }
+    const event = muteMember(context, member, operator, until);
+    if (member !== session) {
+      context.rooms.send(session, context.rooms.event({ ...event, self: false }));
+    }
   });
+}
+
+/** Mutes `member` until `until` (null: lifts it); it is told. Returns the event. */
+function muteMember(
+  context: CommandContext,
+  member: ChatSession,
+  by: string,
+  until: number | null,
+): ModerationEvent & { type: "mute" } {
+  const { moderation, rooms } = context;
+  moderation.mute(member, until);
+  context.log({
+    event: "moderation",
+    action: until === null ? "unmute" : "mute",
+    peer: member.member.peer,
+    nick: member.nick,
+    by,
+  });
+  const event = {
+    type: "mute" as const,
+    nick: member.nick,
+    by,
+    muted: until !== null,
+    until: until === null ? null : new Date(until).toISOString(),
+    self: true,
+  };
+  rooms.send(member, rooms.event(event));
+  return event;
 }
 
 function topic(context: CommandContext, session: ChatSession, text: string | null): void {

@@ -115,6 +115,8 @@ export class RedisModeration implements SharedModeration {
     const { client } = this.#link;
     const keys = this.#keys;
     switch (change.kind) {
+      case "remote": // published only
+        break;
       case "ban":
         await client.hSet(keys.bans, change.ban.mask, JSON.stringify(change.ban));
         break;
@@ -170,7 +172,7 @@ export class RedisModeration implements SharedModeration {
     const parsed = parse<{ origin: string; change: ModerationChange }>(message);
     if (parsed === null || parsed.origin === this.#origin) return;
     const change = parsed.change;
-    const kinds = ["ban", "unban", "register", "unregister", "topic"];
+    const kinds = ["ban", "unban", "register", "unregister", "topic", "remote"];
     if (typeof change !== "object" || change === null || !kinds.includes(change.kind)) return;
     if (this.#moderation === null) this.#early.push(change);
     else this.#moderation.applyRemote(change);

@@ -152,6 +152,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
   const moderationStore = shared === undefined ? store?.moderation() : undefined;
   if (shared !== undefined) {
     moderation.reset(shared.snapshot);
+    moderation.shared = true;
     moderation.sinks.push(shared);
     shared.attach(moderation);
   } else if (moderationStore !== undefined) {

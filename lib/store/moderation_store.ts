@@ -92,6 +92,8 @@ export class ModerationStore implements ModerationSink {
     const db = this.#db;
     try {
       switch (change.kind) {
+        case "remote": // an action for another node's member: nothing to keep
+          return;
         case "ban": {
           const { mask, reason, by, since, until } = change.ban;
           db.prepare("INSERT OR REPLACE INTO bans VALUES (?, ?, ?, ?, ?)")
