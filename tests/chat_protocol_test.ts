@@ -34,8 +34,8 @@ Deno.test({
   name: "parseCommand() answers a missing or extra argument with the usage",
   permissions: "none",
   fn() {
-    deepEqual(parseCommand("/nick"), { kind: "usage", usage: "/nick NAME" });
-    deepEqual(parseCommand("/nick two words"), { kind: "usage", usage: "/nick NAME" });
+    deepEqual(parseCommand("/nick"), { kind: "usage", usage: "/nick NAME [PASSWORD]" });
+    deepEqual(parseCommand("/nick two words"), { kind: "nick", nick: "two", password: "words" });
     deepEqual(parseCommand("/join"), { kind: "usage", usage: "/join ROOM" });
     deepEqual(parseCommand("/msg bob"), { kind: "usage", usage: "/msg NICK text" });
     deepEqual(parseCommand("/me"), { kind: "usage", usage: "/me action" });

@@ -65,7 +65,7 @@ Deno.test("serveChat() enforces nick rules and case-insensitive uniqueness", asy
   await bob.send(`/nick ${"x".repeat(25)}`);
   match(await bob.nextLine(), /longer than 24 characters/);
   await bob.send("/nick");
-  equal(await bob.nextLine(), "! usage: /nick NAME");
+  equal(await bob.nextLine(), "! usage: /nick NAME [PASSWORD]");
   // Nothing changed for bob, and the nick alice gave up is free again.
   await alice.send("/nick alice2");
   await alice.nextMatching(/^\* you are now known as alice2$/);

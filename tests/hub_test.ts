@@ -77,7 +77,10 @@ Deno.test({
     say(bob, `/nick ${"x".repeat(25)}`);
     match(bob.take()[0], /longer than 24 characters/);
     say(bob, "/nick", "/nick two words");
-    deepEqual(bob.take(), ["! usage: /nick NAME", "! usage: /nick NAME"]);
+    deepEqual(bob.take(), [
+      "! usage: /nick NAME [PASSWORD]",
+      "! nick two is not registered: a password is for registered nicks only (/nick NAME)",
+    ]);
     say(alice, "/nick Alice");
     deepEqual(alice.take(), ["* you are already Alice"]);
     // The nick alice gives up is free at once.

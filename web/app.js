@@ -46,6 +46,7 @@ function start() {
   /** @type {Record<"who"|"rooms", number>} */
   const refreshedAt = { who: 0, rooms: 0 };
   let sideFrame = 0;
+  let operatorDrawn = false;
 
   /** @param {string} text */
   const note = (text, kind = /** @type {"notice"|"error"} */ ("notice")) =>
@@ -56,10 +57,13 @@ function start() {
     const { items, send } = model.apply(event);
     for (const item of items) list.add(item);
     for (const line of send) connection.send(line);
+    if (event.type === "notice" && model.operator && !operatorDrawn) {
+      if (sideFrame === 0) sideFrame = requestAnimationFrame(drawSide);
+    }
     if (event.type === "nick" && event.self && connection.open) {
       status.textContent = `connected as ${model.nick}`;
     }
-    if (["welcome", "members", "rooms", "join", "leave", "nick"].includes(event.type)) {
+    if (["welcome", "members", "rooms", "join", "leave", "nick", "topic"].includes(event.type)) {
       if (sideFrame === 0) sideFrame = requestAnimationFrame(drawSide);
     }
   }
@@ -78,11 +82,37 @@ function start() {
   function drawSide() {
     sideFrame = 0;
     byId("room-name").textContent = model.room;
+    byId("topic").textContent = model.topic;
     byId("members-room").textContent = model.room;
     byId("members-count").textContent = String(model.members.length);
     document.title = model.room === "" ? "Parley" : `${model.room} · Parley`;
     renderMembers(byId("members"), model.members, model.nick);
+    operatorDrawn = model.operator;
+    if (model.operator) addOperatorActions(byId("members"));
     renderRooms(byId("rooms"), model.rooms, model.room, model.members, join);
+  }
+
+  /**
+   * An operator's buttons beside each other member: kick, mute (10 min), ban (its address, asked first).
+   * @param {HTMLElement} list as renderMembers drew it, one row per member in order
+   */
+  function addOperatorActions(list) {
+    [...list.children].forEach((row, i) => {
+      const nick = model.members[i];
+      if (nick === undefined || nick === model.nick) return;
+      for (const action of ["kick", "mute", "ban"]) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "small op-action";
+        button.textContent = action;
+        button.setAttribute("aria-label", `${action} ${nick}`);
+        button.addEventListener("click", () => {
+          if (action === "ban" && !confirm(`Ban ${nick}'s address from the server?`)) return;
+          if (!connection.send(`/${action} ${nick}`)) note("not connected", "error");
+        });
+        row.append(button);
+      }
+    });
   }
 
   /** @param {string} room */
@@ -153,6 +183,18 @@ function start() {
     }
   });
 
+  // A registered nick: /nick NAME PASSWORD (the password is kept in memory for reconnects).
+  byId("login").addEventListener("submit", (submit) => {
+    submit.preventDefault();
+    const nick = /** @type {HTMLInputElement} */ (byId("login-nick"));
+    const password = /** @type {HTMLInputElement} */ (byId("login-password"));
+    if (nick.value.trim() === "" || password.value === "") return;
+    model.password = password.value;
+    if (!connection.send(`/nick ${nick.value.trim()} ${password.value}`)) {
+      note("not connected: try again once connected", "error");
+    }
+    password.value = "";
+  });
   toggleSide.addEventListener("click", () => showSide(!app.classList.contains("side-open")));
   byId("refresh-members").addEventListener("click", () => refresh("who"));
   byId("refresh-rooms").addEventListener("click", () => refresh("rooms"));

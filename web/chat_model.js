@@ -106,6 +106,12 @@ export class ChatModel {
     this.pending = { who: [], rooms: [] };
     /** @type {string | null} */
     this.lastError = null;
+    /** Whether this connection is an operator (`/oper`): the page then offers kick, mute, ban. */
+    this.operator = false;
+    /** The current room's topic ("" when none). */
+    this.topic = "";
+    /** The registered nick's password from the login field, to take the nick back after a reconnect. */
+    this.password = "";
   }
 
   /**
@@ -140,6 +146,7 @@ export class ChatModel {
       case "welcome": {
         this.sessions++;
         this.lastError = null;
+        this.operator = false; // a new connection: /oper again
         this.nick = event.nick;
         const wantedRoom = this.room;
         this.room = event.room;
@@ -150,7 +157,7 @@ export class ChatModel {
             `${event.online} online; you are in ${event.room}; type /help for commands`,
         );
         if (this.chosenNick !== "" && this.chosenNick !== event.nick) {
-          send.push(`/nick ${this.chosenNick}`);
+          send.push(`/nick ${this.chosenNick}${this.password === "" ? "" : ` ${this.password}`}`);
         }
         if (this.sessions > 1 && wantedRoom !== "" && wantedRoom !== event.room) {
           send.push(`/join ${wantedRoom}`);
@@ -165,6 +172,7 @@ export class ChatModel {
         this.members = [...event.members];
         if (moved && event.room !== this.room) {
           this.room = event.room;
+          this.topic = "";
           notice(`you joined ${event.room}; ${event.members.length} here`);
           this.expect("rooms", false);
           send.push("/rooms");
@@ -177,7 +185,7 @@ export class ChatModel {
         this.rooms = event.rooms;
         if (this.pending.rooms.shift() ?? false) {
           const listed = event.rooms.map((/** @type {any} */ room) =>
-            `${room.name} (${room.count})`
+            `${room.name} (${room.count}${room.topic ? `: ${room.topic}` : ""})`
           );
           notice(
             `${event.rooms.length} ${event.rooms.length === 1 ? "room" : "rooms"}: ${
@@ -231,7 +239,40 @@ export class ChatModel {
         });
         break;
       case "notice":
+        if (/^you are (now|already) an operator \(/.test(event.text)) this.operator = true;
         notice(event.text);
+        break;
+      case "kick":
+      case "ban":
+        if (event.room === this.room) {
+          this.members = this.members.filter((nick) => nick !== event.nick);
+        }
+        notice(
+          `${event.nick} was ${event.type === "kick" ? "kicked" : "banned"} by ${event.by}` +
+            (event.reason ? ` (${event.reason})` : ""),
+        );
+        break;
+      case "mute": {
+        const until = event.until === null
+          ? "until lifted"
+          : `until ${event.until.slice(11, 19)} UTC`;
+        if (!event.muted) {
+          notice(event.self ? "you may speak again" : `${event.nick} may speak again`);
+        } else {notice(
+            event.self
+              ? `you are muted by ${event.by} ${until}`
+              : `${event.nick} is muted ${until}`,
+          );}
+        break;
+      }
+      case "topic":
+        if (event.room === this.room) this.topic = event.text;
+        if (event.text !== "") notice(`topic of ${event.room}: ${event.text} (set by ${event.by})`);
+        else {notice(
+            event.by === ""
+              ? `${event.room} has no topic`
+              : `topic of ${event.room} cleared by ${event.by}`,
+          );}
         break;
       case "error":
         this.lastError = event.code;

@@ -17,6 +17,9 @@ import { type ChatDirectory, LINK_DOWN, type MaybePromise, type MemberRef } from
 import type { FloodControl } from "./flood.ts";
 import type { LocalRooms } from "./local_rooms.ts";
 import type { ChatSession, MemberClose } from "./member.ts";
+import type { Moderation } from "./moderation.ts";
+import { claimNick } from "./moderation_accounts.ts";
+import { mayspeak, runModeration, showTopic } from "./moderation_commands.ts";
 import { checkNick, checkRoom, isGuestKey, nameKey, normalizeRoom } from "./names.ts";
 import { type ChatCommand, HELP_LINES, LINK_DOWN_TEXT } from "./protocol.ts";
 import type { ChatHubSettings } from "./settings.ts";
@@ -33,6 +36,10 @@ export interface CommandContext {
   now(): number;
   /** This node's member of `ref`, if it has it. */
   local(ref: MemberRef): ChatSession | undefined;
+  /** Operators, bans, mutes, topics, registered nicks (`moderation.ts`). */
+  readonly moderation: Moderation;
+  /** This node's members now. */
+  members(): Iterable<ChatSession>;
   /** Uses a value now, or once it resolves (as a hub operation of its own). */
   after<T, R = void>(value: MaybePromise<T>, next: (value: T) => MaybePromise<R>): MaybePromise<R>;
   /** Runs work nobody waits for; a failure is logged. */
@@ -51,11 +58,13 @@ export function runCommand(
   switch (command.kind) {
     case "say":
     case "me":
+      if (!mayspeak(context, session)) return;
       return say(context, session, command.kind === "say" ? "message" : "action", command.text);
     case "msg":
+      if (!mayspeak(context, session)) return;
       return privateMessage(context, session, command.nick, command.text);
     case "nick":
-      return rename(context, session, command.nick);
+      return rename(context, session, command.nick, command.password);
     case "join":
       return move(context, session, command.room);
     case "who":
@@ -83,6 +92,8 @@ export function runCommand(
         "unknown_command",
         `unknown command /${command.name}; type /help for the list`,
       );
+    default:
+      return runModeration(context, session, command);
   }
 }
 
@@ -160,6 +171,7 @@ function rename(
   context: CommandContext,
   session: ChatSession,
   requested: string,
+  password?: string,
 ): MaybePromise<void> {
   const { rooms, directory } = context;
   const nick = requested.normalize("NFC");
@@ -174,11 +186,19 @@ function rename(
       if (typeof holder === "string" && holder !== session.ref) {
         return rooms.error(session, "nick_taken", takenText(context, nick, holder));
       }
+      if (context.moderation.registration(key) !== undefined) {
+        return rooms.error(session, "nick_registered", `nick ${nick} is registered`);
+      }
       rooms.error(session, "bad_nick", `cannot use nick ${nick}: ${problem}`);
     });
   }
-  const renamed = directory.rename(session.ref, nameKey(old), key, nick);
+  const claimed = claimNick(context, session, nick, key, password);
+  const renamed = context.after(
+    claimed,
+    (ok) => ok && !session.ended ? directory.rename(session.ref, nameKey(old), key, nick) : null,
+  );
   return context.after(renamed, (answer) => {
+    if (answer === null) return; // refused (and told so), or gone meanwhile
     if (session.ended) { // its old nick was freed as it left: the new one is freed now
       if (answer === true) directory.leave(session.ref, key);
       return;
@@ -221,7 +241,7 @@ function move(
   }
   const target = rooms.get(key)?.name ?? name;
   rooms.leave(session, `moved to ${target}`);
-  return rooms.enter(session, name, key, true);
+  return context.after(rooms.enter(session, name, key, true), () => showTopic(context, session));
 }
 
 function who(context: CommandContext, session: ChatSession): MaybePromise<void> {
@@ -243,7 +263,11 @@ function listRooms(context: CommandContext, session: ChatSession): MaybePromise<
       return rooms.error(session, "not_delivered", `cannot list rooms now: ${LINK_DOWN_TEXT}`);
     }
     const listed = found.filter((room) => room.count > 0)
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((room) => {
+        const topic = context.moderation.topic(nameKey(room.name))?.text;
+        return topic === undefined ? room : { ...room, topic };
+      });
     rooms.send(session, rooms.event({ type: "rooms", rooms: listed }));
   });
 }

@@ -25,6 +25,8 @@ export type WireFormat = "text" | "json";
 export interface RoomCount {
   name: string;
   count: number;
+  /** Its topic, when it has one. */
+  topic?: string;
 }
 
 /** Machine-readable reason of an error event (the text says it for people). */
@@ -42,10 +44,19 @@ export type ErrorCode =
   | "not_delivered"
   | "idle"
   | "too_slow"
-  | "internal_error";
+  | "internal_error"
+  | "not_operator"
+  | "muted"
+  | "kicked"
+  | "banned"
+  | "nick_registered"
+  | "wrong_password"
+  | "too_many_guesses"
+  | "not_here";
 
 /** Every event a member can receive. */
 export type ChatEvent =
+  | ModerationEvent
   | {
     type: "welcome";
     server: string;
@@ -67,6 +78,25 @@ export type ChatEvent =
   | { type: "format"; format: WireFormat }
   | { type: "notice"; text: string }
   | { type: "error"; code: ErrorCode; text: string };
+
+/**
+ * The moderation events (`moderation_protocol.ts` words them): a member
+ * kicked or banned out of a room, a mute (`until` an ISO time, null: until
+ * `/unmute`; `muted` false: lifted), a room's topic (`text` empty: cleared).
+ */
+export type ModerationEvent =
+  | { type: "kick"; room: string; nick: string; by: string; reason: string }
+  | {
+    type: "ban";
+    room: string;
+    nick: string;
+    mask: string;
+    by: string;
+    reason: string;
+    until: string | null;
+  }
+  | { type: "mute"; nick: string; by: string; muted: boolean; until: string | null; self: boolean }
+  | { type: "topic"; room: string; text: string; by: string; since: string };
 
 /** The `type` of a {@linkcode ChatEvent}. */
 export type ChatEventType = ChatEvent["type"];

@@ -54,6 +54,8 @@ import {
 import { FloodControl } from "./flood.ts";
 import { LocalRooms } from "./local_rooms.ts";
 import { type ChatMember, ChatSession, type MemberClose } from "./member.ts";
+import { Moderation } from "./moderation.ts";
+import { removeBanned, runRemote, showTopic } from "./moderation_commands.ts";
 import { checkNick, isGuestKey, nameKey } from "./names.ts";
 import { Operations } from "./operations.ts";
 import { parseCommand, sanitizeText } from "./protocol.ts";
@@ -101,6 +103,8 @@ export class ChatHub implements DirectoryListener {
   readonly #ownDirectory: LocalDirectory | null = null;
   /** Lines in and out, and lines refused, since the start (for the metrics). */
   readonly counters: HubCounters = hubCounters();
+  /** Operators, bans, mutes, topics and registered nicks. */
+  readonly moderation: Moderation;
   readonly #log: Logger;
   readonly #clock: () => number;
   /** This node's members. */
@@ -115,8 +119,11 @@ export class ChatHub implements DirectoryListener {
   #ids = 0;
   #stopping = false;
 
-  constructor(options: ChatHubOptions & { directory?: ChatDirectory } = {}) {
+  constructor(
+    options: ChatHubOptions & { directory?: ChatDirectory; moderation?: Moderation } = {},
+  ) {
     this.settings = chatHubSettings(options);
+    this.moderation = options.moderation ?? new Moderation();
     this.#log = safeLogger(options.logger ?? silentLogger);
     this.#clock = options.clock ?? Date.now;
     if (options.directory === undefined) {
@@ -159,10 +166,19 @@ export class ChatHub implements DirectoryListener {
       log: this.#log,
       now,
       local: (ref) => this.#byRef.get(ref),
+      moderation: this.moderation,
+      members: () => [...this.#byRef.values()],
       after,
       background,
       end: (session, reason, close) => this.#end(session, reason, close),
     };
+    // A ban made on another node removes the members it covers here too.
+    // So does a kick, mute or ban asked for on another node for a member of this one.
+    this.moderation.onRemote = (change) =>
+      ops.guarded(null, () => {
+        if (change.kind === "ban") removeBanned(this.#commands, change.ban, this.#clock());
+        if (change.kind === "remote") runRemote(this.#commands, change.ref, change.action);
+      });
     this.#idle = new IdleWatch(this.settings.idleTimeout * 1000);
     this.directory.attach(this);
   }
@@ -230,7 +246,8 @@ export class ChatHub implements DirectoryListener {
           },
         }),
       );
-      this.#whenDone(session, this.#rooms.enter(session, DEFAULT_ROOM, LOBBY_KEY, false));
+      const entered = this.#rooms.enter(session, DEFAULT_ROOM, LOBBY_KEY, false);
+      this.#whenDone(session, this.#ops.after(entered, () => showTopic(this.#commands, session)));
     });
     return session;
   }
@@ -358,6 +375,8 @@ export class ChatHub implements DirectoryListener {
     const nick = wanted.normalize("NFC");
     const key = nameKey(nick);
     if (checkNick(nick) !== undefined || isGuestKey(key)) return guest;
+    // A registered nick needs its password: the ordinary /nick after joining asks for it.
+    if (this.moderation.registration(key) !== undefined) return guest;
     // Only where the answer is known now (this node's own directory); a shared one
     // answers later, and the ordinary rename after joining does it then.
     if (Object.getPrototypeOf(this.directory) !== LocalDirectory.prototype) return guest;

@@ -164,8 +164,12 @@ export class LocalRooms {
     });
   }
 
-  /** Leaves the room: this node's view at once, the directory's (and the announcement) after. */
-  leave(session: ChatSession, reason: string): void {
+  /**
+   * Leaves the room: this node's view at once, the directory's (and the
+   * announcement) after. `announce`: what the room is told instead of the
+   * `leave` (a kick, a ban).
+   */
+  leave(session: ChatSession, reason: string, announce?: ChatEvent): void {
     const room = session.room;
     if (room === null) return;
     session.room = null;
@@ -180,7 +184,7 @@ export class LocalRooms {
       if (left === 0) return;
       if (left !== LINK_DOWN && !announces(context.settings.announceLimit, left)) return;
       return context.directory.publish(room.key, {
-        event: { type: "leave", room: room.name, nick, reason },
+        event: announce ?? { type: "leave", room: room.name, nick, reason },
         ts: context.now(),
         origin: ref,
         echo: false,

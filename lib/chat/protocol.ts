@@ -20,13 +20,19 @@
 
 import { formatLimits } from "./limits_notice.ts";
 import type { ChatEvent } from "./events.ts";
+import {
+  MODERATION_HELP,
+  type ModerationCommand,
+  parseModerationCommand,
+  renderModeration,
+} from "./moderation_protocol.ts";
 
 /** A parsed input line. */
 export type ChatCommand =
   | { kind: "say"; text: string }
   | { kind: "me"; text: string }
   | { kind: "msg"; nick: string; text: string }
-  | { kind: "nick"; nick: string }
+  | { kind: "nick"; nick: string; password?: string }
   | { kind: "join"; room: string }
   | { kind: "who" }
   | { kind: "rooms" }
@@ -34,11 +40,12 @@ export type ChatCommand =
   | { kind: "quit"; reason: string }
   | { kind: "format"; format: "text" | "json" }
   | { kind: "usage"; usage: string }
-  | { kind: "unknown"; name: string };
+  | { kind: "unknown"; name: string }
+  | ModerationCommand;
 
 /** Usage line of each command that takes arguments. */
 export const USAGE = {
-  nick: "/nick NAME",
+  nick: "/nick NAME [PASSWORD]",
   join: "/join ROOM",
   msg: "/msg NICK text",
   me: "/me action",
@@ -60,6 +67,7 @@ export const HELP_LINES: readonly string[] = [
   "  /quit [reason]   leave",
   "  /help            this list",
   "  /format json     one JSON event per line (for programs); /format text goes back",
+  ...MODERATION_HELP,
   "  //text           send a line that starts with /",
   "other lines go to everyone in your room",
 ];
@@ -85,11 +93,15 @@ export function parseCommand(line: string): ChatCommand {
     .toLowerCase();
   const rest = space === -1 ? "" : line.slice(space + 1).trim();
   switch (name) {
-    case "nick":
+    case "nick": {
+      const [nick, password] = splitFirstWord(rest);
+      if (nick === "") return { kind: "usage", usage: USAGE.nick };
+      return password === "" ? { kind: "nick", nick } : { kind: "nick", nick, password };
+    }
     case "join": {
       const [arg, extra] = splitFirstWord(rest);
       if (arg === "" || extra !== "") return { kind: "usage", usage: USAGE[name] };
-      return name === "nick" ? { kind: "nick", nick: arg } : { kind: "join", room: arg };
+      return { kind: "join", room: arg };
     }
     case "msg": {
       const [nick, text] = splitFirstWord(rest);
@@ -109,7 +121,7 @@ export function parseCommand(line: string): ChatCommand {
       if (rest !== "text" && rest !== "json") return { kind: "usage", usage: USAGE.format };
       return { kind: "format", format: rest };
     default:
-      return { kind: "unknown", name };
+      return parseModerationCommand(name, rest) ?? { kind: "unknown", name };
   }
 }
 
@@ -259,7 +271,9 @@ export function renderText(event: ChatEvent, occasion: MembersOccasion = "who"):
     }
     case "rooms": {
       const { rooms } = event;
-      const listed = rooms.map((room) => `${room.name} (${room.count})`).join(", ");
+      const listed = rooms.map((room) =>
+        `${room.name} (${room.count}${room.topic === undefined ? "" : `: ${room.topic}`})`
+      ).join(", ");
       return formatNotice(`${rooms.length} ${rooms.length === 1 ? "room" : "rooms"}: ${listed}`);
     }
     case "format":
@@ -268,5 +282,10 @@ export function renderText(event: ChatEvent, occasion: MembersOccasion = "who"):
       return formatNotice(event.text);
     case "error":
       return formatError(event.text);
+    case "kick":
+    case "ban":
+    case "mute":
+    case "topic":
+      return renderModeration(event);
   }
 }

@@ -53,6 +53,8 @@ export interface ClientConfig {
   /** The server's port (from the URL, 80 or 443 by default, over WebSocket). */
   port: number;
   nick?: string;
+  /** `--password`: sent with the nick (`/nick NAME PASSWORD`); true: prompt for it. */
+  password?: string | true;
   connectTimeout: number;
   /** False with `--no-color` or when `NO_COLOR` is set (and non-empty). */
   colour: boolean;
@@ -77,6 +79,10 @@ export function clientProgram(): Command {
     .option("--host <host>", "server host (overrides HOST)")
     .option("--port <port>", "server port (overrides PORT)", numberIn(1, 65535))
     .option("--nick <name>", "set this nick right after connecting", nickValue)
+    .option(
+      "--password [password]",
+      "with --nick: the registered nick's password (no value: asked for without echo)",
+    )
     .option(
       "--connect-timeout <ms>",
       "how long to wait for the connection",
@@ -199,8 +205,12 @@ export function parseClientArgs(
   output?: CliOutput,
 ): ParseOutcome<ClientConfig> {
   return parseArgs(clientProgram(), args, (flags, operands) => {
+    if (flags.password !== undefined && flags.nick === undefined) {
+      throw new RangeError("--password needs --nick (the registered nick it is for)");
+    }
     const common = {
       nick: flags.nick as string | undefined,
+      ...(flags.password === undefined ? {} : { password: flags.password as string | true }),
       connectTimeout: flags.connectTimeout as number,
       colour: flags.color !== false && (env.NO_COLOR ?? "") === "",
     };

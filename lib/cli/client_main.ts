@@ -18,6 +18,7 @@ import {
 } from "../client/ws_sessions.ts";
 import { type ClientConfig, parseClientArgs, type TlsSettings } from "./client_cli.ts";
 import { ConnectionError } from "../support/errors.ts";
+import { readHidden } from "./hidden_input.ts";
 import { errorText } from "../net/conn.ts";
 
 const encoder = new TextEncoder();
@@ -33,7 +34,19 @@ export async function runClient(args: readonly string[]): Promise<number> {
   const parsed = parseClientArgs(args, { NO_COLOR: Deno.env.get("NO_COLOR") });
   if (!parsed.ok) return parsed.exitCode;
   const config = parsed.options;
-  const { nick } = config;
+  let { nick } = config;
+  if (nick !== undefined && config.password !== undefined) {
+    let password = config.password;
+    if (password === true) { // asked for, without echo
+      const typed = Deno.stdin.isTerminal() ? await readHidden(`password for ${nick}: `) : null;
+      if (typed === null || typed === "") {
+        io.reportError("--password without a value needs a terminal to type it in");
+        return 1;
+      }
+      password = typed;
+    }
+    nick = `${nick} ${password}`; // sent as /nick NAME PASSWORD
+  }
   const colour = config.colour && Deno.stdout.isTerminal();
   const trust = config.tls === undefined ? undefined : await tlsTrust(config.tls);
   if (trust === null) return 1;

@@ -97,7 +97,7 @@ export interface ClusterConfig {
 export type ServerConfig =
   & { logFormat: LogFormat; quiet: boolean; tls?: TlsFiles }
   & (
-    | { mode: "chat"; options: ServeChatOptions; redis?: ClusterConfig }
+    | { mode: "chat"; options: ServeChatOptions; redis?: ClusterConfig; operatorsFile?: string }
     | { mode: "echo"; options: ServeEchoOptions }
   );
 
@@ -300,6 +300,10 @@ export function serverProgram(): Command {
       DEFAULT_DATA_DIR,
     )
     .option("--no-store", "keep history in memory only (lost at restart)")
+    .option(
+      "--operators <file>",
+      "operators: NAME HASH per line (hashes from `server.ts hash-password`); /oper NAME PASSWORD",
+    )
     .option("--metrics", "serve GET /metrics (Prometheus text) on the HTTP port", false)
     .option(
       "--drain-delay <ms>",
@@ -382,6 +386,9 @@ export function parseServerArgs(
       if (flags.redisCluster === true) {
         throw new RangeError("--redis-cluster applies only to --mode chat");
       }
+      if (flags.operators !== undefined) {
+        throw new RangeError("--operators applies only to --mode chat");
+      }
       checkChatFlags(chat);
       return {
         ...logging,
@@ -421,6 +428,7 @@ export function parseServerArgs(
     return {
       ...logging,
       mode: "chat",
+      ...(flags.operators === undefined ? {} : { operatorsFile: flags.operators as string }),
       ...(flags.redis === undefined ? {} : {
         redis: {
           url: flags.redis as string,

@@ -20,10 +20,13 @@ import { createLogger, type Logger, silentLogger } from "../support/log.ts";
 import { logOrigin } from "./log_origin.ts";
 import type { TlsFiles } from "./server_cli.ts";
 import { readTlsPair } from "../net/tls_pair.ts";
+import { runHashPassword } from "./hash_password.ts";
+import { OperatorsFileError, readOperators } from "./operators_file.ts";
 import { onStopSignals } from "./stop_signals.ts";
 
 /** Runs `server.ts` with `args`; resolves with its exit code. */
 export async function runServer(args: readonly string[]): Promise<number> {
+  if (args[0] === "hash-password") return await runHashPassword(args.slice(1));
   const parsed = parseServerArgs(args);
   if (!parsed.ok) return parsed.exitCode;
   const { mode, quiet, logFormat, tls } = parsed.options;
@@ -49,11 +52,20 @@ export async function runServer(args: readonly string[]): Promise<number> {
       }
       options = { ...options, tls: pair };
     }
+    if (parsed.options.mode === "chat" && parsed.options.operatorsFile !== undefined) {
+      options = { ...options, operators: await readOperators(parsed.options.operatorsFile) };
+    }
     if (parsed.options.mode === "chat" && parsed.options.redis !== undefined) {
       const { url, cluster, redisCluster } = parsed.options.redis;
       const chat = parsed.options.options;
       // Loaded only when asked for: a server without --redis never loads the client.
       const { RedisDirectory } = await import("../cluster/redis_directory.ts");
+      // Bans, registered nicks and topics too (lib/cluster/redis_moderation.ts).
+      const { RedisModeration } = await import("../cluster/redis_moderation.ts");
+      options = {
+        ...options,
+        sharedModeration: await RedisModeration.open({ url, cluster, redisCluster, logger }),
+      };
       options = {
         ...options,
         directory: await RedisDirectory.connect({
@@ -74,7 +86,7 @@ export async function runServer(args: readonly string[]): Promise<number> {
   } catch (error) {
     if (
       !(error instanceof ListenError || error instanceof CertificateError ||
-        error instanceof ConnectionError)
+        error instanceof ConnectionError || error instanceof OperatorsFileError)
     ) throw error;
     console.error(`server: ${startProblem(error, options)}`);
     return 1;

@@ -39,6 +39,11 @@ export interface AdmissionOptions {
   maxLingering?: number;
   /** Receives `refuse` events (aggregated per burst). @default {silent} */
   logger?: Logger;
+  /**
+   * Why a client from `ip` is banned (the refusal it reads, with the time
+   * left), or null: checked first, on every transport. @default {no bans}
+   */
+  banned?: (ip: string) => string | null;
 }
 
 /** An admitted connection; release it once when the connection is closed. */
@@ -67,6 +72,7 @@ export class Admission {
   readonly maxPerIp: number;
   readonly maxLingering: number;
   readonly #log: BurstLog;
+  readonly #banned: (ip: string) => string | null;
   readonly #perIp = new Map<string, number>();
   #clients = 0;
   #lingering = 0;
@@ -91,6 +97,7 @@ export class Admission {
       { integer: true },
     );
     this.#log = new BurstLog(safeLogger(options.logger ?? silentLogger));
+    this.#banned = options.banned ?? (() => null);
   }
 
   /** Connections admitted now. */
@@ -112,10 +119,10 @@ export class Admission {
    */
   admit(ip: string, peer: string, transport: string): Ticket | Refusal {
     const fromIp = this.#perIp.get(ip) ?? 0;
-    let reason: string | undefined;
-    if (this.#clients >= this.maxClients) {
+    let reason = this.#banned(ip) ?? undefined; // a ban comes first
+    if (reason === undefined && this.#clients >= this.maxClients) {
       reason = `server full (${this.maxClients} clients); try again later`;
-    } else if (this.maxPerIp > 0 && fromIp >= this.maxPerIp) {
+    } else if (reason === undefined && this.maxPerIp > 0 && fromIp >= this.maxPerIp) {
       reason = `too many connections from ${ip} (at most ${this.maxPerIp}); try again later`;
     }
     if (reason !== undefined) return this.#refuse(reason, peer, transport);

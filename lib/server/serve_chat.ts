@@ -11,6 +11,8 @@ import { type ChatDirectory, LocalDirectory } from "../chat/directory.ts";
 import { ChatHub, type ChatHubOptions } from "../chat/hub.ts";
 import { chatHubSettings, inputBudgets } from "../chat/settings.ts";
 import { NodeStore } from "../store/node_store.ts";
+import { banRefusal, Moderation, type SharedModeration } from "../chat/moderation.ts";
+import { scryptHasher } from "../store/passwords.ts";
 import { InputBudgets } from "../net/input_budget.ts";
 import { formatError } from "../chat/protocol.ts";
 import { encodeLine } from "../framing/line_codec.ts";
@@ -93,6 +95,17 @@ export interface ServeChatOptions extends ChatHubOptions {
    * from memory. @default {memory only (server.ts: ./parley-data)}
    */
   dataDir?: string;
+  /**
+   * Operator names and their password hashes (`--operators FILE`, see
+   * `lib/cli/operators_file.ts`): `/oper NAME PASSWORD`. @default {no operators}
+   */
+  operators?: ReadonlyMap<string, string>;
+  /**
+   * Bans, registered nicks and topics shared with other servers (a
+   * `RedisModeration`, lib/cluster/); it is closed when the server
+   * finishes. @default {kept in the store (`dataDir`), or in memory}
+   */
+  sharedModeration?: SharedModeration;
   /** Serve `GET /metrics` (Prometheus text) on the HTTP port. @default {false} */
   metrics?: boolean;
   /**
@@ -141,7 +154,19 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
       totalBytes: settings.historyBytes,
     }, store.history());
   }
-  const hub = new ChatHub({ ...options, directory, logger });
+  const moderation = new Moderation({ operators: options.operators, hasher: scryptHasher, logger });
+  const shared = options.sharedModeration;
+  const moderationStore = shared === undefined ? store?.moderation() : undefined;
+  if (shared !== undefined) {
+    moderation.reset(shared.snapshot);
+    moderation.shared = true;
+    moderation.sinks.push(shared);
+    shared.attach(moderation);
+  } else if (moderationStore !== undefined) {
+    for (const change of moderationStore.load(Date.now())) moderation.apply(change);
+    moderation.sinks.push(moderationStore);
+  }
+  const hub = new ChatHub({ ...options, directory, logger, moderation });
   const budgets = inputBudgets(hub.settings);
   const lines = {
     maxLineBytes: hub.settings.maxLineBytes,
@@ -159,6 +184,11 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     maxPerIp: options.maxPerIp,
     maxLingering: options.maxLingeringRefusals,
     logger,
+    banned: (ip) => {
+      const now = Date.now();
+      const ban = moderation.banOn(ip, now);
+      return ban === undefined ? null : banRefusal(ban, now);
+    },
   });
   const hostname = options.hostname ?? DEFAULT_HOST;
   const tcp: TcpListener = new TcpListener({
@@ -256,7 +286,10 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
   });
   const server = lifecycle.server(
     admission.descriptorsNeeded,
-    () => hub.directory.close().finally(() => (store?.close(), metrics?.close())),
+    () =>
+      hub.directory.close().finally(() => shared?.close()).finally(() => (
+        store?.close(), metrics?.close()
+      )),
   );
   metrics?.attach({ hub, admission, store });
   const stopNow = server.shutdown;

@@ -47,6 +47,32 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Moderation (lib/chat/moderation.ts): bans, registered nicks, topics.
+    version: 2,
+    sql: `
+      CREATE TABLE bans (
+        mask TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        by_name TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        until INTEGER
+      );
+      CREATE TABLE registrations (
+        key TEXT PRIMARY KEY,
+        nick TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        since INTEGER NOT NULL
+      );
+      CREATE TABLE topics (
+        key TEXT PRIMARY KEY,
+        room TEXT NOT NULL,
+        text TEXT NOT NULL,
+        by_name TEXT NOT NULL,
+        ts INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version of a database. */

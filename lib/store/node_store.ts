@@ -2,7 +2,8 @@
  * A node's embedded store: the database file `parley.db` in the data
  * directory (made when missing), opened once at start. What it holds:
  * the room history of a single server (with `--redis`, history lives in
- * Redis and the store holds only what is the node's own; nothing yet).
+ * Redis and the store holds only what is the node's own; nothing yet),
+ * and the bans, registered nicks and room topics (`moderation_store.ts`).
  *
  * A store that cannot be opened (a read-only or full disk, a file where
  * the directory should be, a database from a newer Parley) is not fatal:
@@ -17,6 +18,7 @@ import { join } from "node:path";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { openDatabase } from "./database.ts";
 import { HistoryJournal, type HistoryJournalOptions } from "./history_journal.ts";
+import { ModerationStore } from "./moderation_store.ts";
 
 /** The database's file name in the data directory. */
 export const STORE_FILE = "parley.db";
@@ -71,6 +73,11 @@ export class NodeStore {
       logger: this.#log,
     });
     return this.#history;
+  }
+
+  /** The moderation tables: bans, registered nicks, topics (`moderation_store.ts`). */
+  moderation(): ModerationStore {
+    return new ModerationStore(this.db, { logger: this.#log, label: this.path });
   }
 
   /** The history journal, if one was made. */

@@ -16,7 +16,8 @@ export type LogEventKind =
   | "shutdown"
   | "warning"
   | "error"
-  | "tls";
+  | "tls"
+  | "moderation";
 
 /** One log record. */
 export interface LogEvent {
