@@ -171,3 +171,22 @@ Deno.test({
     ok(held.length === 10);
   },
 });
+
+Deno.test({
+  name: "Outbound fails once when the writer throws instead of rejecting, and wakes drained()",
+  permissions: "none",
+  async fn() {
+    const errors: unknown[] = [];
+    const writer = {
+      write(): Promise<number> {
+        throw new Error("closed");
+      },
+    };
+    const outbound = new Outbound(writer, { onError: (error) => errors.push(error) });
+    ok(outbound.enqueue(bytes("a\n")));
+    await outbound.drained();
+    equal(errors.length, 1);
+    ok(outbound.failed);
+    equal(outbound.enqueue(bytes("b\n")), false);
+  },
+});

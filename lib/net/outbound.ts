@@ -79,8 +79,12 @@ export class Outbound {
   /** The buffer of the last write, reused for the next batch when small. */
   #spare: Uint8Array | null = null;
   #beforeBatch: (() => void) | undefined;
+  /** The buffer of the write in flight, its length, and how much of it is written. */
+  #inFlight: Uint8Array | null = null;
+  #inFlightLength = 0;
+  #inFlightWritten = 0;
   /** `#run`, bound once (no closure per scheduled write). */
-  readonly #runSoon = () => void this.#run();
+  readonly #runSoon = () => this.#run();
 
   constructor(writer: ByteWriter, options: OutboundOptions = {}) {
     this.#writer = writer;
@@ -205,33 +209,65 @@ export class Outbound {
     for (const resolve of waiters ?? []) resolve();
   }
 
-  async #run(): Promise<void> {
+  /**
+   * Takes everything queued so far as one write; what is queued meanwhile
+   * collects in the other buffer for the next one. Settled writes come
+   * back to `#written` (bound once: no promise chain or closure per write).
+   */
+  #run(): void {
     this.#scheduled = false;
     if (this.#writing) return;
     this.#writing = true;
+    this.#next();
+  }
+
+  #next(): void {
     try {
-      while (!this.#failed) {
-        this.#beforeBatch?.();
-        if (this.#pendingLength === 0) break;
-        // Everything queued so far goes out in one write; what is queued
-        // meanwhile collects in the other buffer for the next one.
-        const buffer = this.#pending!;
-        const length = this.#pendingLength;
-        const batch = buffer.subarray(0, length);
-        this.#pending = null;
-        this.#pendingLength = 0;
-        let written = await this.#writer.write(batch);
-        while (written < length) written += await this.#writer.write(batch.subarray(written));
-        this.#queuedBytes -= length;
-        if (buffer.length <= MAX_SPARE_BYTES) this.#spare = buffer;
-      }
+      if (!this.#failed) this.#beforeBatch?.();
     } catch (error) {
       this.#fail(error);
-    } finally {
-      this.#writing = false;
     }
-    this.#wakeIfIdle();
+    if (this.#failed || this.#pendingLength === 0) {
+      this.#writing = false;
+      return this.#wakeIfIdle();
+    }
+    const buffer = this.#pending!;
+    this.#inFlight = buffer;
+    this.#inFlightLength = this.#pendingLength;
+    this.#inFlightWritten = 0;
+    this.#pending = null;
+    this.#pendingLength = 0;
+    this.#write(buffer.subarray(0, this.#inFlightLength));
   }
+
+  #write(bytes: Uint8Array): void {
+    let written: Promise<number>;
+    try {
+      written = this.#writer.write(bytes);
+    } catch (error) {
+      return this.#writeFailed(error);
+    }
+    written.then(this.#written, this.#writeFailed);
+  }
+
+  readonly #written = (n: number): void => {
+    const buffer = this.#inFlight!;
+    this.#inFlightWritten += n;
+    if (this.#inFlightWritten < this.#inFlightLength) {
+      return this.#write(buffer.subarray(this.#inFlightWritten, this.#inFlightLength));
+    }
+    this.#queuedBytes -= this.#inFlightLength;
+    this.#inFlight = null;
+    if (buffer.length <= MAX_SPARE_BYTES) this.#spare = buffer;
+    this.#next();
+  };
+
+  readonly #writeFailed = (error: unknown): void => {
+    this.#inFlight = null;
+    this.#fail(error);
+    this.#writing = false;
+    this.#wakeIfIdle();
+  };
 }
 
 /**
