@@ -5,8 +5,8 @@
  * one buffer and go out as one write, so a broadcast to a thousand members
  * costs each member one syscall per batch, not per line, and queued memory
  * is the queued bytes themselves. Once a write is complete its buffer (up
- * to 4 KiB) is reused for a later batch: a busy connection allocates no
- * buffer per write.
+ * to 64 KiB) is reused for the next batch: a busy connection allocates no
+ * buffer per write; once the queue is empty, a buffer over 4 KiB is let go.
  *
  * The queue is bounded in bytes: {@linkcode Outbound.enqueue} refuses
  * anything that would take it past `maxQueueBytes` (counting the write in
@@ -139,7 +139,8 @@ export class Outbound {
       this.#pending = spare;
       return;
     }
-    let size = Math.max(MIN_BUFFER_BYTES, (this.#pending?.length ?? 0) * 2);
+    // A batch like the last one fits at once: no doubling from 256 bytes each time.
+    let size = Math.max(MIN_BUFFER_BYTES, (this.#pending?.length ?? spare?.length ?? 0) * 2);
     while (size < needed) size *= 2;
     const grown = new Uint8Array(Math.min(size, Math.max(needed, this.maxQueueBytes)));
     if (this.#pending !== null) grown.set(this.#pending.subarray(0, this.#pendingLength));
@@ -229,6 +230,8 @@ export class Outbound {
     }
     if (this.#failed || this.#pendingLength === 0) {
       this.#writing = false;
+      // Idle: a connection keeps at most a small buffer.
+      if (this.#spare !== null && this.#spare.length > MAX_IDLE_SPARE_BYTES) this.#spare = null;
       return this.#wakeIfIdle();
     }
     const buffer = this.#pending!;
@@ -259,6 +262,7 @@ export class Outbound {
     this.#queuedBytes -= this.#inFlightLength;
     this.#inFlight = null;
     if (buffer.length <= MAX_SPARE_BYTES) this.#spare = buffer;
+    else this.#spare = null;
     this.#next();
   };
 
@@ -271,10 +275,14 @@ export class Outbound {
 }
 
 /**
- * Largest buffer kept for reuse between writes (4 KiB): a busy connection
- * does not allocate a buffer per write, an idle one keeps little.
+ * Largest buffer kept for the next batch while writes follow one another
+ * (64 KiB): a busy connection allocates no buffer per write, even when its
+ * batches are large (a fast room, a client catching up).
  */
-const MAX_SPARE_BYTES = 4096;
+const MAX_SPARE_BYTES = 64 * 1024;
+
+/** Largest buffer an idle connection keeps (4 KiB): once its queue is empty, a bigger one goes. */
+const MAX_IDLE_SPARE_BYTES = 4096;
 
 /** Smallest queue buffer (a welcome, a line or two). */
 const MIN_BUFFER_BYTES = 256;
