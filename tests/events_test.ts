@@ -73,3 +73,29 @@ Deno.test({
     equal(JSON.parse(line).text, 'a"b\\c\u2028<img src=x onerror=alert(1)>');
   },
 });
+
+Deno.test({
+  name: "Outgoing frames each format once for every member and keeps the frames",
+  permissions: "none",
+  fn() {
+    const event = new Outgoing(
+      { type: "message", room: "lobby", from: "alice", text: "hi" },
+      "<alice> hi",
+      0,
+    );
+    let calls = 0;
+    const frame = (bytes: Uint8Array) => {
+      calls++;
+      return Uint8Array.from([0xff, ...bytes]);
+    };
+    const text = event.framed("text", frame);
+    equal(event.framed("text", frame), text);
+    deepEqual([...text!], [0xff, ...event.bytes("text")!]);
+    const json = event.framed("json", frame);
+    equal(event.framed("json", frame), json);
+    equal(calls, 2);
+    const only = new Outgoing({ type: "format", format: "json" }, null, 0);
+    equal(only.framed("text", frame), null);
+    equal(calls, 2);
+  },
+});

@@ -171,3 +171,60 @@ Deno.test({
     ok(held.length === 10);
   },
 });
+
+Deno.test({
+  name: "Outbound fails once when the writer throws instead of rejecting, and wakes drained()",
+  permissions: "none",
+  async fn() {
+    const errors: unknown[] = [];
+    const writer = {
+      write(): Promise<number> {
+        throw new Error("closed");
+      },
+    };
+    const outbound = new Outbound(writer, { onError: (error) => errors.push(error) });
+    ok(outbound.enqueue(bytes("a\n")));
+    await outbound.drained();
+    equal(errors.length, 1);
+    ok(outbound.failed);
+    equal(outbound.enqueue(bytes("b\n")), false);
+  },
+});
+
+Deno.test({
+  name: "Outbound reuses a busy connection's write buffers and lets a big one go once idle",
+  permissions: "none",
+  async fn() {
+    const buffers: ArrayBufferLike[] = [];
+    const release: (() => void)[] = [];
+    const writer = {
+      write(bytes: Uint8Array): Promise<number> {
+        buffers.push(bytes.buffer);
+        return new Promise((resolve) => release.push(() => resolve(bytes.length)));
+      },
+    };
+    const settle = async () => {
+      for (const done of release.splice(0)) done();
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    };
+    const outbound = new Outbound(writer, { maxQueueBytes: 1 << 20 });
+    const batch = new Uint8Array(6000); // over the 4 KiB an idle connection keeps
+    outbound.enqueue(batch);
+    await new Promise((resolve) => setTimeout(resolve, 0)); // write 1 in flight
+    outbound.enqueue(batch); // collects in a second buffer meanwhile
+    await settle(); // write 1 done: write 2 in flight
+    outbound.enqueue(batch);
+    await settle(); // write 2 done: write 3, in write 1's buffer
+    equal(buffers.length, 3);
+    ok(buffers[0] !== buffers[1]);
+    equal(buffers[2], buffers[0], "a busy connection reuses its buffers");
+    await settle();
+    await outbound.drained();
+    outbound.enqueue(batch);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    equal(buffers.length, 4);
+    ok(!buffers.slice(0, 3).includes(buffers[3]), "an idle connection let its big buffers go");
+    await settle();
+    await outbound.drained();
+  },
+});

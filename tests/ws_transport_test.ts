@@ -2,7 +2,13 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import * as ws from "ws";
 import { parseHead, type RequestHead } from "../lib/net/http_head.ts";
-import { frameHeader, frameHeaderLength, FrameScanner, OPCODE } from "../lib/net/ws_frame.ts";
+import {
+  frameHeader,
+  frameHeaderLength,
+  FrameScanner,
+  OPCODE,
+  textFrames,
+} from "../lib/net/ws_frame.ts";
 import { checkUpgrade, switchingProtocols, wantsWebSocket } from "../lib/net/ws_handshake.ts";
 import { OriginCheck } from "../lib/net/ws_upgrade.ts";
 import { concat, encodeFrame, OP } from "./ws_frames.ts";
@@ -31,6 +37,35 @@ Deno.test({
         equal(n, frameHeaderLength(length));
         deepEqual([...target.subarray(0, n)], [...expected], `length ${length}`);
       }
+    }
+  },
+});
+
+Deno.test({
+  name: "textFrames() makes one text frame per line, without its LF, as ws's Sender would",
+  permissions: "none",
+  fn() {
+    const long = "x".repeat(300);
+    const frame = (text: string) =>
+      Sender.frame(Buffer.from(text), {
+        fin: true,
+        opcode: OPCODE.TEXT,
+        mask: false,
+        readOnly: true,
+        rsv1: false,
+      }).flatMap((part: Uint8Array) => [...part]);
+    const cases: [string, string[]][] = [
+      ["hi\n", ["hi"]],
+      ["a\n\nb\n", ["a", "", "b"]],
+      [`${long}\nend`, [long, "end"]],
+      ["", []],
+    ];
+    for (const [lines, messages] of cases) {
+      deepEqual(
+        [...textFrames(new TextEncoder().encode(lines))],
+        messages.flatMap(frame),
+        JSON.stringify(lines),
+      );
     }
   },
 });

@@ -134,6 +134,8 @@ export class Outgoing {
   readonly ts: number;
   #textBytes: Uint8Array | null | undefined;
   #jsonBytes: Uint8Array | undefined;
+  #framedText: Uint8Array | null | undefined;
+  #framedJson: Uint8Array | undefined;
 
   constructor(event: ChatEvent, text: string | null, ts: number) {
     this.event = event;
@@ -156,6 +158,21 @@ export class Outgoing {
       this.#textBytes = this.text === null ? null : encoder.encode(this.text + "\n");
     }
     return this.#textBytes;
+  }
+
+  /**
+   * {@linkcode Outgoing.bytes} in `format` as a transport frames them
+   * (`frame`: WebSocket text frames, one per line), framed once per format
+   * and kept, so a broadcast frames each event once, not once per member.
+   * An event reaches one framing: the first `frame` given is the one kept.
+   */
+  framed(format: WireFormat, frame: (bytes: Uint8Array) => Uint8Array): Uint8Array | null {
+    if (format === "json") return this.#framedJson ??= frame(this.bytes("json")!);
+    if (this.#framedText === undefined) {
+      const bytes = this.bytes("text");
+      this.#framedText = bytes === null ? null : frame(bytes);
+    }
+    return this.#framedText;
   }
 }
 

@@ -5,8 +5,8 @@
  * one buffer and go out as one write, so a broadcast to a thousand members
  * costs each member one syscall per batch, not per line, and queued memory
  * is the queued bytes themselves. Once a write is complete its buffer (up
- * to 4 KiB) is reused for a later batch: a busy connection allocates no
- * buffer per write.
+ * to 64 KiB) is reused for the next batch: a busy connection allocates no
+ * buffer per write; once the queue is empty, a buffer over 4 KiB is let go.
  *
  * The queue is bounded in bytes: {@linkcode Outbound.enqueue} refuses
  * anything that would take it past `maxQueueBytes` (counting the write in
@@ -79,8 +79,12 @@ export class Outbound {
   /** The buffer of the last write, reused for the next batch when small. */
   #spare: Uint8Array | null = null;
   #beforeBatch: (() => void) | undefined;
+  /** The buffer of the write in flight, its length, and how much of it is written. */
+  #inFlight: Uint8Array | null = null;
+  #inFlightLength = 0;
+  #inFlightWritten = 0;
   /** `#run`, bound once (no closure per scheduled write). */
-  readonly #runSoon = () => void this.#run();
+  readonly #runSoon = () => this.#run();
 
   constructor(writer: ByteWriter, options: OutboundOptions = {}) {
     this.#writer = writer;
@@ -135,7 +139,8 @@ export class Outbound {
       this.#pending = spare;
       return;
     }
-    let size = Math.max(MIN_BUFFER_BYTES, (this.#pending?.length ?? 0) * 2);
+    // A batch like the last one fits at once: no doubling from 256 bytes each time.
+    let size = Math.max(MIN_BUFFER_BYTES, (this.#pending?.length ?? spare?.length ?? 0) * 2);
     while (size < needed) size *= 2;
     const grown = new Uint8Array(Math.min(size, Math.max(needed, this.maxQueueBytes)));
     if (this.#pending !== null) grown.set(this.#pending.subarray(0, this.#pendingLength));
@@ -205,40 +210,79 @@ export class Outbound {
     for (const resolve of waiters ?? []) resolve();
   }
 
-  async #run(): Promise<void> {
+  /**
+   * Takes everything queued so far as one write; what is queued meanwhile
+   * collects in the other buffer for the next one. Settled writes come
+   * back to `#written` (bound once: no promise chain or closure per write).
+   */
+  #run(): void {
     this.#scheduled = false;
     if (this.#writing) return;
     this.#writing = true;
+    this.#next();
+  }
+
+  #next(): void {
     try {
-      while (!this.#failed) {
-        this.#beforeBatch?.();
-        if (this.#pendingLength === 0) break;
-        // Everything queued so far goes out in one write; what is queued
-        // meanwhile collects in the other buffer for the next one.
-        const buffer = this.#pending!;
-        const length = this.#pendingLength;
-        const batch = buffer.subarray(0, length);
-        this.#pending = null;
-        this.#pendingLength = 0;
-        let written = await this.#writer.write(batch);
-        while (written < length) written += await this.#writer.write(batch.subarray(written));
-        this.#queuedBytes -= length;
-        if (buffer.length <= MAX_SPARE_BYTES) this.#spare = buffer;
-      }
+      if (!this.#failed) this.#beforeBatch?.();
     } catch (error) {
       this.#fail(error);
-    } finally {
-      this.#writing = false;
     }
-    this.#wakeIfIdle();
+    if (this.#failed || this.#pendingLength === 0) {
+      this.#writing = false;
+      // Idle: a connection keeps at most a small buffer.
+      if (this.#spare !== null && this.#spare.length > MAX_IDLE_SPARE_BYTES) this.#spare = null;
+      return this.#wakeIfIdle();
+    }
+    const buffer = this.#pending!;
+    this.#inFlight = buffer;
+    this.#inFlightLength = this.#pendingLength;
+    this.#inFlightWritten = 0;
+    this.#pending = null;
+    this.#pendingLength = 0;
+    this.#write(buffer.subarray(0, this.#inFlightLength));
   }
+
+  #write(bytes: Uint8Array): void {
+    let written: Promise<number>;
+    try {
+      written = this.#writer.write(bytes);
+    } catch (error) {
+      return this.#writeFailed(error);
+    }
+    written.then(this.#written, this.#writeFailed);
+  }
+
+  readonly #written = (n: number): void => {
+    const buffer = this.#inFlight!;
+    this.#inFlightWritten += n;
+    if (this.#inFlightWritten < this.#inFlightLength) {
+      return this.#write(buffer.subarray(this.#inFlightWritten, this.#inFlightLength));
+    }
+    this.#queuedBytes -= this.#inFlightLength;
+    this.#inFlight = null;
+    if (buffer.length <= MAX_SPARE_BYTES) this.#spare = buffer;
+    else this.#spare = null;
+    this.#next();
+  };
+
+  readonly #writeFailed = (error: unknown): void => {
+    this.#inFlight = null;
+    this.#fail(error);
+    this.#writing = false;
+    this.#wakeIfIdle();
+  };
 }
 
 /**
- * Largest buffer kept for reuse between writes (4 KiB): a busy connection
- * does not allocate a buffer per write, an idle one keeps little.
+ * Largest buffer kept for the next batch while writes follow one another
+ * (64 KiB): a busy connection allocates no buffer per write, even when its
+ * batches are large (a fast room, a client catching up).
  */
-const MAX_SPARE_BYTES = 4096;
+const MAX_SPARE_BYTES = 64 * 1024;
+
+/** Largest buffer an idle connection keeps (4 KiB): once its queue is empty, a bigger one goes. */
+const MAX_IDLE_SPARE_BYTES = 4096;
 
 /** Smallest queue buffer (a welcome, a line or two). */
 const MIN_BUFFER_BYTES = 256;

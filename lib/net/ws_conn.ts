@@ -150,6 +150,17 @@ export class WebSocketConnection {
     return this.#frame(isBinary ? OPCODE.BINARY : OPCODE.TEXT, payload);
   }
 
+  /**
+   * Queues complete frames built beforehand (see `textFrames`), all or
+   * none; false (nothing queued) when they do not fit or the connection is
+   * closing. A broadcast frames an event once and queues the same bytes for
+   * every member.
+   */
+  sendFrames(frames: Uint8Array): boolean {
+    if (this.#closeSent || this.#closed) return false;
+    return this.outbound.enqueue(frames);
+  }
+
   /** Sends a ping (the keepalive); false when it does not fit. */
   ping(): boolean {
     if (this.#closeSent || this.#closed) return false;

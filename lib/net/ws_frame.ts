@@ -4,7 +4,8 @@
  *
  * - {@linkcode frameHeader}: the header of a server frame (unmasked, FIN
  *   set, no extension), written straight into an outbound buffer in front
- *   of its payload, byte for byte what `ws`'s `Sender.frame()` makes.
+ *   of its payload, byte for byte what `ws`'s `Sender.frame()` makes;
+ *   {@linkcode textFrames}: lines as text frames, built once per event.
  * - {@linkcode FrameScanner}: walks the frame headers of what a client
  *   sends, so every frame is charged to the input budgets (a ping, a pong,
  *   an empty message or a zero-length continuation carries no message
@@ -75,6 +76,44 @@ export function frameHeader(
   target[offset + 9] = length & 0xff;
   return 10;
 }
+
+/**
+ * LF-terminated lines as server text frames, one frame per line (without
+ * its LF), header and payload together in one buffer: what a broadcast
+ * builds once and copies into every member's queue. A last line without LF
+ * is a frame too.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { textFrames } from "./ws_frame.ts";
+ *
+ * const frames = textFrames(new TextEncoder().encode("hi\nyo\n"));
+ * deepEqual([...frames], [0x81, 2, 0x68, 0x69, 0x81, 2, 0x79, 0x6f]);
+ * ```
+ */
+export function textFrames(lines: Uint8Array): Uint8Array {
+  let size = 0;
+  for (let start = 0; start < lines.length;) {
+    let end = lines.indexOf(LF, start);
+    if (end === -1) end = lines.length;
+    size += frameHeaderLength(end - start) + end - start;
+    start = end + 1;
+  }
+  const frames = new Uint8Array(size);
+  let at = 0;
+  for (let start = 0; start < lines.length;) {
+    let end = lines.indexOf(LF, start);
+    if (end === -1) end = lines.length;
+    at += frameHeader(frames, at, OPCODE.TEXT, end - start);
+    frames.set(lines.subarray(start, end), at);
+    at += end - start;
+    start = end + 1;
+  }
+  return frames;
+}
+
+const LF = 0x0a;
 
 /** What {@linkcode FrameScanner.push} found in a chunk. */
 export interface ScanResult {

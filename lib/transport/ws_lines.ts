@@ -18,10 +18,12 @@
  * @module
  */
 
+import type { Outgoing } from "../chat/events.ts";
 import type { ChatHub, MemberClose } from "../chat/hub.ts";
 import { LineDecoder } from "../framing/line_codec.ts";
 import { CLOSE_GRACE_MS } from "../support/constants.ts";
 import type { WebSocketConnection } from "../net/ws_conn.ts";
+import { textFrames } from "../net/ws_frame.ts";
 import type { InputBudgets } from "../net/input_budget.ts";
 import { LineMember } from "./line_member.ts";
 
@@ -77,6 +79,12 @@ class WebSocketLineMember extends LineMember {
     this.#connection = connection;
     this.transport = connection.secure ? "wss" : "ws";
     this.#options = options;
+  }
+
+  /** Each line its own text message, framed once per event for every member. */
+  override deliver(event: Outgoing): boolean {
+    const frames = event.framed(this.format, textFrames);
+    return frames === null || this.#connection.sendFrames(frames);
   }
 
   /** Each line its own text message (without its LF). */
