@@ -41,7 +41,7 @@ function freePort(): number {
 }
 
 /** A port free now whose cluster bus port (+10000) is free too. */
-function freeClusterPort(): number {
+export function freeClusterPort(): number {
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 30_000);
     const opened: Deno.TcpListener[] = [];

@@ -9,7 +9,7 @@ import type { ChatServer } from "../lib/server/serve_chat.ts";
 import { clusterKeys } from "../lib/cluster/scripts.ts";
 import { connectChat, type LineClient, syncWho, within } from "./helpers.ts";
 import { startServer } from "./process_helpers.ts";
-import { redisClusterMissing, RedisClusterProcess, startNode } from "./redis_helpers.ts";
+import { nodeArgs, redisClusterMissing, RedisClusterProcess, startNode } from "./redis_helpers.ts";
 import { connectWsChat, wsSyncWho } from "./ws_helpers.ts";
 
 /** The `<nick> text` lines a member receives until `last`. */
@@ -116,20 +116,7 @@ Deno.test({
       await t.step(
         "server.ts processes given the seeds (--redis A,B,C): one killed with kill -9, its members leave",
         async () => {
-          const args = (cluster: string) => [
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--rate",
-            "0",
-            "--max-per-ip",
-            "0",
-            "--redis",
-            redis.url,
-            "--cluster",
-            cluster,
-          ];
+          const args = (cluster: string) => nodeArgs(redis.url, cluster);
           await using live = await startServer("server.ts", args("procs"));
           await using doomed = await startServer("server.ts", args("procs"));
           await using alice = await connectChat(live.addr);

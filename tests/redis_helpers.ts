@@ -10,7 +10,7 @@ import { RedisDirectory } from "../lib/cluster/redis_directory.ts";
 import { type ChatServer, serveChat, type ServeChatOptions } from "../lib/server/serve_chat.ts";
 import { within } from "./helpers.ts";
 import { type ServerProcess, startServer } from "./process_helpers.ts";
-import { throwawayRedisArgs } from "../scripts/cluster.ts";
+import { freeClusterPort, throwawayRedisArgs } from "../scripts/cluster.ts";
 
 /**
  * Why the Redis tests cannot run here, or null when they can. (`Deno.Command`
@@ -179,7 +179,12 @@ export async function startNodeProcess(
   redis: RedisProcess,
   args: string[] = [],
 ): Promise<ServerProcess> {
-  return await startServer("server.ts", [
+  return await startServer("server.ts", [...nodeArgs(redis.url, "test"), ...args]);
+}
+
+/** The flags of a test's `server.ts` node on Redis `url` (seeds too), in cluster `cluster`. */
+export function nodeArgs(url: string, cluster: string): string[] {
+  return [
     "--host",
     "127.0.0.1",
     "--port",
@@ -189,11 +194,10 @@ export async function startNodeProcess(
     "--max-per-ip",
     "0",
     "--redis",
-    redis.url,
+    url,
     "--cluster",
-    "test",
-    ...args,
-  ]);
+    cluster,
+  ];
 }
 
 /** What {@linkcode clusterTest} gives its test: a fresh Redis and nodes on it. */
@@ -270,24 +274,6 @@ export const redisClusterMissing: string | null = redisMissing ?? (() => {
     return "redis-cli is not installed";
   }
 })();
-
-/** A port free now whose cluster bus port (+10000) is free too. */
-function freeClusterPort(): number {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
-    const opened: Deno.TcpListener[] = [];
-    try {
-      opened.push(Deno.listen({ hostname: "127.0.0.1", port }));
-      opened.push(Deno.listen({ hostname: "127.0.0.1", port: port + 10_000 }));
-      return port;
-    } catch {
-      /* taken: try another */
-    } finally {
-      for (const listener of opened) listener.close();
-    }
-  }
-  throw new Error("no free port pair for a Redis Cluster node");
-}
 
 /**
  * A Redis Cluster on loopback for one test file: 3 masters and 3 replicas

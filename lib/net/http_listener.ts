@@ -31,7 +31,6 @@
 import http from "node:http";
 import type { Socket } from "node:net";
 import {
-  DEFAULT_TCP_BACKLOG,
   HTTP_ERROR_LINGER_MS,
   HTTP_HEAD_TIMEOUT_MS,
   MAX_HTTP_HEAD_BYTES,
@@ -40,20 +39,13 @@ import {
 } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { type Admission, isTicket, type Refusal, type Ticket } from "./admission.ts";
-import {
-  closeQuietly,
-  errorText,
-  formatAddr,
-  listenProblem,
-  plainAddress,
-  type StreamConn,
-} from "./conn.ts";
-import { ListenError } from "../support/errors.ts";
+import { closeQuietly, errorText, formatAddr, plainAddress, type StreamConn } from "./conn.ts";
 import { ConnDuplex } from "./conn_duplex.ts";
 import { FailureBackoff } from "./backoff.ts";
 import { parseHead, readHead } from "./http_head.ts";
 import { httpReply, pathOf, replyText } from "./http_reply.ts";
 import { lingeringClose } from "./lingering_close.ts";
+import { bindTcp } from "./tcp_listener.ts";
 import type { TlsAcceptor } from "./tls_acceptor.ts";
 import type { WebSocketConnection } from "./ws_conn.ts";
 import { wantsWebSocket } from "./ws_handshake.ts";
@@ -138,19 +130,8 @@ export class HttpListener {
       socket.end(httpReply(error.code === "HPE_HEADER_OVERFLOW" ? 431 : 400, ""));
     });
     try {
-      this.#listener = Deno.listen({
-        hostname: options.hostname,
-        port: options.port,
-        transport: "tcp",
-        tcpBacklog: options.backlog ?? DEFAULT_TCP_BACKLOG,
-        ...(options.reusePort ? { reusePort: true } : {}),
-      });
-    } catch (error) {
-      const failure = new ListenError(
-        formatAddr({ hostname: options.hostname, port: options.port }),
-        listenProblem(error),
-        { cause: error },
-      );
+      this.#listener = bindTcp(options);
+    } catch (failure) {
       this.ready = Promise.reject(failure);
       this.ready.catch(() => {});
       this.finished = Promise.resolve();

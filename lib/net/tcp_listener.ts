@@ -57,6 +57,35 @@ export interface TcpListenerOptions {
 }
 
 /** Accepts connections until closed; `finished` settles when all are done. */
+/** Where and how to bind: the options every TCP-based listener shares. */
+export interface BindOptions {
+  hostname: string;
+  port: number;
+  /** Pending connections the kernel keeps (capped by `somaxconn`). @default {4096} */
+  backlog?: number;
+  /** Share the port with other processes (`SO_REUSEPORT`). @default {false} */
+  reusePort?: boolean;
+}
+
+/** Binds a TCP listener; a {@linkcode ListenError} naming the address when it cannot. */
+export function bindTcp(options: BindOptions): Deno.TcpListener {
+  try {
+    return Deno.listen({
+      hostname: options.hostname,
+      port: options.port,
+      transport: "tcp",
+      tcpBacklog: options.backlog ?? DEFAULT_TCP_BACKLOG,
+      ...(options.reusePort ? { reusePort: true } : {}),
+    });
+  } catch (error) {
+    throw new ListenError(
+      formatAddr({ hostname: options.hostname, port: options.port }),
+      listenProblem(error),
+      { cause: error },
+    );
+  }
+}
+
 export class TcpListener {
   readonly addr: Deno.NetAddr;
   /** Settles once accepting has stopped and every connection is closed. */
@@ -72,21 +101,7 @@ export class TcpListener {
   constructor(options: TcpListenerOptions) {
     this.#options = options;
     this.#log = safeLogger(options.logger ?? silentLogger);
-    try {
-      this.#listener = Deno.listen({
-        hostname: options.hostname,
-        port: options.port,
-        transport: "tcp",
-        tcpBacklog: options.backlog ?? DEFAULT_TCP_BACKLOG,
-        ...(options.reusePort ? { reusePort: true } : {}),
-      });
-    } catch (error) {
-      throw new ListenError(
-        formatAddr({ hostname: options.hostname, port: options.port }),
-        listenProblem(error),
-        { cause: error },
-      );
-    }
+    this.#listener = bindTcp(options);
     this.addr = this.#listener.addr;
     this.finished = this.#acceptLoop();
   }
