@@ -214,43 +214,52 @@ function ctrlC(pgid: number): void {
 
 const SIGNAL_ROUNDS = 4;
 
-Deno.test(`Ctrl-C on deno task server drains: WebSocket 1001, TCP notice, exit 0 (${SIGNAL_ROUNDS} times)`, async () => {
-  for (let round = 0; round < SIGNAL_ROUNDS; round++) {
-    const child = taskCommand(
-      "server",
-      ["--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--quiet"],
-      true,
-      { group: true },
-    ).spawn();
-    const stdout = new ChildLines(child.stdout);
-    const stderr = readAll(child.stderr);
-    try {
-      const listening = parseListening((await stdout.next()) ?? "");
-      ok(listening?.tcp !== undefined && listening.http !== undefined, "no listening line");
-      const tcps: LineClient[] = [];
-      const wss: WsLines[] = [];
-      for (let i = 0; i < 3; i++) {
-        tcps.push(await connectChat({ transport: "tcp", ...splitAddr(listening.tcp) }));
-        wss.push(await connectWsChat({ transport: "tcp", ...splitAddr(listening.http) }));
-      }
-      ctrlC(child.pid);
-      for (const tcp of tcps) {
-        const rest = await tcp.untilClosed();
-        ok(rest.includes("* server shutting down"), `round ${round}: ${rest.join(" | ")}`);
-      }
-      for (const ws of wss) equal((await ws.untilClosed()).code, 1001, `round ${round}`);
-      const { code } = await within(child.status, "deno task server to exit");
-      equal(code, 0, `round ${round}: ${await stderr}`);
-      await Promise.all([
-        ...tcps.map((c) => c.close()),
-        ...wss.map((w) => w[Symbol.asyncDispose]()),
-      ]);
-    } finally {
-      await killGroup(child);
-      await stdout.cancel();
-      await stderr;
+/**
+ * One round of Ctrl-C on `deno task TASK` in its own process group, with
+ * `clients` TCP and WebSocket clients each: TCP clients get `* server
+ * shutting down`, WebSocket clients 1001, and the task exits 0.
+ */
+async function ctrlCDrains(
+  task: "server" | "cluster",
+  args: string[],
+  clients: number,
+  round: number,
+  timeoutMs?: number,
+): Promise<void> {
+  const child = taskCommand(task, args, true, { group: true }).spawn();
+  const stdout = new ChildLines(child.stdout);
+  const stderr = readAll(child.stderr);
+  try {
+    const listening = parseListening((await stdout.next(timeoutMs)) ?? "");
+    ok(listening?.tcp !== undefined && listening.http !== undefined, "no listening line");
+    const tcps: LineClient[] = [];
+    const wss: WsLines[] = [];
+    for (let i = 0; i < clients; i++) {
+      tcps.push(await connectChat({ transport: "tcp", ...splitAddr(listening.tcp) }));
+      wss.push(await connectWsChat({ transport: "tcp", ...splitAddr(listening.http) }));
     }
+    ctrlC(child.pid);
+    for (const tcp of tcps) {
+      const rest = await tcp.untilClosed();
+      ok(rest.includes("* server shutting down"), `round ${round}: ${rest.join(" | ")}`);
+    }
+    for (const ws of wss) equal((await ws.untilClosed()).code, 1001, `round ${round}`);
+    const { code } = await within(child.status, `deno task ${task} to exit`, timeoutMs);
+    equal(code, 0, `round ${round}: ${await stderr}`);
+    await Promise.all([
+      ...tcps.map((c) => c.close()),
+      ...wss.map((w) => w[Symbol.asyncDispose]()),
+    ]);
+  } finally {
+    await killGroup(child);
+    await stdout.cancel();
+    await stderr;
   }
+}
+
+Deno.test(`Ctrl-C on deno task server drains: WebSocket 1001, TCP notice, exit 0 (${SIGNAL_ROUNDS} times)`, async () => {
+  const args = ["--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--quiet"];
+  for (let round = 0; round < SIGNAL_ROUNDS; round++) await ctrlCDrains("server", args, 3, round);
 });
 
 Deno.test({
@@ -259,40 +268,7 @@ Deno.test({
   }`,
   ignore: redisMissing !== null,
   async fn() {
-    for (let round = 0; round < 2; round++) {
-      const child = taskCommand(
-        "cluster",
-        ["2", "--host", "127.0.0.1", "--port", "0", "--http-port", "0"],
-        true,
-        { group: true },
-      ).spawn();
-      const stdout = new ChildLines(child.stdout);
-      const stderr = readAll(child.stderr);
-      try {
-        const listening = parseListening((await stdout.next(30_000)) ?? "");
-        ok(listening?.tcp !== undefined && listening.http !== undefined, "no listening line");
-        const tcps: LineClient[] = [];
-        const wss: WsLines[] = [];
-        for (let i = 0; i < 4; i++) {
-          tcps.push(await connectChat({ transport: "tcp", ...splitAddr(listening.tcp) }));
-          wss.push(await connectWsChat({ transport: "tcp", ...splitAddr(listening.http) }));
-        }
-        ctrlC(child.pid);
-        for (const tcp of tcps) {
-          const rest = await tcp.untilClosed();
-          ok(rest.includes("* server shutting down"), `round ${round}: ${rest.join(" | ")}`);
-        }
-        for (const ws of wss) equal((await ws.untilClosed()).code, 1001, `round ${round}`);
-        equal((await within(child.status, "deno task cluster to exit", 30_000)).code, 0);
-        await Promise.all([
-          ...tcps.map((c) => c.close()),
-          ...wss.map((w) => w[Symbol.asyncDispose]()),
-        ]);
-      } finally {
-        await killGroup(child);
-        await stdout.cancel();
-        await stderr;
-      }
-    }
+    const args = ["2", "--host", "127.0.0.1", "--port", "0", "--http-port", "0"];
+    for (let round = 0; round < 2; round++) await ctrlCDrains("cluster", args, 4, round, 30_000);
   },
 });
