@@ -111,19 +111,33 @@ async function redisHoldsOnly(redis: RedisProcess, nicks: string[], rooms: strin
   equal(respItems(await redis.command("KEYS", "test:room:{r*")).length, 0, "no room left behind");
 }
 
+/**
+ * One member on each node after the probes: every node's `/who` and
+ * `/rooms` and Redis's keys hold those three alone, in lobby (`settle`
+ * first waits for what is freed later).
+ */
+async function onlyRealMembers(
+  redis: RedisProcess,
+  nodes: ChatServer[],
+  settle?: () => Promise<void>,
+): Promise<void> {
+  const members = await Promise.all(nodes.map((node) => connectChat(node.addr)));
+  try {
+    const nicks = members.map((member) => member.nick);
+    await untilExact(members, nicks, "* 1 room: lobby (3)");
+    await settle?.();
+    await redisHoldsOnly(redis, nicks, ["lobby"]);
+  } finally {
+    await Promise.all(members.map((member) => member.close()));
+  }
+}
+
 clusterTest(
   "1,000 connections closed within milliseconds over 3 nodes leave no ghost",
   3,
   async ({ redis, nodes }) => {
     await probes(nodes, 1000, 60);
-    const members = await Promise.all(nodes.map((node) => connectChat(node.addr)));
-    try {
-      const nicks = members.map((member) => member.nick);
-      await untilExact(members, nicks, "* 1 room: lobby (3)");
-      await redisHoldsOnly(redis, nicks, ["lobby"]);
-    } finally {
-      await Promise.all(members.map((member) => member.close()));
-    }
+    await onlyRealMembers(redis, nodes);
   },
 );
 
@@ -132,14 +146,7 @@ clusterTest(
   3,
   async ({ redis, nodes }) => {
     await probes(nodes, 300, 30, (i) => `/join r${i}`);
-    const members = await Promise.all(nodes.map((node) => connectChat(node.addr)));
-    try {
-      const nicks = members.map((member) => member.nick);
-      await untilExact(members, nicks, "* 1 room: lobby (3)");
-      await redisHoldsOnly(redis, nicks, ["lobby"]);
-    } finally {
-      await Promise.all(members.map((member) => member.close()));
-    }
+    await onlyRealMembers(redis, nodes);
   },
 );
 
@@ -148,10 +155,7 @@ clusterTest(
   3,
   async ({ redis, nodes }) => {
     await probes(nodes, 300, 30, (i) => `/nick p${i}`);
-    const members = await Promise.all(nodes.map((node) => connectChat(node.addr)));
-    try {
-      const nicks = members.map((member) => member.nick);
-      await untilExact(members, nicks, "* 1 room: lobby (3)");
+    await onlyRealMembers(redis, nodes, async () => {
       // The nicks are freed after the members' entries are gone: wait for them too.
       await within(
         (async () => {
@@ -161,10 +165,7 @@ clusterTest(
         })(),
         "every probe's nick to be freed",
       ).catch(() => {});
-      await redisHoldsOnly(redis, nicks, ["lobby"]);
-    } finally {
-      await Promise.all(members.map((member) => member.close()));
-    }
+    });
   },
 );
 
