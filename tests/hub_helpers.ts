@@ -114,6 +114,7 @@ export function testHub(options: ChatHubOptions & { directory?: ChatDirectory } 
  * asynchronous paths.
  */
 export class DeferredDirectory extends LocalDirectory {
+  override readonly answersAtOnce = false;
   readonly #waiting: (() => void)[] = [];
   /** Overrides the cursor `enter` answers with. */
   cursor: number | null = null;

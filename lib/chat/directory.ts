@@ -177,6 +177,12 @@ export interface ChatDirectory {
   send(ref: MemberRef, envelope: DirectEnvelope): MaybePromise<void | LinkDown>;
   /** True while the link to the other nodes is down (`/healthz` answers 503). @default {never} */
   readonly linkDown?: boolean;
+  /**
+   * True when every answer comes at once, never as a promise (this
+   * process's own directory): the hub can then take a nick asked for before
+   * joining. @default {false}
+   */
+  readonly answersAtOnce?: boolean;
   /** Milliseconds of one round trip to the other nodes (rejects when it fails). */
   ping?(): Promise<number>;
   /** Finishes what is under way (publishes of a shutdown), then lets go. */
@@ -210,6 +216,7 @@ interface LocalRoom {
  */
 export class LocalDirectory implements ChatDirectory {
   readonly nodeId = LOCAL_NODE;
+  readonly answersAtOnce: boolean = true;
   readonly #nicks = new Map<string, MemberRef>();
   readonly #rooms = new Map<string, LocalRoom>();
   readonly #where = new Map<MemberRef, string>();

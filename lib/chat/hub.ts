@@ -379,7 +379,7 @@ export class ChatHub implements DirectoryListener {
     if (this.moderation.registration(key) !== undefined) return guest;
     // Only where the answer is known now (this node's own directory); a shared one
     // answers later, and the ordinary rename after joining does it then.
-    if (Object.getPrototypeOf(this.directory) !== LocalDirectory.prototype) return guest;
+    if (this.directory.answersAtOnce !== true) return guest;
     return this.directory.rename(ref, nameKey(guest), key, nick) === true ? nick : guest;
   }
 
