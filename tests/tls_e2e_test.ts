@@ -1,7 +1,6 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { serveChat } from "../lib/server/serve_chat.ts";
-import { LOOPBACK, utf8, within } from "./helpers.ts";
+import { utf8, within } from "./helpers.ts";
 import {
   ChildLines,
   denoRun,
@@ -11,11 +10,11 @@ import {
   startServer,
 } from "./process_helpers.ts";
 import {
+  chatServing,
   connectTlsChat,
   connectWssChat,
   servedFingerprint,
   testCertificates,
-  type TestPair,
   tlsTest,
 } from "./tls_helpers.ts";
 
@@ -26,13 +25,6 @@ const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
 
 /** The log lines of a reload (success or failure). */
 const RELOAD = /tls reason="(certificate reloaded|reload failed)/;
-
-/** An in-process TLS chat server (both ports) serving `pair`. */
-async function chatServing(pair: TestPair) {
-  const server = serveChat({ ...LOOPBACK, httpPort: 0, tls: { cert: pair.cert, key: pair.key } });
-  await server.ready;
-  return server;
-}
 
 tlsTest(
   "server.ts --tls-cert/--tls-key: client.ts tls://, openssl s_client and Deno's TLS client chat",

@@ -1,16 +1,9 @@
 import { match } from "node:assert/strict";
-import { serveChat } from "../lib/server/serve_chat.ts";
-import { LOOPBACK } from "./helpers.ts";
-import { testCertificates, tlsTest } from "./tls_helpers.ts";
+import { chatServing, testCertificates, tlsTest } from "./tls_helpers.ts";
 
 tlsTest("the TLS server's plain-text / answer names wss:// and https://", async () => {
   const certs = await testCertificates();
-  await using server = serveChat({
-    ...LOOPBACK,
-    httpPort: 0,
-    tls: { cert: certs.server.cert, key: certs.server.key },
-  });
-  await server.ready;
+  await using server = await chatServing(certs.server);
   using client = Deno.createHttpClient({ caCerts: [certs.ca] });
   const response = await fetch(`https://localhost:${server.httpAddr!.port}/`, {
     client,
@@ -25,12 +18,7 @@ tlsTest(
   "the TLS chat port answers an HTTP request with the https:// and wss:// addresses",
   async () => {
     const certs = await testCertificates();
-    await using server = serveChat({
-      ...LOOPBACK,
-      httpPort: 0,
-      tls: { cert: certs.server.cert, key: certs.server.key },
-    });
-    await server.ready;
+    await using server = await chatServing(certs.server);
     const conn = await Deno.connectTls({
       hostname: "localhost",
       port: server.addr.port,

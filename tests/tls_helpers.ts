@@ -12,7 +12,8 @@
 
 import tls from "node:tls";
 import { WebSocket } from "ws";
-import { LineClient, within } from "./helpers.ts";
+import { LineClient, LOOPBACK, within } from "./helpers.ts";
+import { serveChat } from "../lib/server/serve_chat.ts";
 
 /** Why the TLS tests cannot run here, or null when they can. */
 export const OPENSSL_MISSING: string | null = (() => {
@@ -275,4 +276,11 @@ export function servedFingerprint(port: number, ca: string): Promise<string> {
     });
     socket.on("error", reject);
   });
+}
+
+/** An in-process TLS chat server (both ports) serving `pair`. */
+export async function chatServing(pair: TestPair) {
+  const server = serveChat({ ...LOOPBACK, httpPort: 0, tls: { cert: pair.cert, key: pair.key } });
+  await server.ready;
+  return server;
 }
