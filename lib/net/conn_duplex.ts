@@ -72,6 +72,8 @@ export class ConnDuplex extends Duplex {
   #head: Uint8Array | null;
   #buffer = new Uint8Array(SMALL_READ_BYTES);
   #reading = false;
+  /** Set by {@linkcode ConnDuplex.shutWrite}: what is written after it is dropped. */
+  #writeShut = false;
   /** Bytes pushed minus bytes reported consumed (handshake bytes stay counted: a few KiB). */
   #unconsumed = 0;
   #wakeReader: (() => void) | null = null;
@@ -152,15 +154,31 @@ export class ConnDuplex extends Duplex {
     this.#reading = false;
   }
 
+  /**
+   * Shuts the sending side of the connection under the stream (the peer
+   * reads its end of stream) while the stream stays writable: what the TLS
+   * layer still writes after it (its answer to the peer's close_notify) is
+   * dropped, not an error. Under Deno 2.9.6 a TLSSocket's `end()` sends its
+   * close_notify but never ends the stream under it, and a peer's TLS layer
+   * does not always report that alert as the end of stream; the FIN does.
+   */
+  shutWrite(): Promise<void> {
+    if (this.#writeShut) return Promise.resolve();
+    this.#writeShut = true;
+    return this.conn.closeWrite().catch(() => {}); // already closed or reset: nothing to shut
+  }
+
   override _write(
     chunk: Buffer,
     _encoding: string,
     callback: (error?: Error | null) => void,
   ): void {
+    if (this.#writeShut) return callback(); // after our own shutWrite(): nothing can be sent
     writeAll(this.conn, chunk).then(() => callback(), (error) => callback(nodeError(error)));
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    if (this.#writeShut) return callback();
     // Already closed or reset: nothing to shut.
     this.conn.closeWrite().then(() => callback(), () => callback());
   }

@@ -121,7 +121,14 @@ export class SocketConn implements StreamConn {
 
   closeWrite(): Promise<void> {
     if (this.socket.destroyed) return Promise.reject(new Deno.errors.NotConnected());
-    return new Promise((resolve) => this.socket.end(resolve));
+    // Over TLS the connection under it is shut too, once the close_notify is out (see
+    // ConnDuplex.shutWrite): the peer then sees the end of stream whatever its TLS layer does.
+    return new Promise((resolve) =>
+      this.socket.end(() => {
+        if (this.#duplex === null) return resolve();
+        this.#duplex.shutWrite().then(resolve);
+      })
+    );
   }
 
   close(): void {
