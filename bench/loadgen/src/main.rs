@@ -219,6 +219,9 @@ fn report(scenario: &str, ops: u64, seconds: f64, mut latencies: Vec<u32>, cpu: 
         ("ops_per_sec", format!("{:.1}", ops as f64 / seconds)),
         ("p50_us", percentile(&latencies, 50.0).to_string()),
         ("p99_us", percentile(&latencies, 99.0).to_string()),
+        ("p90_us", percentile(&latencies, 90.0).to_string()),
+        ("p999_us", percentile(&latencies, 99.9).to_string()),
+        ("max_us", latencies.last().copied().unwrap_or(0).to_string()),
         ("server_cpu_us_per_op", json_number(per_op)),
         ("server_peak_rss_kib", json_number(peak)),
         ("loadgen_cpu", format!("{own_cpu:.3}")),
@@ -512,10 +515,16 @@ fn now_us(epoch: Instant) -> u64 {
 /// to the end of the drain (`redis_commands`): the lines' cost, without the
 /// clients' joins and leaves; with several URLs (a Redis Cluster's masters),
 /// also each one's share (`redis_shard_commands`).
+///
+/// The first `warmup` seconds (0.5) of lines are delivered and count
+/// toward `delivered_ratio`, but latencies, `ops` and the server's CPU
+/// cover only the `duration` after them, as in the echo scenarios: a JIT
+/// runtime's first fraction of a second is not its steady state.
 fn chat(args: &Args) {
     let addr = args.str("addr");
     let clients = args.num("clients", 100.0) as usize;
     let rate = args.num("rate", 40.0);
+    let warmup = Duration::from_secs_f64(args.num("warmup", 0.5));
     let duration = Duration::from_secs_f64(args.num("duration", 3.0));
     let drain = Duration::from_secs_f64(args.num("drain", 3.0));
     let slow = args.num("slow", 0.0) as usize;
@@ -524,6 +533,7 @@ fn chat(args: &Args) {
     let pid = args.flags.get("server-pid").cloned();
     let epoch = Instant::now();
     let delivered = Arc::new(AtomicU64::new(0));
+    let measured = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(Mutex::new(Vec::<u32>::new()));
     let stop_readers = Arc::new(AtomicBool::new(false));
@@ -543,13 +553,17 @@ fn chat(args: &Args) {
     let redis = args.flags.get("redis").cloned();
     let redis_before = redis.as_deref().and_then(redis_commands);
     let start = Instant::now() + Duration::from_millis(100);
-    let end = start + duration;
+    // Lines of the warm-up are delivered and counted, not timed.
+    let measure_from = start + warmup;
+    let measure_from_us = measure_from.duration_since(epoch).as_micros() as u64;
+    let end = measure_from + duration;
     let mut readers = vec![];
     let mut senders = vec![];
     for (id, stream) in streams.into_iter().enumerate() {
         let reader_stream = stream.try_clone().unwrap();
         reader_stream.set_read_timeout(Some(Duration::from_millis(200))).ok();
-        let (delivered, latencies, stop) = (delivered.clone(), latencies.clone(), stop_readers.clone());
+        let (delivered, measured, latencies, stop) =
+            (delivered.clone(), measured.clone(), latencies.clone(), stop_readers.clone());
         readers.push(thread::spawn(move || {
             let mut reader = BufReader::with_capacity(64 * 1024, reader_stream);
             let mut line = Vec::with_capacity(256);
@@ -576,7 +590,10 @@ fn chat(args: &Args) {
                     let rest = &text[at + 2..];
                     if let Some(sent_us) = rest.split('@').next().and_then(|v| v.parse::<u64>().ok()) {
                         delivered.fetch_add(1, Ordering::Relaxed);
-                        lat.push(now_us(epoch).saturating_sub(sent_us) as u32);
+                        if sent_us >= measure_from_us {
+                            measured.fetch_add(1, Ordering::Relaxed);
+                            lat.push(now_us(epoch).saturating_sub(sent_us) as u32);
+                        }
                     }
                 }
             }
@@ -604,7 +621,7 @@ fn chat(args: &Args) {
         }));
     }
     barrier.wait();
-    thread::sleep(start.saturating_duration_since(Instant::now()));
+    thread::sleep(measure_from.saturating_duration_since(Instant::now()));
     let window = CpuWindow::start(pid.clone());
     let mut rss_samples = vec![];
     while Instant::now() < end {
@@ -659,7 +676,7 @@ fn chat(args: &Args) {
         ("rss_samples_kib", format!("[{}]", samples.join(","))),
     ];
     extra.extend(redis_used);
-    report("chat", got, cpu.2, lat, cpu, pid.as_deref(), &extra);
+    report("chat", measured.load(Ordering::Relaxed), cpu.2, lat, cpu, pid.as_deref(), &extra);
 }
 
 /// What a Deno server's GC probe (bench/peers/deno/gc_probe.ts) wrote after
@@ -953,7 +970,8 @@ impl ChatConn {
 /// `irc-clients` IRC clients of `addr` in channel `irc-channel`), each
 /// sending `rate` lines/s carrying `@T<send µs>@S<sender>@N<seq>` (as `chat`
 /// does); every client reads every line. One thread and epoll drive all of
-/// them; a timerfd paces the sends, spread evenly over each period.
+/// them; a timerfd paces the sends, spread evenly over each period. A
+/// `warmup` (0.5 s) as in `chat`: delivered and counted, not timed.
 fn ws_chat(args: &Args) {
     let tcp_clients = args.num("tcp-clients", 0.0) as usize;
     let irc_clients = args.num("irc-clients", 0.0) as usize;
@@ -964,6 +982,7 @@ fn ws_chat(args: &Args) {
         usage("ws-chat needs at least two clients");
     }
     let rate = args.num("rate", 40.0);
+    let warmup = Duration::from_secs_f64(args.num("warmup", 0.5));
     let duration = Duration::from_secs_f64(args.num("duration", 3.0));
     let drain = Duration::from_secs_f64(args.num("drain", 3.0));
     let sample_every = Duration::from_millis(args.num("sample-ms", 1000.0) as u64);
@@ -998,13 +1017,16 @@ fn ws_chat(args: &Args) {
     // Everyone is connected (and joined) before anyone speaks.
     thread::sleep(Duration::from_millis(500));
     let start = Instant::now() + Duration::from_millis(100);
-    let end = start + duration;
+    // Lines of the warm-up are delivered and counted, not timed.
+    let measure_from = start + warmup;
+    let measure_from_us = measure_from.duration_since(epoch).as_micros() as u64;
+    let end = measure_from + duration;
     let period = Duration::from_secs_f64(1.0 / rate);
     // Send slot s belongs to client s % clients: each client once per period.
     let slot_at = |s: u64| start + period.mul_f64(s as f64 / clients as f64);
     let mut slot = 0u64;
     let mut seq = vec![0u64; clients];
-    let (mut sent, mut delivered, mut errors, mut pings) = (0u64, 0u64, 0u64, 0u64);
+    let (mut sent, mut delivered, mut measured, mut errors, mut pings) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut latencies: Vec<u32> = Vec::with_capacity(1 << 20);
     let mut window: Option<CpuWindow> = None;
     let mut cpu: Option<(Option<u64>, f64, f64)> = None;
@@ -1018,9 +1040,7 @@ fn ws_chat(args: &Args) {
     let mut line = String::with_capacity(128);
     loop {
         let now = Instant::now();
-        if window.is_none() && now >= start {
-            window = Some(CpuWindow::start(pid.clone()));
-        }
+        CpuWindow::open_at(&mut window, measure_from, now, &pid);
         if cpu.is_none() && now >= end {
             cpu = window.as_ref().map(|w| w.finish());
         }
@@ -1104,7 +1124,10 @@ fn ws_chat(args: &Args) {
                     if let Some((sent_us, sender)) = chat_stamp(line) {
                         if sender != i {
                             delivered += 1;
-                            latencies.push(arrived.saturating_sub(sent_us) as u32);
+                            if sent_us >= measure_from_us {
+                                measured += 1;
+                                latencies.push(arrived.saturating_sub(sent_us) as u32);
+                            }
                         }
                     }
                 };
@@ -1182,7 +1205,7 @@ fn ws_chat(args: &Args) {
     let samples: Vec<String> = rss_samples.iter().map(|k| k.to_string()).collect();
     report(
         "ws-chat",
-        delivered,
+        measured,
         cpu.2,
         latencies,
         cpu,
