@@ -199,6 +199,12 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// The p99 of the warm-up's lines (not part of the timed results), as JSON.
+fn warmup_p99(mut latencies: Vec<u32>) -> String {
+    latencies.sort_unstable();
+    percentile(&latencies, 99.0).to_string()
+}
+
 fn json_number(value: Option<f64>) -> String {
     match value {
         Some(v) if v.is_finite() => format!("{v:.3}"),
@@ -536,6 +542,7 @@ fn chat(args: &Args) {
     let measured = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(Mutex::new(Vec::<u32>::new()));
+    let warmup_latencies = Arc::new(Mutex::new(Vec::<u32>::new()));
     let stop_readers = Arc::new(AtomicBool::new(false));
     let barrier = Arc::new(Barrier::new(clients + 1));
     let mut streams = vec![];
@@ -564,10 +571,12 @@ fn chat(args: &Args) {
         reader_stream.set_read_timeout(Some(Duration::from_millis(200))).ok();
         let (delivered, measured, latencies, stop) =
             (delivered.clone(), measured.clone(), latencies.clone(), stop_readers.clone());
+        let warmup_latencies = warmup_latencies.clone();
         readers.push(thread::spawn(move || {
             let mut reader = BufReader::with_capacity(64 * 1024, reader_stream);
             let mut line = Vec::with_capacity(256);
             let mut lat = Vec::with_capacity(1 << 16);
+            let mut warm = Vec::with_capacity(1 << 12);
             let me = format!("@S{id}@");
             loop {
                 line.clear();
@@ -590,14 +599,18 @@ fn chat(args: &Args) {
                     let rest = &text[at + 2..];
                     if let Some(sent_us) = rest.split('@').next().and_then(|v| v.parse::<u64>().ok()) {
                         delivered.fetch_add(1, Ordering::Relaxed);
+                        let took = now_us(epoch).saturating_sub(sent_us) as u32;
                         if sent_us >= measure_from_us {
                             measured.fetch_add(1, Ordering::Relaxed);
-                            lat.push(now_us(epoch).saturating_sub(sent_us) as u32);
+                            lat.push(took);
+                        } else {
+                            warm.push(took);
                         }
                     }
                 }
             }
             latencies.lock().unwrap().extend(lat);
+            warmup_latencies.lock().unwrap().extend(warm);
         }));
         let (barrier, sent, sent_by_room) = (barrier.clone(), sent.clone(), sent_by_room.clone());
         let mut writer = stream;
@@ -674,6 +687,7 @@ fn chat(args: &Args) {
         ("expected", expected.to_string()),
         ("delivered_ratio", format!("{:.5}", if expected == 0 { 0.0 } else { got as f64 / expected as f64 })),
         ("rss_samples_kib", format!("[{}]", samples.join(","))),
+        ("warmup_p99_us", warmup_p99(std::mem::take(&mut *warmup_latencies.lock().unwrap()))),
     ];
     extra.extend(redis_used);
     report("chat", measured.load(Ordering::Relaxed), cpu.2, lat, cpu, pid.as_deref(), &extra);
@@ -1028,6 +1042,7 @@ fn ws_chat(args: &Args) {
     let mut seq = vec![0u64; clients];
     let (mut sent, mut delivered, mut measured, mut errors, mut pings) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut latencies: Vec<u32> = Vec::with_capacity(1 << 20);
+    let mut warmup_latencies: Vec<u32> = Vec::with_capacity(1 << 16);
     let mut window: Option<CpuWindow> = None;
     let mut cpu: Option<(Option<u64>, f64, f64)> = None;
     let mut rss_samples = vec![];
@@ -1124,9 +1139,12 @@ fn ws_chat(args: &Args) {
                     if let Some((sent_us, sender)) = chat_stamp(line) {
                         if sender != i {
                             delivered += 1;
+                            let took = arrived.saturating_sub(sent_us) as u32;
                             if sent_us >= measure_from_us {
                                 measured += 1;
-                                latencies.push(arrived.saturating_sub(sent_us) as u32);
+                                latencies.push(took);
+                            } else {
+                                warmup_latencies.push(took);
                             }
                         }
                     }
@@ -1215,6 +1233,7 @@ fn ws_chat(args: &Args) {
             ("expected", expected.to_string()),
             ("delivered_ratio", format!("{:.5}", if expected == 0 { 0.0 } else { delivered as f64 / expected as f64 })),
             ("rss_samples_kib", format!("[{}]", samples.join(","))),
+            ("warmup_p99_us", warmup_p99(warmup_latencies)),
             ("errors", errors.to_string()),
             ("pings", pings.to_string()),
             ("tcp_clients", tcp_clients.to_string()),
