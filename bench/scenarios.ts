@@ -208,7 +208,8 @@ const SERVERS = {
     name: "parley",
     command: (p) =>
       // One load generator address sends 150k datagrams/s: the per-address
-      // reply bound (1000/s by default) is for the internet, not this.
+      // reply bounds (1000/s and 128 KiB/s by default) are for the internet,
+      // not this.
       denoRun(p, "udp_echo.ts", [
         "serve",
         "--host",
@@ -217,6 +218,8 @@ const SERVERS = {
         "0",
         "-q",
         "--max-replies-per-ip",
+        "0",
+        "--max-reply-bytes-per-ip",
         "0",
       ]),
     needs: (p) => [p.deno],

@@ -220,6 +220,22 @@ const PATHS: BenchPaths = {
 };
 
 Deno.test({
+  name: "udp-64 runs Parley's UDP echo without its per-address reply bounds",
+  permissions: "none",
+  fn() {
+    const udp = SCENARIOS.find((s) => s.id === "udp-64")!;
+    const parley = udp.servers.find((s) => s.name === "parley")!;
+    const command = parley.command(PATHS);
+    // One load generator address: either bound (1000 replies/s, 128 KiB/s) would cap the run.
+    for (const flag of ["--max-replies-per-ip", "--max-reply-bytes-per-ip"]) {
+      const at = command.indexOf(flag);
+      ok(at > 0, `${flag} missing from ${command.join(" ")}`);
+      equal(command[at + 1], "0", flag);
+    }
+  },
+});
+
+Deno.test({
   name: "chat-cluster runs 100 clients at 40 lines/s against one Parley and a 2-node cluster",
   permissions: "none",
   fn() {
