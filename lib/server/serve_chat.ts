@@ -30,7 +30,7 @@ import {
 } from "../support/constants.ts";
 import { checkNumber, TIMER_MS } from "../support/options.ts";
 import { sweepIntervalMs } from "../support/idle_watch.ts";
-import { serveTcpLines } from "../transport/tcp_lines.ts";
+import { type ForeignProtocol, serveTcpLines } from "../transport/tcp_lines.ts";
 import { createPageHandler } from "./page.ts";
 import { HEALTH_PATH, METRICS_PATH, serviceRoute } from "./health.ts";
 import { ServerMetrics } from "./metrics.ts";
@@ -191,6 +191,20 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     },
   });
   const hostname = options.hostname ?? DEFAULT_HOST;
+  // One options object for every TCP member (an idle member keeps a reference).
+  const tcpLines = {
+    ...lines,
+    logger,
+    // Another protocol on this port gets one line naming the right one (issue 17 §3).
+    foreignAnswer: (protocol: ForeignProtocol, host: string | undefined): Uint8Array =>
+      encodeLine(foreignAnswerText(protocol, {
+        name: hub.settings.name,
+        host: host ?? hostname,
+        tcpPort: tcp.addr.port,
+        httpPort: server.httpAddr?.port ?? null,
+        tls: tls !== undefined,
+      })),
+  };
   const tcp: TcpListener = new TcpListener({
     hostname,
     port: options.port ?? DEFAULT_CHAT_PORT,
@@ -198,20 +212,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatServer {
     backlog: options.backlog,
     admission,
     refusal: (reason) => encodeLine(formatError(reason)),
-    serve: (conn, peer, address) =>
-      serveTcpLines(conn, peer, address, hub, {
-        ...lines,
-        logger,
-        // Another protocol on this port gets one line naming the right one (issue 17 §3).
-        foreignAnswer: (protocol, host): Uint8Array =>
-          encodeLine(foreignAnswerText(protocol, {
-            name: hub.settings.name,
-            host: host ?? hostname,
-            tcpPort: tcp.addr.port,
-            httpPort: server.httpAddr?.port ?? null,
-            tls: tls !== undefined,
-          })),
-      }),
+    serve: (conn, peer, address) => serveTcpLines(conn, peer, address, hub, tcpLines),
     tls,
     plaintextReply: encodeLine(formatError(TLS_ONLY)),
     logger,

@@ -83,6 +83,7 @@ class TcpLineMember extends LineMember {
   /** Cancels the forced close, once one is set. */
   #cancelClose: (() => void) | null = null;
   #writeProblem: string | null = null;
+  #joined = false;
 
   constructor(
     conn: StreamConn,
@@ -110,37 +111,46 @@ class TcpLineMember extends LineMember {
     const budget = this.#options.budgets.acquire(this.address);
     let buffer = new Uint8Array(CHAT_READ_BUFFER_BYTES);
     let reason = "connection closed";
-    let joined = false;
-    const join = (wantedNick?: string) => {
-      if (joined) return;
-      joined = true;
-      this.session = this.hub.connect(this, wantedNick);
-    };
-    const sniffer = this.#options.foreignAnswer === undefined ? null : new ProtocolSniffer();
+    // Its first bytes, when they come at once, tell a foreign client before
+    // it joins; a silent client joins after FIRST_BYTES_WAIT_MS. Nothing of
+    // this outlives the wait or the first bytes: an idle member keeps no
+    // sniffer and nothing hangs on its pending read.
+    let sniffing = this.#options.foreignAnswer !== undefined;
+    let sniffer: ProtocolSniffer | null = null;
+    // Dropped once fired or cleared: a timer object held here would stay for the connection's life.
+    let wait = sniffing
+      ? setTimeout(() => {
+        wait = undefined;
+        this.#join();
+      }, FIRST_BYTES_WAIT_MS)
+      : undefined;
+    if (!sniffing) this.#join();
     let foreign: ForeignProtocol | null = null;
     try {
-      let read = this.#conn.read(buffer);
-      // Its first bytes, when they come at once, tell a foreign client before it joins.
-      if (sniffer === null || !(await settlesWithin(read, FIRST_BYTES_WAIT_MS))) join();
       while (true) {
-        const n = await read;
-        if (n === null) break;
-        if (this.closing !== null) { // discarding until the close
-          read = this.#conn.read(buffer);
-          continue;
+        const n = await this.#conn.read(buffer);
+        if (wait !== undefined) {
+          clearTimeout(wait);
+          wait = undefined;
         }
+        if (n === null) break;
+        if (this.closing !== null) continue; // discarding until the close
         const pause = budget.charge(n);
         const chunk = buffer.subarray(0, n);
-        const verdict = sniffer?.verdict === undefined ? sniffer?.push(chunk) : undefined;
-        if (verdict === "tls" || verdict === "http") {
-          foreign = verdict;
-          break;
+        if (sniffing) {
+          const verdict = (sniffer ??= new ProtocolSniffer()).push(chunk);
+          if (verdict === "tls" || verdict === "http") {
+            foreign = verdict;
+            break;
+          }
+          if (verdict === "chat") sniffing = false;
+          if (!sniffing) sniffer = null;
         }
         let input = chunk;
-        if (!joined) {
+        if (!this.#joined) {
           // A first line `/nick NAME` (client.ts --nick) names the member as it joins.
           const wanted = firstLineNick(chunk);
-          join(wanted?.nick);
+          this.#join(wanted?.nick);
           if (wanted !== undefined && this.session.nick === wanted.nick.normalize("NFC")) {
             input = chunk.subarray(wanted.lineBytes);
           }
@@ -154,31 +164,38 @@ class TcpLineMember extends LineMember {
         }
         // Over its input budget: stop reading for a while (backpressure).
         if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
-        read = this.#conn.read(buffer);
       }
       // The peer shut its sending side: an unterminated last line counts.
       if (foreign === null && this.closing === null) {
-        join();
+        this.#join();
         this.#decoder?.end(this);
       }
     } catch (error) {
       reason = this.#writeProblem ?? connectionProblem(error);
     }
+    clearTimeout(wait);
     budget.release();
     if (foreign !== null) {
       reason = foreign === "tls"
         ? "not a chat client: TLS handshake on the plain-text port"
         : "not a chat client: HTTP request";
       this.outbound.enqueue(this.#options.foreignAnswer!(foreign, localHost(this.#conn)));
-      if (!joined) this.#options.logger?.({ event: "refuse", peer: this.peer, reason });
+      if (!this.#joined) this.#options.logger?.({ event: "refuse", peer: this.peer, reason });
     }
-    if (joined) this.hub.disconnect(this.session, reason);
+    if (this.#joined) this.hub.disconnect(this.session, reason);
     if (this.closing === null && this.#writeProblem === null) {
       // It may still be reading: let it take what is queued.
       this.#closeAfter(CLOSE_GRACE_MS);
       await this.outbound.drained();
     }
     this.#cancelClose?.();
+  }
+
+  /** Joins the hub (once), as `wantedNick` when given. */
+  #join(wantedNick?: string): void {
+    if (this.#joined) return;
+    this.#joined = true;
+    this.session = this.hub.connect(this, wantedNick);
   }
 
   /** Drains, shuts the sending side, and closes for good after `graceMs`. */
@@ -205,15 +222,4 @@ function localHost(conn: StreamConn): string | undefined {
   const local = (conn as { localAddr?: Deno.Addr }).localAddr;
   if (local?.transport === "tcp") return local.hostname;
   return (conn as { socket?: { localAddress?: string } }).socket?.localAddress;
-}
-
-/** Whether `promise` settles within `ms` (its outcome stays with the caller). */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const settled = await Promise.race([
-    promise.then(() => true, () => true),
-    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
-  ]);
-  clearTimeout(timer);
-  return settled;
 }
