@@ -48,6 +48,7 @@ import { lingeringClose } from "./lingering_close.ts";
 import { bindTcp } from "./tcp_listener.ts";
 import type { TlsAcceptor } from "./tls_acceptor.ts";
 import type { WebSocketConnection } from "./ws_conn.ts";
+import { OpenConns } from "./open_conns.ts";
 import { wantsWebSocket } from "./ws_handshake.ts";
 import { OriginCheck, upgrade, type WebSocketRoute } from "./ws_upgrade.ts";
 
@@ -110,8 +111,7 @@ export class HttpListener {
   /** Connections not (yet) WebSockets: cut by `close()`. */
   readonly #requests = new Set<Deno.TcpConn>();
   /** Every open connection. */
-  readonly #open = new Set<Deno.TcpConn>();
-  readonly #pending = new Set<Promise<void>>();
+  readonly #open = new OpenConns<Deno.TcpConn>();
   readonly #websockets = new Set<WebSocketConnection>();
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
@@ -158,7 +158,7 @@ export class HttpListener {
   /** Closes every connection still open (the end of a shutdown). */
   closeAll(): void {
     for (const connection of this.#websockets) connection.abort();
-    for (const conn of this.#open) closeQuietly(conn);
+    this.#open.closeAll();
   }
 
   async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
@@ -179,7 +179,7 @@ export class HttpListener {
       this.#accept(conn);
     }
     this.close();
-    while (this.#pending.size > 0) await Promise.all(this.#pending);
+    await this.#open.emptied();
   }
 
   #accept(conn: Deno.TcpConn): void {
@@ -196,17 +196,26 @@ export class HttpListener {
     } catch { /* the peer is already gone; reading will notice */ }
     this.#open.add(conn);
     this.#requests.add(conn);
-    const done = this.#serve(conn, peer, address, admitted)
-      .catch((error) => this.#log({ event: "error", peer, reason: `http: ${errorText(error)}` }))
-      .finally(() => {
-        closeQuietly(conn);
-        this.#open.delete(conn);
-        this.#requests.delete(conn);
-        this.#pending.delete(done);
-        if (isTicket(admitted)) admitted.release();
-        else admitted.done();
-      });
-    this.#pending.add(done);
+    void this.#serveOne(conn, peer, address, admitted);
+  }
+
+  /** Serves one connection, then closes it and frees its place: one call, no promise chain. */
+  async #serveOne(
+    conn: Deno.TcpConn,
+    peer: string,
+    address: string,
+    admitted: Ticket | Refusal,
+  ): Promise<void> {
+    try {
+      await this.#serve(conn, peer, address, admitted);
+    } catch (error) {
+      this.#log({ event: "error", peer, reason: `http: ${errorText(error)}` });
+    }
+    closeQuietly(conn);
+    this.#requests.delete(conn);
+    if (isTicket(admitted)) admitted.release();
+    else admitted.done();
+    this.#open.delete(conn);
   }
 
   async #serve(

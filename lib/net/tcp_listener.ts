@@ -14,7 +14,8 @@
 
 import { DEFAULT_TCP_BACKLOG, REFUSAL_LINGER_MS } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
-import { type Admission, isTicket } from "./admission.ts";
+import { type Admission, isTicket, type Refusal, type Ticket } from "./admission.ts";
+import { OpenConns } from "./open_conns.ts";
 import {
   closeQuietly,
   errorText,
@@ -93,8 +94,7 @@ export class TcpListener {
   readonly #listener: Deno.TcpListener;
   readonly #options: TcpListenerOptions;
   readonly #log: Logger;
-  readonly #open = new Set<Deno.TcpConn>();
-  readonly #pending = new Set<Promise<void>>();
+  readonly #open = new OpenConns<Deno.TcpConn>();
   #closed = false;
 
   /** Listens at once; throws if the address cannot be bound. */
@@ -115,7 +115,7 @@ export class TcpListener {
 
   /** Closes every connection still open (the end of a shutdown). */
   closeAll(): void {
-    for (const conn of this.#open) closeQuietly(conn);
+    this.#open.closeAll();
   }
 
   async #acceptLoop(): Promise<void> {
@@ -138,7 +138,7 @@ export class TcpListener {
       this.#accept(conn);
     }
     this.close();
-    await Promise.all(this.#pending);
+    await this.#open.emptied();
   }
 
   #accept(conn: Deno.TcpConn): void {
@@ -149,35 +149,48 @@ export class TcpListener {
       peer,
       this.#options.tls ? "tls" : "tcp",
     );
-    let done: Promise<void>;
     if (isTicket(admitted)) {
       try {
         conn.setNoDelay(true);
         conn.setKeepAlive(true);
       } catch { /* the peer is already gone; serve() will notice */ }
-      const serving = this.#options.tls === undefined
-        ? this.#options.serve(conn, peer, address)
-        : this.#serveSecure(this.#options.tls, conn, peer, address);
-      done = serving.catch(() => {}).finally(() => {
-        closeQuietly(conn);
-        admitted.release();
-      });
+      this.#open.add(conn);
+      void this.#serveAdmitted(conn, peer, address, admitted);
     } else if (admitted.linger) {
-      const refusal = this.#options.refusal(admitted.reason);
-      const refusing = this.#options.tls === undefined
-        ? lingeringClose(conn, refusal, REFUSAL_LINGER_MS)
-        : this.#refuseSecure(this.#options.tls, conn, peer, refusal);
-      done = refusing.finally(() => admitted.done());
+      this.#open.add(conn);
+      void this.#refuse(conn, peer, admitted);
     } else {
       closeQuietly(conn);
-      return;
     }
-    this.#open.add(conn);
-    this.#pending.add(done);
-    done.finally(() => {
-      this.#open.delete(conn);
-      this.#pending.delete(done);
-    });
+  }
+
+  /** Serves an admitted connection, then closes it and frees its place: one call, no promise chain. */
+  async #serveAdmitted(
+    conn: Deno.TcpConn,
+    peer: string,
+    address: string,
+    ticket: Ticket,
+  ): Promise<void> {
+    try {
+      await (this.#options.tls === undefined
+        ? this.#options.serve(conn, peer, address)
+        : this.#serveSecure(this.#options.tls, conn, peer, address));
+    } catch { /* serve() ends its own connection; nothing is left to say */ }
+    closeQuietly(conn);
+    ticket.release();
+    this.#open.delete(conn);
+  }
+
+  /** Tells a refused client why (when it may linger), then lets its place go. */
+  async #refuse(conn: Deno.TcpConn, peer: string, refusal: Refusal): Promise<void> {
+    const reply = this.#options.refusal(refusal.reason);
+    try {
+      await (this.#options.tls === undefined
+        ? lingeringClose(conn, reply, REFUSAL_LINGER_MS)
+        : this.#refuseSecure(this.#options.tls, conn, peer, reply));
+    } catch { /* the refused peer went away first */ }
+    refusal.done();
+    this.#open.delete(conn);
   }
 
   async #serveSecure(
