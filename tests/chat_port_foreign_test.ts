@@ -100,3 +100,37 @@ Deno.test("serveChat() takes a chat line that only looks like HTTP as chat", asy
   await alice.send("GET me a coffee");
   equal(await bob.nextMatching(/coffee/), `<${alice.nick}> GET me a coffee`);
 });
+
+Deno.test("serveChat() joins silent clients after the first-bytes wait, in the order they came, while a foreign one is refused", async () => {
+  await using server = serveChat({ ...LOOPBACK, httpPort: 0 });
+  await server.ready;
+  // Connected one after another, faster than the wait: they wait together (one shared timer).
+  const silent: LineClient[] = [];
+  for (let i = 0; i < 12; i++) silent.push(await LineClient.connect(server.addr));
+  const stranger = await LineClient.connect(server.addr);
+  await stranger.write(utf8("GET / HTTP/1.1\r\n\r\n"));
+  const talker = await LineClient.connect(server.addr);
+  await talker.send("hello at once");
+  try {
+    const nicks: number[] = [];
+    for (const client of silent) {
+      const welcome = await client.nextMatching(/^\* welcome to parley, guest-\d+$/);
+      nicks.push(Number(welcome.split("guest-")[1]));
+    }
+    // Joined in the order they connected.
+    deepEqual(nicks, nicks.toSorted((a, b) => a - b));
+    equal(new Set(nicks).size, 12);
+    const refused = (await stranger.untilClosed()).filter((line) => !line.startsWith("* "));
+    equal(refused.length, 1, refused.join("\n"));
+    match(refused[0], /not HTTP/);
+    // A client that speaks at once joins, and its line reaches the room (those
+    // that joined after it read it as history).
+    await talker.nextMatching(/^\* welcome to parley, guest-\d+$/);
+    match(
+      await silent[0].nextMatching(/hello at once/),
+      /^(\* history: )?<guest-\d+> hello at once$/,
+    );
+  } finally {
+    for (const client of [...silent, stranger, talker]) await client.close();
+  }
+});

@@ -84,6 +84,8 @@ class TcpLineMember extends LineMember {
   #cancelClose: (() => void) | null = null;
   #writeProblem: string | null = null;
   #joined = false;
+  /** In `firstBytesWait`, not joined yet. */
+  #waiting = false;
 
   constructor(
     conn: StreamConn,
@@ -112,27 +114,21 @@ class TcpLineMember extends LineMember {
     let buffer = new Uint8Array(CHAT_READ_BUFFER_BYTES);
     let reason = "connection closed";
     // Its first bytes, when they come at once, tell a foreign client before
-    // it joins; a silent client joins after FIRST_BYTES_WAIT_MS. Nothing of
-    // this outlives the wait or the first bytes: an idle member keeps no
-    // sniffer and nothing hangs on its pending read.
+    // it joins; a silent client joins after FIRST_BYTES_WAIT_MS, through one
+    // timer shared by every waiting member (a timer of its own would leave
+    // more garbage per connection than an idle member keeps). An idle
+    // member keeps no sniffer, and nothing hangs on its pending read.
     let sniffing = this.#options.foreignAnswer !== undefined;
     let sniffer: ProtocolSniffer | null = null;
-    // Dropped once fired or cleared: a timer object held here would stay for the connection's life.
-    let wait = sniffing
-      ? setTimeout(() => {
-        wait = undefined;
-        this.#join();
-      }, FIRST_BYTES_WAIT_MS)
-      : undefined;
-    if (!sniffing) this.#join();
+    if (sniffing) {
+      this.#waiting = true;
+      firstBytesWait.add(this);
+    } else this.#join();
     let foreign: ForeignProtocol | null = null;
     try {
       while (true) {
         const n = await this.#conn.read(buffer);
-        if (wait !== undefined) {
-          clearTimeout(wait);
-          wait = undefined;
-        }
+        this.#endWait();
         if (n === null) break;
         if (this.closing !== null) continue; // discarding until the close
         const pause = budget.charge(n);
@@ -173,7 +169,7 @@ class TcpLineMember extends LineMember {
     } catch (error) {
       reason = this.#writeProblem ?? connectionProblem(error);
     }
-    clearTimeout(wait);
+    this.#endWait(); // ended before its first bytes
     budget.release();
     if (foreign !== null) {
       reason = foreign === "tls"
@@ -191,6 +187,24 @@ class TcpLineMember extends LineMember {
     this.#cancelClose?.();
   }
 
+  /**
+   * Its first bytes were waited for long enough (see `firstBytesWait`): it
+   * joins. False when it was no longer waiting.
+   */
+  waited(): boolean {
+    if (!this.#waiting) return false;
+    this.#waiting = false;
+    this.#join();
+    return true;
+  }
+
+  /** Stops waiting for the first bytes (they came, or the connection ended). */
+  #endWait(): void {
+    if (!this.#waiting) return;
+    this.#waiting = false;
+    firstBytesWait.done();
+  }
+
   /** Joins the hub (once), as `wantedNick` when given. */
   #join(wantedNick?: string): void {
     if (this.#joined) return;
@@ -204,6 +218,62 @@ class TcpLineMember extends LineMember {
     this.#cancelClose = shutWithin(this.#conn, graceMs, this.outbound.drained());
   }
 }
+
+/**
+ * Members waiting for their first bytes, in the order they came (all wait
+ * the same time): one timer for all of them, set for the oldest. A member
+ * that got its bytes or ended says so with `done()`; when none waits, the
+ * timer goes.
+ */
+class FirstBytesWait {
+  #members: (TcpLineMember | undefined)[] = [];
+  #deadlines: number[] = [];
+  #head = 0;
+  #waiting = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  add(member: TcpLineMember): void {
+    this.#members.push(member);
+    this.#deadlines.push(performance.now() + FIRST_BYTES_WAIT_MS);
+    this.#waiting++;
+    this.#timer ??= setTimeout(this.#fire, FIRST_BYTES_WAIT_MS);
+  }
+
+  /** A member stopped waiting before its time (its first bytes came, or it ended). */
+  done(): void {
+    if (--this.#waiting > 0) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#members = [];
+    this.#deadlines = [];
+    this.#head = 0;
+  }
+
+  readonly #fire = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    const members = this.#members;
+    while (this.#head < members.length && this.#deadlines[this.#head] <= now) {
+      const member = members[this.#head];
+      members[this.#head++] = undefined;
+      if (member?.waited()) this.#waiting--;
+    }
+    if (this.#waiting === 0 || this.#head === members.length) {
+      this.#members = [];
+      this.#deadlines = [];
+      this.#head = 0;
+    } else {
+      if (this.#head > 1024) {
+        this.#members = members.slice(this.#head);
+        this.#deadlines = this.#deadlines.slice(this.#head);
+        this.#head = 0;
+      }
+      this.#timer = setTimeout(this.#fire, this.#deadlines[this.#head] - now);
+    }
+  };
+}
+
+const firstBytesWait = new FirstBytesWait();
 
 /**
  * The nick of a first line `/nick NAME` complete in `chunk`, and the bytes
