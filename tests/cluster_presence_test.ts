@@ -234,10 +234,16 @@ clusterTest(
       for (const [c, chatter] of chatters.entries()) {
         for (const [o, other] of chatters.entries()) {
           if (o === c) continue;
+          const got = received[c].get(other.nick) ?? [];
+          const expected = Array.from({ length: sent[o] }, (_, i) => `line ${i}`);
+          const differs = expected.findIndex((line, i) => got[i] !== line);
+          const first = differs === -1 ? expected.length : differs;
           deepEqual(
-            received[c].get(other.nick) ?? [],
-            Array.from({ length: sent[o] }, (_, i) => `line ${i}`),
-            `${chatter.nick} heard ${other.nick} once each, in order`,
+            got,
+            expected,
+            `${chatter.nick} heard ${other.nick} once each, in order: ${got.length} lines of ${
+              sent[o]
+            }, first difference at ${first}: ${JSON.stringify(got.slice(first, first + 5))}`,
           );
         }
       }
