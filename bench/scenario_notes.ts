@@ -10,6 +10,13 @@ import { IDLE_NOTES } from "./fanout_report.ts";
 
 /** What a scenario's table needs said under it, by scenario id (Markdown). */
 export const SCENARIO_NOTES: Record<string, string> = {
+  "ws-echo-64": `- This scenario's figures come from \`deno task bench ws-echo-64\` with 5
+  repetitions, run right after the full run and merged into
+  \`bench/results/latest.json\`. The full run had 3 repetitions here: Parley 0.89×
+  Go's messages a second and 1.14× its CPU per message, with Go's load generator
+  saturated in 2 of its 3 runs. Run to run, each server swings about ±10% on this
+  machine.
+`,
   "idle-1k": IDLE_NOTES,
   "idle-10k": IDLE_NOTES,
   "chat-cluster": `- The chat-40 load (100 clients in one room, 40 lines/s each) against
