@@ -205,6 +205,13 @@ clusterTest(
   async ({ redis, nodes }) => {
     const chatters: LineClient[] = [];
     for (let c = 0; c < CHATTERS; c++) chatters.push(await connectChat(nodes[c % 3].addr));
+    // The welcome comes before a member's entry reaches the other nodes: every
+    // chatter is in the room, on every node, before anyone speaks.
+    await untilExact(
+      chatters.slice(0, 3),
+      chatters.map((chatter) => chatter.nick),
+      `* 1 room: lobby (${CHATTERS})`,
+    );
     const end = performance.now() + CHURN_SECONDS * 1000;
     const sent: number[] = chatters.map(() => 0);
     try {
