@@ -39,9 +39,9 @@ import {
 } from "../support/constants.ts";
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { type Admission, isTicket, type Refusal, type Ticket } from "./admission.ts";
-import { closeQuietly, errorText, formatAddr, plainAddress, type StreamConn } from "./conn.ts";
+import { closeQuietly, errorText, type StreamConn } from "./conn.ts";
 import { ConnDuplex } from "./conn_duplex.ts";
-import { FailureBackoff } from "./backoff.ts";
+import { acceptEach } from "./accept_loop.ts";
 import { parseHead, readHead } from "./http_head.ts";
 import { httpReply, pathOf, replyText } from "./http_reply.ts";
 import { lingeringClose } from "./lingering_close.ts";
@@ -162,29 +162,17 @@ export class HttpListener {
   }
 
   async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
-    const backoff = new FailureBackoff();
-    while (!this.#closed) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-        backoff.reset();
-      } catch (error) {
-        if (this.#closed || error instanceof Deno.errors.BadResource) break;
-        if (backoff.failures === 0) {
-          this.#log({ event: "error", reason: `http accept failed: ${errorText(error)}` });
-        }
-        await backoff.wait();
-        continue;
-      }
-      this.#accept(conn);
-    }
+    await acceptEach(listener, {
+      closed: () => this.#closed,
+      accept: (conn, address, peer) => this.#accept(conn, address, peer),
+      log: this.#log,
+      label: "http accept failed",
+    });
     this.close();
     await this.#open.emptied();
   }
 
-  #accept(conn: Deno.TcpConn): void {
-    const address = plainAddress(conn.remoteAddr.hostname);
-    const peer = formatAddr({ hostname: address, port: conn.remoteAddr.port });
+  #accept(conn: Deno.TcpConn, address: string, peer: string): void {
     const admitted = this.#options.admission.admit(
       address,
       peer,

@@ -16,17 +16,10 @@ import { DEFAULT_TCP_BACKLOG, REFUSAL_LINGER_MS } from "../support/constants.ts"
 import { type Logger, safeLogger, silentLogger } from "../support/log.ts";
 import { type Admission, isTicket, type Refusal, type Ticket } from "./admission.ts";
 import { OpenConns } from "./open_conns.ts";
-import {
-  closeQuietly,
-  errorText,
-  formatAddr,
-  listenProblem,
-  plainAddress,
-  type StreamConn,
-} from "./conn.ts";
+import { closeQuietly, formatAddr, listenProblem, type StreamConn } from "./conn.ts";
 import { ListenError } from "../support/errors.ts";
 import { lingeringClose } from "./lingering_close.ts";
-import { FailureBackoff } from "./backoff.ts";
+import { acceptEach } from "./accept_loop.ts";
 import type { TlsAcceptor } from "./tls_acceptor.ts";
 
 /** Options of {@linkcode TcpListener}. */
@@ -119,31 +112,17 @@ export class TcpListener {
   }
 
   async #acceptLoop(): Promise<void> {
-    const backoff = new FailureBackoff();
-    while (!this.#closed) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await this.#listener.accept();
-        backoff.reset();
-      } catch (error) {
-        if (this.#closed || error instanceof Deno.errors.BadResource) break;
-        // Out of descriptors, or a connection reset before it was accepted:
-        // log the first of a run, then back off a little more each time.
-        if (backoff.failures === 0) {
-          this.#log({ event: "error", reason: `accept failed: ${errorText(error)}` });
-        }
-        await backoff.wait();
-        continue;
-      }
-      this.#accept(conn);
-    }
+    await acceptEach(this.#listener, {
+      closed: () => this.#closed,
+      accept: (conn, address, peer) => this.#accept(conn, address, peer),
+      log: this.#log,
+      label: "accept failed",
+    });
     this.close();
     await this.#open.emptied();
   }
 
-  #accept(conn: Deno.TcpConn): void {
-    const address = plainAddress(conn.remoteAddr.hostname);
-    const peer = formatAddr({ hostname: address, port: conn.remoteAddr.port });
+  #accept(conn: Deno.TcpConn, address: string, peer: string): void {
     const admitted = this.#options.admission.admit(
       address,
       peer,
