@@ -161,9 +161,19 @@ export const FANOUT_SERVERS: ServerSpec[] = [
   ),
 ];
 
-/** Seconds of measurement at each scale. */
-const seconds = (scale: Scale, full: number) =>
+/** Seconds of measurement (after warm-up) at each scale. */
+export const seconds = (scale: Scale, full: number): string =>
   String(scale === "full" ? full : scale === "quick" ? Math.min(full, 1) : 0.3);
+
+/** Every chat load's pace: `rate` lines/s per client for 2 s (at full scale), then 3 s to drain. */
+export const chatPace = (rate: number, scale: Scale): string[] => [
+  "--rate",
+  String(rate),
+  "--duration",
+  seconds(scale, 2),
+  "--drain",
+  "3",
+];
 
 /**
  * `chat-RATE`: 100 clients in one room (`#room` on IRC), RATE lines/s
@@ -185,12 +195,7 @@ export function fanoutScenario(rate: number): ScenarioSpec {
         count("irc"),
         "--ws-clients",
         count("ws"),
-        "--rate",
-        String(rate),
-        "--duration",
-        seconds(scale, 2),
-        "--drain",
-        "3",
+        ...chatPace(rate, scale),
       ];
     },
     servers: FANOUT_SERVERS,

@@ -8,7 +8,7 @@
 
 import { SERVER_V8_FLAGS } from "../scripts/compile.ts";
 import { parseListening } from "../lib/cli/listening.ts";
-import { fanoutScenario, IDLE_DENO_SERVERS } from "./fanout.ts";
+import { chatPace, fanoutScenario, IDLE_DENO_SERVERS, seconds } from "./fanout.ts";
 
 /** A server under test. */
 export interface ServerSpec {
@@ -149,6 +149,8 @@ const denoRun = (paths: BenchPaths, entry: string, args: string[]) => [
 
 const tcpFlags = ["--host", "127.0.0.1", "--port", "0", "-q", "--max-per-ip", "0"];
 const chatFlags = [...tcpFlags, "--max-clients", "20000", "--rate", "0", "--history", "0"];
+/** Parley's TCP echo, as every echo scenario runs it. */
+const echoFlags = ["--mode", "echo", ...tcpFlags, "--max-clients", "20000"];
 /** TCP-only scenarios run Parley without its HTTP listener (on by default, on a fixed port). */
 const noHttp = ["--no-http"];
 /** WebSocket scenarios: the HTTP listener on a free port, printed as `http=HOST:PORT`. */
@@ -197,8 +199,7 @@ const tlsNeeds = (p: BenchPaths) => [tlsLoad.binary(p), tlsLoad.cert(p)];
 const SERVERS = {
   parleyEcho: {
     name: "parley",
-    command: (p) =>
-      denoRun(p, "server.ts", ["--mode", "echo", ...tcpFlags, "--max-clients", "20000", ...noHttp]),
+    command: (p) => denoRun(p, "server.ts", [...echoFlags, ...noHttp]),
     needs: (p) => [p.deno],
   },
   goEcho: builtPeer("go", "go-echo"),
@@ -304,15 +305,7 @@ const SERVERS = {
   nodeChat: nodePeer("chat.mjs"),
   parleyWsEcho: {
     name: "parley",
-    command: (p) =>
-      denoRun(p, "server.ts", [
-        "--mode",
-        "echo",
-        ...tcpFlags,
-        "--max-clients",
-        "20000",
-        ...anyHttpPort,
-      ]),
+    command: (p) => denoRun(p, "server.ts", [...echoFlags, ...anyHttpPort]),
     needs: (p) => [p.deno],
   },
   goWsEcho: builtPeer("go", "go-wsecho"),
@@ -329,11 +322,7 @@ const SERVERS = {
     command: (p) =>
       // `--allow-read` for the certificate only, after `run`.
       denoRun(p, "server.ts", [
-        "--mode",
-        "echo",
-        ...tcpFlags,
-        "--max-clients",
-        "20000",
+        ...echoFlags,
         ...noHttp,
         "--tls-cert",
         tlsLoad.cert(p),
@@ -355,21 +344,12 @@ const chatServers = [SERVERS.parleyChat, SERVERS.goChat, SERVERS.nodeChat];
 const idleServers = [...IDLE_DENO_SERVERS, SERVERS.goChat, SERVERS.nodeChat];
 const wsChatServers = [SERVERS.parleyWsChat, SERVERS.goWsChat, SERVERS.nodeWsChat];
 
-/** Seconds of measurement (after warm-up) at each scale. */
-const seconds = (scale: Scale, full: number) =>
-  String(scale === "full" ? full : scale === "quick" ? Math.min(full, 1) : 0.3);
-
 /** The chat fan-out load: 100 clients in one room, `rate` lines/s each. */
 const chatLoad = (rate: number) => (scale: Scale) => [
   "chat",
   "--clients",
   scale === "smoke" ? "5" : "100",
-  "--rate",
-  String(rate),
-  "--duration",
-  seconds(scale, 2),
-  "--drain",
-  "3",
+  ...chatPace(rate, scale),
 ];
 
 /** Chat over WebSocket: `ws` clients, plus `tcp` TCP clients, in one room. */
@@ -389,12 +369,7 @@ function wsChatScenario(
       scale === "smoke" ? smoke(clients.tcp) : String(clients.tcp),
       "--ws-clients",
       scale === "smoke" ? smoke(clients.ws) : String(clients.ws),
-      "--rate",
-      String(rate),
-      "--duration",
-      seconds(scale, 2),
-      "--drain",
-      "3",
+      ...chatPace(rate, scale),
     ],
     servers: wsChatServers,
     wsPath: "/ws",
