@@ -9,13 +9,13 @@ import {
   summarise,
 } from "../bench/report.ts";
 import { bulkReply, infoField, parseProcStat, processTree } from "../bench/probes.ts";
-import { type BenchPaths, listeningOn, SCENARIOS } from "../bench/scenarios.ts";
+import { listeningOn, SCENARIOS } from "../bench/scenarios.ts";
 import { targetLines } from "../bench/targets.ts";
 import { fillConfig } from "../bench/fanout.ts";
 import { fanoutChartSvg, fanoutTables, fanoutTargets } from "../bench/fanout_report.ts";
 import { firstLineThenDrain, parseListening, splitAddr } from "../lib/cli/listening.ts";
 import { within } from "./helpers.ts";
-import { rootPath } from "./process_helpers.ts";
+import { BENCH_PATHS as PATHS, rootPath } from "./process_helpers.ts";
 
 Deno.test({
   name: "median() and summarise() take medians per field and flag a saturated load generator",
@@ -207,17 +207,6 @@ Deno.test({
     deepEqual(processTree(99, table), []);
   },
 });
-
-const PATHS: BenchPaths = {
-  root: "/repo",
-  deno: "/bin/deno",
-  loadgen: "/bin/loadgen",
-  peers: "/peers",
-  node: "node",
-  nodeWs: "/ws",
-  unavailable: {},
-  scratch: "/scratch",
-};
 
 Deno.test({
   name: "udp-64 runs Parley's UDP echo without its per-address reply bounds",

@@ -1,19 +1,9 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { summarise } from "../bench/report.ts";
-import { type BenchPaths, SCENARIOS, tlsLoad } from "../bench/scenarios.ts";
+import { SCENARIOS, tlsLoad } from "../bench/scenarios.ts";
 import { targetLines } from "../bench/targets.ts";
 import { within } from "./helpers.ts";
-import { rootPath } from "./process_helpers.ts";
-
-const paths: BenchPaths = {
-  root: "/repo",
-  deno: "/bin/deno",
-  loadgen: "/bin/loadgen",
-  peers: "/peers",
-  node: "node",
-  nodeWs: "/ws",
-  unavailable: {},
-};
+import { BENCH_PATHS as paths, rootPath } from "./process_helpers.ts";
 
 Deno.test({
   name:

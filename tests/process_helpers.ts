@@ -6,8 +6,21 @@
 
 import { within } from "./helpers.ts";
 import { parseListening, splitAddr } from "../lib/cli/listening.ts";
+import type { BenchPaths } from "../bench/scenarios.ts";
 
 /** Absolute path of a file in the repository root. */
+/** Made-up paths for checking the bench's commands without building anything. */
+export const BENCH_PATHS: BenchPaths = {
+  root: "/repo",
+  deno: "/bin/deno",
+  loadgen: "/bin/loadgen",
+  peers: "/peers",
+  node: "node",
+  nodeWs: "/ws",
+  unavailable: {},
+  scratch: "/scratch",
+};
+
 export function rootPath(name: string): string {
   return new URL(`../${name}`, import.meta.url).pathname;
 }
