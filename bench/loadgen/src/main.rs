@@ -539,7 +539,6 @@ fn chat(args: &Args) {
     let pid = args.flags.get("server-pid").cloned();
     let epoch = Instant::now();
     let delivered = Arc::new(AtomicU64::new(0));
-    let measured = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(Mutex::new(Vec::<u32>::new()));
     let warmup_latencies = Arc::new(Mutex::new(Vec::<u32>::new()));
@@ -569,8 +568,7 @@ fn chat(args: &Args) {
     for (id, stream) in streams.into_iter().enumerate() {
         let reader_stream = stream.try_clone().unwrap();
         reader_stream.set_read_timeout(Some(Duration::from_millis(200))).ok();
-        let (delivered, measured, latencies, stop) =
-            (delivered.clone(), measured.clone(), latencies.clone(), stop_readers.clone());
+        let (delivered, latencies, stop) = (delivered.clone(), latencies.clone(), stop_readers.clone());
         let warmup_latencies = warmup_latencies.clone();
         readers.push(thread::spawn(move || {
             let mut reader = BufReader::with_capacity(64 * 1024, reader_stream);
@@ -601,7 +599,6 @@ fn chat(args: &Args) {
                         delivered.fetch_add(1, Ordering::Relaxed);
                         let took = now_us(epoch).saturating_sub(sent_us) as u32;
                         if sent_us >= measure_from_us {
-                            measured.fetch_add(1, Ordering::Relaxed);
                             lat.push(took);
                         } else {
                             warm.push(took);
@@ -690,7 +687,8 @@ fn chat(args: &Args) {
         ("warmup_p99_us", warmup_p99(std::mem::take(&mut *warmup_latencies.lock().unwrap()))),
     ];
     extra.extend(redis_used);
-    report("chat", measured.load(Ordering::Relaxed), cpu.2, lat, cpu, pid.as_deref(), &extra);
+    // The timed deliveries: one latency each.
+    report("chat", lat.len() as u64, cpu.2, lat, cpu, pid.as_deref(), &extra);
 }
 
 /// What a Deno server's GC probe (bench/peers/deno/gc_probe.ts) wrote after
@@ -1040,7 +1038,7 @@ fn ws_chat(args: &Args) {
     let slot_at = |s: u64| start + period.mul_f64(s as f64 / clients as f64);
     let mut slot = 0u64;
     let mut seq = vec![0u64; clients];
-    let (mut sent, mut delivered, mut measured, mut errors, mut pings) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut sent, mut delivered, mut errors, mut pings) = (0u64, 0u64, 0u64, 0u64);
     let mut latencies: Vec<u32> = Vec::with_capacity(1 << 20);
     let mut warmup_latencies: Vec<u32> = Vec::with_capacity(1 << 16);
     let mut window: Option<CpuWindow> = None;
@@ -1141,7 +1139,6 @@ fn ws_chat(args: &Args) {
                             delivered += 1;
                             let took = arrived.saturating_sub(sent_us) as u32;
                             if sent_us >= measure_from_us {
-                                measured += 1;
                                 latencies.push(took);
                             } else {
                                 warmup_latencies.push(took);
@@ -1223,7 +1220,7 @@ fn ws_chat(args: &Args) {
     let samples: Vec<String> = rss_samples.iter().map(|k| k.to_string()).collect();
     report(
         "ws-chat",
-        measured,
+        latencies.len() as u64, // the timed deliveries: one latency each
         cpu.2,
         latencies,
         cpu,
