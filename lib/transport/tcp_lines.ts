@@ -139,8 +139,10 @@ class TcpLineMember extends LineMember {
             foreign = verdict;
             break;
           }
-          if (verdict === "chat") sniffing = false;
-          if (!sniffing) sniffer = null;
+          if (verdict === "chat") {
+            sniffing = false;
+            sniffer = null;
+          }
         }
         let input = chunk;
         if (!this.#joined) {
@@ -244,6 +246,10 @@ class FirstBytesWait {
     if (--this.#waiting > 0) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#empty();
+  }
+
+  #empty(): void {
     this.#members = [];
     this.#deadlines = [];
     this.#head = 0;
@@ -258,11 +264,8 @@ class FirstBytesWait {
       members[this.#head++] = undefined;
       if (member?.waited()) this.#waiting--;
     }
-    if (this.#waiting === 0 || this.#head === members.length) {
-      this.#members = [];
-      this.#deadlines = [];
-      this.#head = 0;
-    } else {
+    if (this.#waiting === 0 || this.#head === members.length) this.#empty();
+    else {
       if (this.#head > 1024) {
         this.#members = members.slice(this.#head);
         this.#deadlines = this.#deadlines.slice(this.#head);
